@@ -1,0 +1,189 @@
+"""The configuration contract: environment variables, parsed and validated in one place.
+
+Only :func:`load_settings` reads the environment. ``definitions.py`` calls it once when the code
+location loads; tests build :class:`Settings` directly. Secrets are *not* read here: resources
+receive them through ``dg.EnvVar`` so their values never reach logs, metadata or the UI.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SOURCES = ("demo", "slack", "export")
+WAREHOUSES = ("duckdb", "postgres")
+SCORERS = ("auto", "rules", "llm")
+RATE_TIERS = ("tier3", "strict")
+
+DEFAULT_START_DATE = "2026-01-01"
+DEFAULT_DUCKDB_PATH = "data/digest.duckdb"
+DEFAULT_LLM_MODEL = "gpt-4.1-mini"
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong. The message is one line naming the variable."""
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not valid; allowed values: {', '.join(allowed)}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name) or ""
+    return tuple(item.strip().lstrip("#") for item in raw.split(",") if item.strip())
+
+
+def parse_timezone(value: str, name: str = "DIGEST_TIMEZONE") -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{name}={value!r} is not an IANA time zone (for example UTC, America/Los_Angeles)"
+        ) from None
+    return value
+
+
+def parse_start_date(value: str, name: str = "DIGEST_START_DATE") -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a date in YYYY-MM-DD form") from None
+    return value
+
+
+def parse_daily_at(value: str, name: str = "DIGEST_DAILY_AT") -> tuple[int, int]:
+    try:
+        hour_s, minute_s = value.split(":")
+        hour, minute = int(hour_s), int(minute_s)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a time in HH:MM form") from None
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ConfigError(f"{name}={value!r} is not a time in HH:MM form")
+    return hour, minute
+
+
+def check_duckdb_path(value: str, name: str = "DIGEST_DUCKDB_PATH") -> str:
+    """Create the DuckDB file's folder, or fail with one line if it cannot be written."""
+    path = Path(value)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{name}={value!r}: cannot create folder {path.parent}: {e.strerror}")
+    if path.exists() and path.is_dir():
+        raise ConfigError(f"{name}={value!r} is a folder; expected a DuckDB file path")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{name}={value!r} is not writable")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the code location needs to know at load time (no secrets)."""
+
+    source: str = "demo"
+    warehouse: str = "duckdb"
+    duckdb_path: str = DEFAULT_DUCKDB_PATH
+    timezone: str = "UTC"
+    start_date: str = DEFAULT_START_DATE
+    daily_at: tuple[int, int] = (7, 0)
+    channels: tuple[str, ...] = ()
+    exclude_channels: tuple[str, ...] = ()
+    export_path: str | None = None
+    slack_base_url: str = "https://slack.com/api/"
+    slack_rate_tier: str = "tier3"
+    thread_lookback_days: int = 14
+    include_bots: bool = True
+    scorer: str = "auto"
+    llm_model: str = DEFAULT_LLM_MODEL
+    has_openai_key: bool = False
+    has_slack_token: bool = False
+    has_database_url: bool = False
+    post_channel: str | None = None
+    alert_channel: str | None = None
+    digest_dir: str = "data/digests"
+    demo_seed: int = 7
+    demo_scale: float = 1.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_scorer(self) -> str:
+        if self.scorer == "auto":
+            return "llm" if self.has_openai_key else "rules"
+        return self.scorer
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Parse and validate the environment; raise :class:`ConfigError` with one clear line."""
+    env = os.environ if env is None else env
+    source = _choice(env, "DIGEST_SOURCE", SOURCES, "demo")
+    warehouse = _choice(env, "DIGEST_WAREHOUSE", WAREHOUSES, "duckdb")
+    duckdb_path = env.get("DIGEST_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
+    if warehouse == "duckdb":
+        check_duckdb_path(duckdb_path)
+    has_database_url = bool(env.get("DATABASE_URL"))
+    if warehouse == "postgres" and not has_database_url:
+        raise ConfigError("DIGEST_WAREHOUSE=postgres needs DATABASE_URL (postgresql://user@host/db)")
+    has_slack_token = bool(env.get("SLACK_BOT_TOKEN"))
+    if source == "slack" and not has_slack_token:
+        raise ConfigError("DIGEST_SOURCE=slack needs SLACK_BOT_TOKEN (a bot token, xoxb-...)")
+    export_path = env.get("SLACK_EXPORT_PATH") or None
+    if source == "export":
+        if not export_path:
+            raise ConfigError("DIGEST_SOURCE=export needs SLACK_EXPORT_PATH (export ZIP or folder)")
+        if not Path(export_path).exists():
+            raise ConfigError(f"SLACK_EXPORT_PATH={export_path!r} does not exist")
+    scale_raw = env.get("DIGEST_DEMO_SCALE") or "1"
+    try:
+        demo_scale = float(scale_raw)
+    except ValueError:
+        raise ConfigError(f"DIGEST_DEMO_SCALE={scale_raw!r} is not a number") from None
+    if demo_scale <= 0:
+        raise ConfigError(f"DIGEST_DEMO_SCALE={scale_raw!r} must be positive")
+    include_bots = (env.get("DIGEST_INCLUDE_BOTS") or "true").strip().lower()
+    if include_bots not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"DIGEST_INCLUDE_BOTS={include_bots!r} is not valid; use true or false")
+    return Settings(
+        source=source,
+        warehouse=warehouse,
+        duckdb_path=duckdb_path,
+        timezone=parse_timezone(env.get("DIGEST_TIMEZONE") or "UTC"),
+        start_date=parse_start_date(env.get("DIGEST_START_DATE") or DEFAULT_START_DATE),
+        daily_at=parse_daily_at(env.get("DIGEST_DAILY_AT") or "07:00"),
+        channels=_list(env, "DIGEST_CHANNELS"),
+        exclude_channels=_list(env, "DIGEST_EXCLUDE_CHANNELS"),
+        export_path=export_path,
+        slack_base_url=env.get("SLACK_API_BASE_URL") or "https://slack.com/api/",
+        slack_rate_tier=_choice(env, "DIGEST_SLACK_RATE_TIER", RATE_TIERS, "tier3"),
+        thread_lookback_days=_int(env, "DIGEST_THREAD_LOOKBACK_DAYS", 14, minimum=0),
+        include_bots=include_bots in ("true", "1", "yes"),
+        scorer=_choice(env, "DIGEST_SCORER", SCORERS, "auto"),
+        llm_model=env.get("DIGEST_LLM_MODEL") or DEFAULT_LLM_MODEL,
+        has_openai_key=bool(env.get("OPENAI_API_KEY")),
+        has_slack_token=has_slack_token,
+        has_database_url=has_database_url,
+        post_channel=env.get("DIGEST_POST_CHANNEL") or None,
+        alert_channel=env.get("DIGEST_ALERT_CHANNEL") or None,
+        digest_dir=env.get("DIGEST_OUTPUT_DIR") or "data/digests",
+        demo_seed=_int(env, "DIGEST_DEMO_SEED", 7),
+        demo_scale=demo_scale,
+    )
