@@ -1,0 +1,269 @@
+"""The extraction planner: which Slack calls fetch a window's messages, exactly once each.
+
+For a window ``[start, end)`` and each readable channel it
+
+1. pages ``conversations.history`` over the window: top-level messages and thread broadcasts;
+2. pages ``conversations.history`` over the thread look-back (``[start - lookback, start)``) and
+   keeps only the parents whose ``latest_reply`` moved into the window — Slack never shows new
+   replies to old threads in a history window, and this is the one signal it gives;
+3. calls ``conversations.replies`` for threads that can hold replies in the window (parents in the
+   window with replies, and the moved old parents) — never for every old parent — and keeps the
+   replies whose ``ts`` is inside the window.
+
+Messages are keyed by ``(channel_id, ts)`` with ``ts`` as Slack's exact string; a thread broadcast
+seen by both history and replies is stored once. Re-extracting a window returns its current state,
+so edits carry their latest text and deleted messages are gone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from digest_pipeline.defs.slack.models import SlackApi, SlackCallError, require_ok
+
+# Join/leave/topic messages are extracted too (raw_messages keeps the channel's full record);
+# enrichment filters them out of ``messages``.
+CHANNEL_TYPES = "public_channel,private_channel"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ts_to_decimal(ts: str) -> Decimal:
+    return Decimal(ts)
+
+
+def datetime_to_ts(moment: datetime) -> str:
+    """A Slack ``ts`` string for an instant, exact to the microsecond."""
+    micros = (moment - _EPOCH) // timedelta(microseconds=1)
+    seconds, micro = divmod(micros, 1_000_000)
+    return f"{seconds}.{micro:06d}"
+
+
+def ts_to_datetime(ts: str) -> datetime:
+    seconds, _, fraction = ts.partition(".")
+    micro = int((fraction + "000000")[:6]) if fraction else 0
+    return datetime.fromtimestamp(int(seconds), tz=UTC).replace(microsecond=micro)
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("window bounds must be time-zone aware")
+        if self.end <= self.start:
+            raise ValueError(f"empty window: {self.start} .. {self.end}")
+
+    @property
+    def oldest(self) -> str:
+        return datetime_to_ts(self.start)
+
+    @property
+    def latest(self) -> str:
+        return datetime_to_ts(self.end)
+
+    def contains(self, ts: str) -> bool:
+        value = ts_to_decimal(ts)
+        return ts_to_decimal(self.oldest) <= value < ts_to_decimal(self.latest)
+
+
+@dataclass(frozen=True)
+class ChannelSelection:
+    """Which channels to extract: include/exclude by name or ID; archived skipped by default."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    include_archived: bool = False
+
+    def skip_reason(self, channel: Mapping[str, Any]) -> str | None:
+        keys = {str(channel.get("id")), str(channel.get("name"))}
+        if self.include and not keys & set(self.include):
+            return "not_selected"
+        if keys & set(self.exclude):
+            return "excluded"
+        if channel.get("is_archived") and not self.include_archived:
+            return "archived"
+        if not channel.get("is_member", False):
+            return "not_in_channel"
+        return None
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    channel_id: str
+    ts: str
+    thread_ts: str | None
+    payload: Mapping[str, Any]
+
+    @property
+    def timestamp(self) -> datetime:
+        return ts_to_datetime(self.ts)
+
+    def as_row(self, source: str, extracted_at: datetime) -> dict[str, Any]:
+        return {
+            "channel_id": self.channel_id,
+            "ts": self.ts,
+            "thread_ts": self.thread_ts,
+            "timestamp": self.timestamp,
+            "payload": json.dumps(self.payload, ensure_ascii=False, sort_keys=True),
+            "source": source,
+            "user_id": self.payload.get("user") or self.payload.get("bot_id"),
+            "subtype": self.payload.get("subtype"),
+            "is_reply": bool(self.thread_ts and self.thread_ts != self.ts),
+            "extracted_at": extracted_at,
+        }
+
+
+@dataclass
+class ExtractResult:
+    messages: list[RawMessage] = field(default_factory=list)
+    skipped_channels: dict[str, str] = field(default_factory=dict)
+    channels_read: int = 0
+    threads_fetched: int = 0
+    moved_threads: int = 0
+
+
+def paginate(
+    api: SlackApi,
+    method: str,
+    params: Mapping[str, Any],
+    key: str,
+    *,
+    channel: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield every item of a cursor-paginated Slack method, checking ``ok`` on every page."""
+    cursor: str | None = None
+    while True:
+        page_params = dict(params)
+        if cursor:
+            page_params["cursor"] = cursor
+        body = require_ok(method, api.call(method, page_params), channel=channel)
+        items = body.get(key)
+        if not isinstance(items, list):
+            raise SlackCallError(method, f"response has no '{key}' list", channel=channel)
+        yield from items
+        cursor = (body.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            return
+
+
+def list_channels(api: SlackApi, page_limit: int = 200) -> list[dict[str, Any]]:
+    params = {"types": CHANNEL_TYPES, "exclude_archived": "false", "limit": page_limit}
+    return list(paginate(api, "conversations.list", params, "channels"))
+
+
+def list_users(api: SlackApi, page_limit: int = 200) -> list[dict[str, Any]]:
+    return list(paginate(api, "users.list", {"limit": page_limit}, "members"))
+
+
+def workspace_url(api: SlackApi) -> str:
+    body = require_ok("auth.test", api.call("auth.test", {}))
+    url = str(body.get("url") or "https://slack.com/")
+    return url if url.endswith("/") else url + "/"
+
+
+def _history(
+    api: SlackApi, channel_id: str, window: Window, page_limit: int
+) -> Iterator[dict[str, Any]]:
+    params = {
+        "channel": channel_id,
+        "oldest": window.oldest,
+        "latest": window.latest,
+        "inclusive": "true",
+        "limit": page_limit,
+    }
+    for message in paginate(api, "conversations.history", params, "messages", channel=channel_id):
+        ts = message.get("ts")
+        if isinstance(ts, str) and window.contains(ts):
+            yield message
+
+
+def _replies(
+    api: SlackApi, channel_id: str, thread_ts: str, window: Window, page_limit: int
+) -> Iterator[dict[str, Any]]:
+    params = {
+        "channel": channel_id,
+        "ts": thread_ts,
+        "oldest": window.oldest,
+        "latest": window.latest,
+        "inclusive": "true",
+        "limit": page_limit,
+    }
+    for message in paginate(api, "conversations.replies", params, "messages", channel=channel_id):
+        ts = message.get("ts")
+        if isinstance(ts, str) and ts != thread_ts and window.contains(ts):
+            yield message
+
+
+def _has_replies_in(parent: Mapping[str, Any], window: Window) -> bool:
+    latest_reply = parent.get("latest_reply")
+    if not parent.get("reply_count") or not isinstance(latest_reply, str):
+        return False
+    return ts_to_decimal(latest_reply) >= ts_to_decimal(window.oldest)
+
+
+def extract_channel(
+    api: SlackApi,
+    channel_id: str,
+    window: Window,
+    *,
+    lookback: timedelta,
+    page_limit: int = 200,
+) -> tuple[list[RawMessage], int, int]:
+    """One channel's messages and replies created in ``window``; also (threads fetched, moved)."""
+    found: dict[str, RawMessage] = {}
+    threads: list[str] = []
+    for message in _history(api, channel_id, window, page_limit):
+        ts = message["ts"]
+        thread_ts = message.get("thread_ts")
+        found[ts] = RawMessage(channel_id, ts, thread_ts, message)
+        if thread_ts == ts and _has_replies_in(message, window):
+            threads.append(ts)
+    moved = 0
+    if lookback > timedelta(0):
+        back = Window(window.start - lookback, window.start)
+        for parent in _history(api, channel_id, back, page_limit):
+            if parent.get("thread_ts") == parent.get("ts") and _has_replies_in(parent, window):
+                threads.append(parent["ts"])
+                moved += 1
+    for thread_ts in threads:
+        for reply in _replies(api, channel_id, thread_ts, window, page_limit):
+            # A broadcast reply already came from history: keep one copy, the fuller reply form.
+            found[reply["ts"]] = RawMessage(channel_id, reply["ts"], thread_ts, reply)
+    return sorted(found.values(), key=lambda m: ts_to_decimal(m.ts)), len(threads), moved
+
+
+def extract_window(
+    api: SlackApi,
+    channel_ids: Sequence[str],
+    window: Window,
+    *,
+    lookback: timedelta = timedelta(days=14),
+    page_limit: int = 200,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> ExtractResult:
+    """Extract every readable channel; unreadable ones are skipped and recorded, auth stops."""
+    result = ExtractResult()
+    for index, channel_id in enumerate(channel_ids, start=1):
+        try:
+            messages, threads, moved = extract_channel(
+                api, channel_id, window, lookback=lookback, page_limit=page_limit
+            )
+        except SlackCallError as e:
+            if e.is_channel_error:
+                result.skipped_channels[channel_id] = e.error
+                continue
+            raise
+        result.messages.extend(messages)
+        result.channels_read += 1
+        result.threads_fetched += threads
+        result.moved_threads += moved
+        if on_progress:
+            on_progress(index, len(channel_ids), channel_id)
+    return result
