@@ -1,0 +1,118 @@
+"""The ``risk_assessments`` asset: one business-risk judgement per message of the hour."""
+
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+
+from digest_pipeline.defs.partitions import hourly_partitions
+from digest_pipeline.defs.risk.rules import score_frame
+from digest_pipeline.defs.storage.schema import column_names, table_schema
+from digest_pipeline.defs.storage.warehouse import Warehouse
+
+RULES_SCORER = "rules"
+RULES_VERSION = "rules-v1"
+
+RISK_SCHEMA = table_schema(
+    ("id", "VARCHAR", "risk:<message id> (key)"),
+    ("message_id", "VARCHAR", "messages.id of the assessed message"),
+    ("channel_id", "VARCHAR", "Slack channel ID"),
+    ("message_timestamp", "TIMESTAMPTZ", "When the message was posted; the partition column"),
+    ("risk_level", "VARCHAR", "low, medium, high or critical"),
+    ("risk_category", "VARCHAR", "Hardware-GTM category or none"),
+    ("description", "VARCHAR", "One-line description of the risk"),
+    ("confidence_score", "DOUBLE", "Confidence in [0, 1]"),
+    ("mitigation_suggestions", "JSON", "Suggested actions from the category playbook"),
+    ("requires_attention", "BOOLEAN", "Someone should act on this"),
+    ("created_at", "TIMESTAMPTZ", "When this assessment was made"),
+    ("scorer", "VARCHAR", "rules or llm: which judgement won"),
+    ("model", "VARCHAR", "LLM model, or the rules version"),
+    ("prompt_version", "VARCHAR", "Prompt version (LLM) or rules version"),
+    ("needs_rescore", "BOOLEAN", "Fell back from the LLM: re-scored on the next run"),
+    ("content_hash", "VARCHAR", "sha256 of the assessed text"),
+)
+
+
+def thread_contexts(messages: pd.DataFrame, warehouse: Warehouse | None) -> pd.Series:
+    """The parent's text for each reply: from this partition, else from earlier hours."""
+    if messages.empty:
+        return pd.Series([], dtype=object)
+    parent_ids = messages["parent_id"].where(messages["is_reply"].astype(bool))
+    known = dict(zip(messages["id"], messages["content"], strict=True))
+    missing = sorted({p for p in parent_ids.dropna() if p not in known})
+    if missing and warehouse is not None and warehouse.table_exists("messages"):
+        found = warehouse.query(
+            "SELECT id, content FROM {schema}.messages WHERE id IN (SELECT unnest(?))",
+            [missing],
+        )
+        known.update(zip(found["id"], found["content"], strict=True))
+    return parent_ids.map(lambda p: known.get(p) if isinstance(p, str) else None)
+
+
+def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame:
+    """Rules assessments for ``messages``, in the contract's shape."""
+    if messages.empty:
+        return pd.DataFrame(columns=column_names(RISK_SCHEMA))
+    scored = score_frame(
+        pd.DataFrame(
+            {
+                "id": messages["id"].to_numpy(),
+                "content": messages["content"].to_numpy(),
+                "channel": messages["channel"].to_numpy(),
+                "thread_context": contexts.to_numpy(),
+            }
+        )
+    )
+    now = datetime.now(UTC)
+    frame = pd.DataFrame(
+        {
+            "id": "risk:" + messages["id"].to_numpy(),
+            "message_id": messages["id"].to_numpy(),
+            "channel_id": messages["channel_id"].to_numpy(),
+            "message_timestamp": messages["timestamp"].to_numpy(),
+            "risk_level": scored["risk_level"].to_numpy(),
+            "risk_category": scored["risk_category"].to_numpy(),
+            "description": scored["description"].to_numpy(),
+            "confidence_score": scored["confidence_score"].astype(float).to_numpy(),
+            "mitigation_suggestions": scored["mitigation_suggestions"].to_numpy(),
+            "requires_attention": scored["requires_attention"].astype(bool).to_numpy(),
+            "created_at": now,
+            "scorer": RULES_SCORER,
+            "model": RULES_VERSION,
+            "prompt_version": RULES_VERSION,
+            "needs_rescore": False,
+            "content_hash": messages["content_hash"].to_numpy(),
+        }
+    )
+    frame["message_timestamp"] = pd.to_datetime(frame["message_timestamp"], utc=True)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    return frame[column_names(RISK_SCHEMA)]
+
+
+@dg.asset(
+    group_name="score",
+    kinds={"python"},
+    partitions_def=hourly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description=(
+        "One risk assessment per message: level, category, one-line description, confidence, "
+        "playbook mitigations and whether someone must act. Replies are read with their parent."
+    ),
+    metadata={"partition_expr": "message_timestamp", "dagster/column_schema": RISK_SCHEMA},
+)
+def risk_assessments(
+    context: dg.AssetExecutionContext, messages: pd.DataFrame, warehouse: Warehouse
+) -> pd.DataFrame:
+    frame = assess_messages(messages, thread_contexts(messages, warehouse))
+    levels = frame["risk_level"].value_counts().to_dict() if len(frame) else {}
+    context.add_output_metadata(
+        {
+            "assessments": len(frame),
+            "scorer": RULES_SCORER,
+            "by_level": {k: int(levels.get(k, 0)) for k in ("low", "medium", "high", "critical")},
+            "requires_attention": int(frame["requires_attention"].sum()) if len(frame) else 0,
+            "needs_rescore": 0,
+        }
+    )
+    return frame
