@@ -1,0 +1,648 @@
+"""An official Slack workspace export, answering the Web API methods the extraction planner uses.
+
+A standard export (ZIP or unzipped folder) holds ``channels.json`` and ``users.json``, plus
+``groups.json`` (private channels), ``dms.json`` and ``mpims.json`` when the export includes them,
+and one folder per conversation (by name; direct messages by ID) with ``YYYY-MM-DD.json`` day
+files, each a JSON list of messages. Thread replies sit inline in the day file of the day they
+were posted, with ``thread_ts`` pointing at their parent.
+
+:class:`ExportApi` serves that data through the same ``call(method, params)`` seam as the Web API,
+with Slack's semantics for ``conversations.history`` (top-level messages and broadcasts, newest
+first, ``oldest``/``latest``/``inclusive``/``limit``/``cursor``) and ``conversations.replies``
+(parent first, then replies oldest first). Day files are parsed on demand and cached, so an hourly
+window reads a few files, not the whole export.
+
+The paging helpers here (:func:`history_page`, :func:`replies_page`, :func:`list_page`) hold
+those semantics in one place; the test suite's fake Slack workspace serves from them too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+import re
+import threading
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+
+from digest_pipeline.defs.slack.models import ApiStats
+
+DEFAULT_EXPORT_URL = "https://export.slack.com/"
+_DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.json$")
+_TS = re.compile(r"^\d+(\.\d+)?$")
+# Slack's own bounds for ``limit`` on the conversations.* and users.list methods.
+_MAX_LIMIT = 999
+
+Message = dict[str, Any]
+
+
+class ExportFormatError(ValueError):
+    """A file in a workspace export is missing or malformed; ``file`` is its path in the export."""
+
+    def __init__(self, file: str, reason: str, *, export: str | None = None) -> None:
+        self.file = file
+        self.reason = reason
+        where = f" (export {export})" if export else ""
+        super().__init__(f"Slack export file {file}{where}: {reason}")
+
+
+# --------------------------------------------------------------------------------------------
+# Slack semantics shared by every in-process source: ts values, windows, cursors, pages.
+
+
+def ts_value(ts: object) -> Decimal:
+    """A ``ts`` string as an exact number for comparison; the string itself is never changed."""
+    if not isinstance(ts, str) or not _TS.match(ts):
+        raise ValueError(f"not a Slack ts: {ts!r}")
+    return Decimal(ts)
+
+
+def ts_date(ts: str) -> date:
+    return datetime.fromtimestamp(int(ts_value(ts)), tz=UTC).date()
+
+
+def param_str(params: Mapping[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def param_bool(params: Mapping[str, Any], name: str, default: bool = False) -> bool:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes"}
+
+
+def param_limit(params: Mapping[str, Any], default: int) -> int:
+    try:
+        limit = int(params.get("limit") or default)
+    except (TypeError, ValueError):
+        limit = default
+    # Slack treats 0 as "the default" and clamps large values.
+    return default if limit <= 0 else min(limit, _MAX_LIMIT)
+
+
+def error(code: str) -> dict[str, Any]:
+    return {"ok": False, "error": code}
+
+
+@dataclass(frozen=True)
+class TsWindow:
+    """``oldest``/``latest``/``inclusive`` of a history or replies call."""
+
+    oldest: Decimal | None = None
+    latest: Decimal | None = None
+    inclusive: bool = False
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> TsWindow | dict[str, Any]:
+        """The window, or Slack's error body for an unparseable bound."""
+        bounds: dict[str, Decimal | None] = {}
+        for name in ("oldest", "latest"):
+            raw = param_str(params, name)
+            try:
+                bounds[name] = None if raw is None else Decimal(raw)
+            except InvalidOperation:
+                return error(f"invalid_ts_{name}")
+        oldest, latest = bounds["oldest"], bounds["latest"]
+        return cls(oldest, latest, param_bool(params, "inclusive"))
+
+    def contains(self, ts: Decimal) -> bool:
+        if self.oldest is not None and (
+            ts < self.oldest or (ts == self.oldest and not self.inclusive)
+        ):
+            return False
+        return not (
+            self.latest is not None
+            and (ts > self.latest or (ts == self.latest and not self.inclusive))
+        )
+
+    def days(self, margin: timedelta = timedelta(days=1)) -> tuple[date | None, date | None]:
+        """The day range whose files can hold messages of this window, widened by ``margin``."""
+
+        def day(value: Decimal | None) -> date | None:
+            if value is None:
+                return None
+            return datetime.fromtimestamp(int(value), tz=UTC).date()
+
+        first, last = day(self.oldest), day(self.latest)
+        return (first - margin if first else None, last + margin if last else None)
+
+
+def encode_cursor(kind: str, value: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode()
+
+
+def decode_cursor(cursor: str, kind: str) -> str | None:
+    try:
+        decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    prefix, _, value = decoded.partition(":")
+    return value if prefix == kind and value else None
+
+
+def is_history_message(message: Mapping[str, Any]) -> bool:
+    """What ``conversations.history`` shows: top-level messages, thread parents and broadcasts."""
+    thread_ts = message.get("thread_ts")
+    return (
+        thread_ts is None
+        or thread_ts == message.get("ts")
+        or message.get("subtype") == "thread_broadcast"
+    )
+
+
+def is_reply(message: Mapping[str, Any]) -> bool:
+    thread_ts = message.get("thread_ts")
+    return thread_ts is not None and thread_ts != message.get("ts")
+
+
+def thread_summary(replies: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The fields Slack puts on a thread parent, from the replies present."""
+    ordered = sorted(replies, key=lambda m: ts_value(m["ts"]))
+    users = list(dict.fromkeys(str(m["user"]) for m in ordered if m.get("user")))
+    return {
+        "reply_count": len(ordered),
+        "reply_users_count": len(users),
+        "reply_users": users,
+        "latest_reply": ordered[-1]["ts"] if ordered else None,
+    }
+
+
+def history_page(
+    messages: Iterable[Mapping[str, Any]], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One ``conversations.history`` page over a channel's history messages (any order).
+
+    Newest first; the cursor continues below the last ``ts`` returned, so a message deleted
+    between pages never shifts the next page.
+    """
+    window = TsWindow.from_params(params)
+    if isinstance(window, dict):
+        return window
+    limit = param_limit(params, 100)
+    below: Decimal | None = None
+    if cursor := param_str(params, "cursor"):
+        value = decode_cursor(cursor, "next_ts")
+        if value is None:
+            return error("invalid_cursor")
+        below = Decimal(value)
+    keyed = sorted(
+        ((ts_value(m["ts"]), m) for m in messages if is_history_message(m)),
+        key=lambda pair: pair[0],
+        reverse=True,
+    )
+    selected = [m for ts, m in keyed if window.contains(ts) and (below is None or ts < below)]
+    page, more = selected[:limit], len(selected) > limit
+    body: dict[str, Any] = {
+        "ok": True,
+        "messages": [copy.deepcopy(dict(m)) for m in page],
+        "has_more": more,
+        "pin_count": 0,
+    }
+    if more:
+        body["response_metadata"] = {"next_cursor": encode_cursor("next_ts", page[-1]["ts"])}
+    return body
+
+
+def replies_page(
+    parent: Mapping[str, Any], replies: Iterable[Mapping[str, Any]], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One ``conversations.replies`` page: the parent first (on every page, as Slack does),
+    then the replies inside the window, oldest first."""
+    window = TsWindow.from_params(params)
+    if isinstance(window, dict):
+        return window
+    limit = param_limit(params, 100)
+    above: Decimal | None = None
+    if cursor := param_str(params, "cursor"):
+        value = decode_cursor(cursor, "next_ts")
+        if value is None:
+            return error("invalid_cursor")
+        above = Decimal(value)
+    keyed = sorted(((ts_value(m["ts"]), m) for m in replies), key=lambda pair: pair[0])
+    selected = [m for ts, m in keyed if window.contains(ts) and (above is None or ts > above)]
+    # The parent counts towards the page size, so a page never exceeds ``limit`` items.
+    size = max(1, limit - 1)
+    page, more = selected[:size], len(selected) > size
+    body: dict[str, Any] = {
+        "ok": True,
+        "messages": [copy.deepcopy(dict(m)) for m in [parent, *page]],
+        "has_more": more,
+    }
+    if more:
+        body["response_metadata"] = {"next_cursor": encode_cursor("next_ts", page[-1]["ts"])}
+    return body
+
+
+def list_page(
+    items: Sequence[Mapping[str, Any]], params: Mapping[str, Any], key: str
+) -> dict[str, Any]:
+    """One page of ``conversations.list`` / ``users.list``: offset cursors, Slack's shape."""
+    limit = param_limit(params, 100)
+    start = 0
+    if cursor := param_str(params, "cursor"):
+        value = decode_cursor(cursor, "offset")
+        if value is None or not value.isdigit():
+            return error("invalid_cursor")
+        start = int(value)
+    page = items[start : start + limit]
+    end = start + len(page)
+    next_cursor = encode_cursor("offset", str(end)) if end < len(items) else ""
+    return {
+        "ok": True,
+        key: [copy.deepcopy(dict(item)) for item in page],
+        "response_metadata": {"next_cursor": next_cursor},
+    }
+
+
+CONVERSATION_TYPES = ("public_channel", "private_channel", "mpim", "im")
+
+
+def conversation_types(params: Mapping[str, Any]) -> set[str] | dict[str, Any]:
+    raw = param_str(params, "types") or "public_channel"
+    types = {t.strip() for t in raw.split(",") if t.strip()}
+    if not types <= set(CONVERSATION_TYPES):
+        return error("invalid_types")
+    return types
+
+
+def conversation_type(channel: Mapping[str, Any]) -> str:
+    if channel.get("is_im"):
+        return "im"
+    if channel.get("is_mpim"):
+        return "mpim"
+    return "private_channel" if channel.get("is_private") else "public_channel"
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the export's files.
+
+
+class _Files:
+    """Read-only access to the export's files by their path inside the export."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._zip: zipfile.ZipFile | None = None
+        self._prefix = ""
+        if path.is_dir():
+            if not (path / "channels.json").is_file():
+                raise ExportFormatError(
+                    "channels.json",
+                    "missing: a Slack export folder holds channels.json at its top level",
+                    export=str(path),
+                )
+            self._names = sorted(
+                p.relative_to(path).as_posix() for p in path.rglob("*.json") if p.is_file()
+            )
+        elif path.is_file() and zipfile.is_zipfile(path):
+            self._zip = zipfile.ZipFile(path)
+            names = [n for n in self._zip.namelist() if not n.endswith("/")]
+            if "channels.json" not in names:
+                # A re-zipped export folder puts everything under one top-level directory.
+                nested = [n for n in names if n.count("/") == 1 and n.endswith("/channels.json")]
+                if len(nested) != 1:
+                    raise ExportFormatError(
+                        "channels.json",
+                        "missing: a Slack export ZIP holds channels.json at its top level",
+                        export=str(path),
+                    )
+                self._prefix = nested[0].removesuffix("channels.json")
+            self._names = sorted(
+                n.removeprefix(self._prefix) for n in names if n.startswith(self._prefix)
+            )
+        else:
+            raise ExportFormatError(
+                str(path),
+                "not a Slack workspace export: expected a ZIP file or a folder with channels.json",
+            )
+
+        self._name_set = set(self._names)
+
+    def names(self) -> list[str]:
+        return self._names
+
+    def exists(self, name: str) -> bool:
+        return name in self._name_set
+
+    def read(self, name: str) -> bytes:
+        if self._zip is not None:
+            with self._lock:
+                return self._zip.read(self._prefix + name)
+        return (self.path / name).read_bytes()
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+
+@dataclass(frozen=True)
+class _Conversation:
+    id: str
+    folder: str
+    info: dict[str, Any]
+
+
+# Which list file holds which conversation type, and how Slack marks it.
+_LIST_FILES: dict[str, tuple[str, dict[str, bool]]] = {
+    "channels.json": (
+        "public_channel",
+        {"is_channel": True, "is_group": False, "is_im": False, "is_mpim": False},
+    ),
+    "groups.json": (
+        "private_channel",
+        {"is_channel": True, "is_group": True, "is_im": False, "is_mpim": False},
+    ),
+    "mpims.json": (
+        "mpim",
+        {"is_channel": False, "is_group": False, "is_im": False, "is_mpim": True},
+    ),
+    "dms.json": (
+        "im",
+        {"is_channel": False, "is_group": False, "is_im": True, "is_mpim": False},
+    ),
+}
+
+
+class ExportApi:
+    """A Slack workspace export (ZIP or folder) answering the planner's Web API methods.
+
+    ``on_bad_file`` decides what a malformed file does: ``"raise"`` (default) raises
+    :class:`ExportFormatError`; ``"skip"`` records ``(file, reason)`` in :attr:`bad_files` and
+    serves everything else. ``channels.json`` is always required. Every conversation in the export
+    counts as ``is_member: true``: the export holds what the workspace could read.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        on_bad_file: Literal["raise", "skip"] = "raise",
+        url: str = DEFAULT_EXPORT_URL,
+    ) -> None:
+        if on_bad_file not in ("raise", "skip"):
+            raise ValueError(f"on_bad_file must be 'raise' or 'skip', not {on_bad_file!r}")
+        self.path = Path(path)
+        self.on_bad_file = on_bad_file
+        self.url = url
+        self.stats = ApiStats()
+        self.bad_files: list[tuple[str, str]] = []
+        self._lock = threading.RLock()
+        self._files = _Files(self.path)
+        self._days: dict[str, dict[date, str]] = {}  # folder -> day -> file
+        for name in self._files.names():
+            folder, _, base = name.rpartition("/")
+            if folder and "/" not in folder and (match := _DAY_FILE.match(base)):
+                try:
+                    day = date.fromisoformat(match.group(1))
+                except ValueError:
+                    reason = "file name is not a valid YYYY-MM-DD date"
+                    self._problem(ExportFormatError(name, reason, export=str(self.path)))
+                    continue
+                self._days.setdefault(folder, {})[day] = name
+        self._conversations = self._read_conversations()
+        self._users = self._read_list("users.json", required=False)
+        self._day_cache: dict[str, list[Message]] = {}
+        # Per conversation: which day files are in the thread index, and the index itself.
+        self._indexed: dict[str, set[date]] = {}
+        self._messages_by_ts: dict[str, dict[str, Message]] = {}
+        self._thread_replies: dict[str, dict[str, dict[str, Message]]] = {}
+
+    def __repr__(self) -> str:
+        return f"ExportApi(path={str(self.path)!r}, on_bad_file={self.on_bad_file!r})"
+
+    def close(self) -> None:
+        self._files.close()
+
+    def __enter__(self) -> ExportApi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the SlackApi seam ---------------------------------------------------------------------
+
+    def call(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        self.stats.calls[method] += 1
+        handlers = {
+            "auth.test": self._auth_test,
+            "conversations.list": self._conversations_list,
+            "users.list": self._users_list,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
+        }
+        handler = handlers.get(method)
+        if handler is None:
+            return error("unknown_method")
+        with self._lock:
+            return handler(params)
+
+    def _auth_test(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": self.url,
+            "team": "export",
+            "user": "export",
+            "team_id": "T00000000",
+            "user_id": "U00000000",
+        }
+
+    def _conversations_list(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        types = conversation_types(params)
+        if isinstance(types, dict):
+            return types
+        exclude_archived = param_bool(params, "exclude_archived")
+        channels = [
+            c.info
+            for c in self._conversations.values()
+            if conversation_type(c.info) in types
+            and not (exclude_archived and c.info.get("is_archived"))
+        ]
+        return list_page(channels, params, "channels")
+
+    def _users_list(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return list_page(self._users, params, "members")
+
+    def _history(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        conversation = self._conversation(params)
+        if conversation is None:
+            return error("channel_not_found")
+        window = TsWindow.from_params(params)
+        if isinstance(window, dict):
+            return window
+        first, last = window.days()
+        candidates: dict[str, Message] = {}
+        for day, name in sorted(self._days.get(conversation.folder, {}).items()):
+            if (first is None or day >= first) and (last is None or day <= last):
+                for message in self._day(name):
+                    if is_history_message(message):
+                        candidates[message["ts"]] = message
+        body = history_page(candidates.values(), params)
+        for message in body.get("messages", []):
+            if message.get("thread_ts") == message["ts"]:
+                self._fill_thread_fields(conversation, message)
+        return body
+
+    def _replies(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        conversation = self._conversation(params)
+        if conversation is None:
+            return error("channel_not_found")
+        ts = param_str(params, "ts")
+        if ts is None:
+            return error("invalid_arguments")
+        try:
+            ts_day = ts_date(ts)
+        except ValueError:
+            return error("thread_not_found")
+        self._index_threads(conversation, ts_day - timedelta(days=1))
+        by_ts = self._messages_by_ts[conversation.id]
+        found = by_ts.get(ts)
+        # Asking with a reply's ts answers for its whole thread, as Slack does.
+        thread_ts = found.get("thread_ts", ts) if found else ts
+        if thread_ts != ts:
+            self._index_threads(conversation, ts_date(thread_ts) - timedelta(days=1))
+        parent = by_ts.get(thread_ts)
+        if parent is None:
+            return error("thread_not_found")
+        replies = list(self._thread_replies[conversation.id].get(thread_ts, {}).values())
+        parent = dict(parent)
+        self._fill_thread_fields(conversation, parent)
+        return replies_page(parent, replies, params)
+
+    # -- conversations, days, threads ----------------------------------------------------------
+
+    def _conversation(self, params: Mapping[str, Any]) -> _Conversation | None:
+        channel = param_str(params, "channel")
+        return self._conversations.get(channel) if channel else None
+
+    def _read_conversations(self) -> dict[str, _Conversation]:
+        conversations: dict[str, _Conversation] = {}
+        for list_file, (kind, flags) in _LIST_FILES.items():
+            for entry in self._read_list(list_file, required=list_file == "channels.json"):
+                channel_id = entry.get("id")
+                if not isinstance(channel_id, str) or not channel_id:
+                    reason = f"an entry has no 'id': {_preview(entry)}"
+                    self._problem(ExportFormatError(list_file, reason, export=str(self.path)))
+                    continue
+                name = entry.get("name")
+                folder = name if isinstance(name, str) and name in self._days else channel_id
+                info: dict[str, Any] = {
+                    "name": name if isinstance(name, str) else channel_id,
+                    "topic": {"value": ""},
+                    "purpose": {"value": ""},
+                    "is_archived": False,
+                    **entry,
+                    **flags,
+                    "id": channel_id,
+                    "is_private": kind != "public_channel",
+                    "is_member": True,
+                }
+                conversations[channel_id] = _Conversation(channel_id, folder, info)
+        return conversations
+
+    def _read_list(self, name: str, *, required: bool) -> list[dict[str, Any]]:
+        if not self._files.exists(name):
+            if required:
+                raise ExportFormatError(name, "missing", export=str(self.path))
+            return []
+        try:
+            data = self._parse(name)
+            if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+                raise ExportFormatError(
+                    name, "expected a JSON list of objects", export=str(self.path)
+                )
+        except ExportFormatError as e:
+            if required:
+                raise
+            self._problem(e)
+            return []
+        return data
+
+    def _parse(self, name: str) -> Any:
+        try:
+            return json.loads(self._files.read(name))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ExportFormatError(name, f"not valid JSON ({e})", export=str(self.path)) from e
+
+    def _problem(self, problem: ExportFormatError) -> None:
+        """Apply the bad-file policy: raise, or record the file and go on."""
+        if self.on_bad_file == "raise":
+            raise problem
+        self.bad_files.append((problem.file, problem.reason))
+
+    def _day(self, name: str) -> list[Message]:
+        cached = self._day_cache.get(name)
+        if cached is not None:
+            return cached
+        try:
+            messages = self._validated_day(name)
+        except ExportFormatError as e:
+            self._problem(e)
+            messages = []
+        # A skipped file is remembered as empty, so it is read and reported once.
+        self._day_cache[name] = messages
+        return messages
+
+    def _validated_day(self, name: str) -> list[Message]:
+        data = self._parse(name)
+        if not isinstance(data, list):
+            reason = f"expected a JSON list of messages, found {type(data).__name__}"
+            raise ExportFormatError(name, reason, export=str(self.path))
+        for index, message in enumerate(data):
+            reason = None
+            if not isinstance(message, dict):
+                reason = f"message {index} is a {type(message).__name__}, not an object"
+            elif "ts" not in message:
+                reason = f"message {index} has no 'ts': {_preview(message)}"
+            elif not isinstance(message["ts"], str) or not _TS.match(message["ts"]):
+                reason = f"message {index} has an invalid 'ts' {message['ts']!r} (want a string)"
+            elif "thread_ts" in message and (
+                not isinstance(message["thread_ts"], str) or not _TS.match(message["thread_ts"])
+            ):
+                reason = f"message {index} has an invalid 'thread_ts' {message['thread_ts']!r}"
+            if reason:
+                raise ExportFormatError(name, reason, export=str(self.path))
+        return data
+
+    def _index_threads(self, conversation: _Conversation, since: date) -> None:
+        """Add every day file from ``since`` on to the conversation's thread index."""
+        indexed = self._indexed.setdefault(conversation.id, set())
+        by_ts = self._messages_by_ts.setdefault(conversation.id, {})
+        threads = self._thread_replies.setdefault(conversation.id, {})
+        for day, name in sorted(self._days.get(conversation.folder, {}).items()):
+            if day < since or day in indexed:
+                continue
+            indexed.add(day)
+            for message in self._day(name):
+                by_ts[message["ts"]] = message
+                if is_reply(message):
+                    threads.setdefault(message["thread_ts"], {})[message["ts"]] = message
+
+    def _fill_thread_fields(self, conversation: _Conversation, parent: Message) -> None:
+        """Give a parent missing ``reply_count``/``latest_reply`` those of the replies present."""
+        if "reply_count" in parent and "latest_reply" in parent:
+            return
+        self._index_threads(conversation, ts_date(parent["ts"]) - timedelta(days=1))
+        replies = list(self._thread_replies[conversation.id].get(parent["ts"], {}).values())
+        if not replies:
+            return
+        for key, value in thread_summary(replies).items():
+            parent.setdefault(key, value)
+
+
+def _preview(value: object, size: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= size else text[: size - 1] + "…"
