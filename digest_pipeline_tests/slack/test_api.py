@@ -107,7 +107,7 @@ def test_rate_limit_with_zero_retry_after_really_retries(server: FakeSlackServer
     assert api.stats.seconds_waited < 1.0
 
 
-@pytest.mark.parametrize("status", [500, 503])
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_server_error_is_retried_with_backoff(
     api: WebApi, server: FakeSlackServer, sleep: FakeSleep, status: int
 ) -> None:

@@ -222,7 +222,7 @@ def test_ts_strings_are_kept_exact(tmp_path: Path) -> None:
     assert exact in history(api, oldest=exact, inclusive="1")
 
 
-def test_unknown_channel_and_thread_are_slack_errors(tmp_path: Path) -> None:
+def test_unknown_channel_thread_and_bad_bounds_are_slack_errors(tmp_path: Path) -> None:
     api = ExportApi(write_folder(tmp_path / "export", export_files()))
 
     assert api.call("conversations.history", {"channel": "C999"}) == {
@@ -233,6 +233,8 @@ def test_unknown_channel_and_thread_are_slack_errors(tmp_path: Path) -> None:
         "thread_not_found"
     )
     assert api.call("chat.postMessage", {})["error"] == "unknown_method"
+    bad_bound = api.call("conversations.history", {"channel": "C001", "oldest": "NaN"})
+    assert bad_bound == {"ok": False, "error": "invalid_ts_oldest"}
 
 
 def test_lists_channels_users_and_auth(build: Callable[[dict[str, Any]], Path]) -> None:

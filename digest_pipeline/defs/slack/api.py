@@ -97,7 +97,9 @@ class _MeteredBackoff(RetryHandler):
 
 
 class MeteredServerErrorRetryHandler(_MeteredBackoff, ServerErrorRetryHandler):
-    """The SDK's 500/503 handler with metered backoff."""
+    """The SDK's 500/503 handler with metered backoff, also retrying gateway errors (502/504)."""
+
+    RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
     def __init__(self, wait: Wait, *, max_retry_count: int, backoff_s: float = 0.5) -> None:
         super().__init__(
@@ -105,6 +107,16 @@ class MeteredServerErrorRetryHandler(_MeteredBackoff, ServerErrorRetryHandler):
             interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=backoff_s),
         )
         self._wait = wait
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code in self.RETRY_STATUSES
 
 
 class MeteredConnectionErrorRetryHandler(_MeteredBackoff, ConnectionErrorRetryHandler):

@@ -28,7 +28,7 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -111,10 +111,9 @@ class TsWindow:
         bounds: dict[str, Decimal | None] = {}
         for name in ("oldest", "latest"):
             raw = param_str(params, name)
-            try:
-                bounds[name] = None if raw is None else Decimal(raw)
-            except InvalidOperation:
+            if raw is not None and not _TS.match(raw):
                 return error(f"invalid_ts_{name}")
+            bounds[name] = None if raw is None else Decimal(raw)
         oldest, latest = bounds["oldest"], bounds["latest"]
         return cls(oldest, latest, param_bool(params, "inclusive"))
 
@@ -436,7 +435,6 @@ class ExportApi:
     # -- the SlackApi seam ---------------------------------------------------------------------
 
     def call(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        self.stats.calls[method] += 1
         handlers = {
             "auth.test": self._auth_test,
             "conversations.list": self._conversations_list,
@@ -446,8 +444,10 @@ class ExportApi:
         }
         handler = handlers.get(method)
         if handler is None:
+            self.stats.calls[method] += 1
             return error("unknown_method")
         with self._lock:
+            self.stats.calls[method] += 1
             return handler(params)
 
     def _auth_test(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -632,7 +632,11 @@ class ExportApi:
                     threads.setdefault(message["thread_ts"], {})[message["ts"]] = message
 
     def _fill_thread_fields(self, conversation: _Conversation, parent: Message) -> None:
-        """Give a parent missing ``reply_count``/``latest_reply`` those of the replies present."""
+        """Give a parent missing ``reply_count``/``latest_reply`` those of the replies present.
+
+        Only parents lacking the fields pay for it: their thread is indexed from the parent's day
+        on, which reads the channel's later day files once.
+        """
         if "reply_count" in parent and "latest_reply" in parent:
             return
         self._index_threads(conversation, ts_date(parent["ts"]) - timedelta(days=1))
