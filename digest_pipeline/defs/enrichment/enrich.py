@@ -1,0 +1,361 @@
+"""``raw_messages`` rows → ``messages`` rows: the pure core of the ``messages`` asset.
+
+One pass over plain Python lists (not ``DataFrame.apply``): each payload is decoded once, then
+cleaned, classified and scored; columns are gathered as lists and turned into a frame at the end.
+Everything skipped on purpose is counted by reason in :attr:`EnrichResult.skipped`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from digest_pipeline.defs.enrichment.classify import category, priority_level, urgency
+from digest_pipeline.defs.enrichment.entities import ENTITY_KINDS, EntityExtractor
+from digest_pipeline.defs.enrichment.mrkdwn import MrkdwnCleaner, message_mrkdwn
+from digest_pipeline.defs.enrichment.sentiment import sentiment_score
+
+# Contract columns of ``messages`` (in order), then the extra ones.
+CONTRACT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "channel_id",
+    "channel",
+    "ts",
+    "thread_ts",
+    "user_id",
+    "user",
+    "content",
+    "timestamp",
+    "message_type",
+    "urgency",
+    "category",
+    "mentions",
+    "reactions",
+    "sentiment_score",
+    "priority_level",
+    "permalink",
+)
+EXTRA_COLUMNS: tuple[str, ...] = (
+    "is_bot",
+    "is_reply",
+    "parent_id",
+    "reply_count",
+    "edited",
+    "subtype",
+    "entities",
+    "content_hash",
+)
+COLUMNS: tuple[str, ...] = CONTRACT_COLUMNS + EXTRA_COLUMNS
+_DTYPES: dict[str, str] = {
+    "timestamp": "datetime64[ns, UTC]",
+    "sentiment_score": "float64",
+    "priority_level": "int64",
+    "is_bot": "bool",
+    "is_reply": "bool",
+    "reply_count": "int64",
+    "edited": "bool",
+}
+
+# Channel housekeeping: not conversation, dropped and counted as ``subtype:<name>``.
+SKIPPED_SUBTYPES = frozenset(
+    {
+        "channel_join",
+        "channel_leave",
+        "channel_topic",
+        "channel_purpose",
+        "channel_name",
+        "channel_archive",
+        "channel_unarchive",
+        "channel_convert_to_private",
+        "channel_convert_to_public",
+        "channel_posting_permissions",
+        "group_join",
+        "group_leave",
+        "group_topic",
+        "group_purpose",
+        "group_name",
+        "group_archive",
+        "group_unarchive",
+        "pinned_item",
+        "unpinned_item",
+        "bot_add",
+        "bot_remove",
+        "bot_enable",
+        "bot_disable",
+        "reminder_add",
+        "reminder_delete",
+        "message_deleted",
+        "tombstone",
+        "joiner_notification",
+        "sh_room_created",
+        "ekm_access_denied",
+    }
+)
+# Subtypes that are ordinary conversation.
+KEPT_SUBTYPES = frozenset(
+    {"bot_message", "thread_broadcast", "me_message", "file_share", "slackbot_response"}
+)
+_EMPTY_LIST_JSON = "[]"
+_EMPTY_ENTITIES_JSON = json.dumps({kind: [] for kind in ENTITY_KINDS})
+
+
+@dataclass(frozen=True)
+class EnrichResult:
+    """Enriched messages and what was left out on purpose."""
+
+    frame: pd.DataFrame
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def empty_messages_frame() -> pd.DataFrame:
+    """A frame with no rows and the ``messages`` columns and dtypes."""
+    frame = pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
+    return frame.astype(_DTYPES)
+
+
+def user_directory(users: pd.DataFrame | None) -> tuple[dict[str, str], frozenset[str]]:
+    """``user_id → shown name`` (display name → real name → name) and the ids of bot users."""
+    if users is None or users.empty or "user_id" not in users:
+        return {}, frozenset()
+    names: dict[str, str] = {}
+    bots: set[str] = set()
+    cols = {c: users[c].tolist() if c in users else [None] * len(users) for c in users.columns}
+    empty = [None] * len(users)
+    for user_id, display, real, name, is_bot in zip(
+        cols["user_id"],
+        cols.get("display_name", empty),
+        cols.get("real_name", empty),
+        cols.get("name", empty),
+        cols.get("is_bot", empty),
+        strict=True,
+    ):
+        if not isinstance(user_id, str):
+            continue
+        shown = next((v for v in (display, real, name) if isinstance(v, str) and v.strip()), "")
+        names[user_id] = shown.strip() or user_id
+        if is_bot is True or (isinstance(is_bot, int | float) and bool(is_bot) and is_bot == 1):
+            bots.add(user_id)
+    return names, frozenset(bots)
+
+
+def channel_directory(channels: pd.DataFrame | None) -> dict[str, str]:
+    """``channel_id → name``."""
+    if channels is None or channels.empty or "channel_id" not in channels:
+        return {}
+    names = channels["name"].tolist() if "name" in channels else [None] * len(channels)
+    return {
+        cid: (name if isinstance(name, str) and name else cid)
+        for cid, name in zip(channels["channel_id"].tolist(), names, strict=True)
+        if isinstance(cid, str)
+    }
+
+
+def permalink(workspace_url: str, channel_id: str, ts: str, thread_ts: str | None) -> str:
+    """Slack's web permalink; replies carry their thread so the link opens in context."""
+    link = f"{workspace_url}archives/{channel_id}/p{ts.replace('.', '')}"
+    if thread_ts and thread_ts != ts:
+        link += f"?thread_ts={thread_ts}&cid={channel_id}"
+    return link
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):  # NaN
+        return None
+    text = str(value)
+    return text or None
+
+
+def _reactions(msg: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str], int]:
+    raw = msg.get("reactions")
+    if not isinstance(raw, list) or not raw:
+        return [], [], 0
+    out: list[dict[str, Any]] = []
+    names: list[str] = []
+    total = 0
+    for r in raw:
+        if not isinstance(r, Mapping) or not r.get("name"):
+            continue
+        name = str(r["name"]).split("::", 1)[0]  # drop skin tone
+        try:
+            count = int(r.get("count") or len(r.get("users") or ()) or 1)
+        except (TypeError, ValueError):
+            count = 1
+        out.append({"name": name, "count": count})
+        names.append(name)
+        total += count
+    return out, names, total
+
+
+def enrich_messages(
+    raw: pd.DataFrame | None,
+    users: pd.DataFrame | None,
+    channels: pd.DataFrame | None,
+    *,
+    workspace_url: str = "https://slack.com/",
+    include_bots: bool = True,
+) -> EnrichResult:
+    """Clean and enrich ``raw_messages`` rows into ``messages`` rows (see the table contract).
+
+    Housekeeping subtypes, malformed payloads, empty messages, duplicates of one
+    ``(channel_id, ts)`` (the last row wins) and, with ``include_bots=False``, bot messages are
+    dropped and counted by reason. Never raises on message content.
+    """
+    if raw is None or raw.empty:
+        return EnrichResult(empty_messages_frame(), {})
+    if not workspace_url.endswith("/"):
+        workspace_url += "/"
+    user_names, bot_users = user_directory(users)
+    channel_names = channel_directory(channels)
+    cleaner = MrkdwnCleaner(user_names, channel_names)
+    extractor = EntityExtractor()
+    skipped: Counter[str] = Counter()
+
+    n = len(raw)
+    none_col = [None] * n
+    channel_ids = raw["channel_id"].tolist()
+    tss = raw["ts"].tolist()
+    thread_tss = raw["thread_ts"].tolist() if "thread_ts" in raw else none_col
+    payloads = raw["payload"].tolist()
+
+    # Last occurrence of each key wins (a later extraction saw the latest edit).
+    last_index: dict[tuple[str, str], int] = {}
+    for i, key in enumerate(zip(channel_ids, tss, strict=True)):
+        last_index[key] = i
+    if len(last_index) < n:
+        skipped["duplicate"] = n - len(last_index)
+
+    cols: dict[str, list[Any]] = {c: [] for c in COLUMNS if c != "timestamp"}
+    kept_rows: list[int] = []
+    for i, (channel_id, ts, row_thread_ts, payload) in enumerate(
+        zip(channel_ids, tss, thread_tss, payloads, strict=True)
+    ):
+        if last_index[(channel_id, ts)] != i:
+            continue
+        if isinstance(payload, str | bytes):
+            try:
+                msg = json.loads(payload)
+            except (ValueError, RecursionError):
+                skipped["malformed_payload"] += 1
+                continue
+        else:
+            msg = payload
+        if not isinstance(msg, dict):
+            skipped["malformed_payload"] += 1
+            continue
+        if not isinstance(channel_id, str) or not isinstance(ts, str) or not ts:
+            skipped["missing_key"] += 1
+            continue
+
+        subtype = msg.get("subtype")
+        subtype = subtype if isinstance(subtype, str) and subtype else None
+        edited = isinstance(msg.get("edited"), Mapping)
+        if subtype == "message_changed" and isinstance(msg.get("message"), dict):
+            # Events API shape: the edited message is nested.
+            msg = msg["message"]
+            edited = True
+            subtype = msg.get("subtype") if isinstance(msg.get("subtype"), str) else None
+        if subtype in SKIPPED_SUBTYPES:
+            skipped[f"subtype:{subtype}"] += 1
+            continue
+
+        user_id = msg.get("user") or msg.get("bot_id") or ""
+        user_id = user_id if isinstance(user_id, str) else str(user_id)
+        is_bot = bool(msg.get("bot_id")) or subtype == "bot_message" or user_id in bot_users
+        if is_bot and not include_bots:
+            skipped["bot"] += 1
+            continue
+
+        text, mentions = cleaner.clean(message_mrkdwn(msg))
+        if not text:
+            skipped["empty"] += 1
+            continue
+        if subtype is not None and subtype not in KEPT_SUBTYPES:
+            skipped[f"unknown_subtype_kept:{subtype}"] += 1
+
+        thread_ts = _str_or_none(msg.get("thread_ts")) or _str_or_none(row_thread_ts)
+        is_reply = thread_ts is not None and thread_ts != ts
+        if is_bot:
+            message_type = "bot"
+        elif subtype == "thread_broadcast":
+            message_type = "broadcast"
+        elif is_reply:
+            message_type = "reply"
+        else:
+            message_type = "message"
+
+        shown = user_names.get(user_id)
+        if not shown:
+            profile = msg.get("bot_profile")
+            profile_name = profile.get("name") if isinstance(profile, Mapping) else None
+            shown = msg.get("username") or profile_name or user_id
+            shown = shown if isinstance(shown, str) else user_id
+
+        reactions, reaction_names, reaction_total = _reactions(msg)
+        try:
+            reply_count = int(msg.get("reply_count") or 0)
+        except (TypeError, ValueError):
+            reply_count = 0
+
+        level = urgency(text, mentions=mentions, reactions=reaction_names)
+        topic = category(text)
+        entities = extractor.extract(text)
+
+        cols["id"].append(f"{channel_id}:{ts}")
+        cols["channel_id"].append(channel_id)
+        cols["channel"].append(channel_names.get(channel_id, channel_id))
+        cols["ts"].append(ts)
+        cols["thread_ts"].append(thread_ts)
+        cols["user_id"].append(user_id)
+        cols["user"].append(shown)
+        cols["content"].append(text)
+        cols["message_type"].append(message_type)
+        cols["urgency"].append(level)
+        cols["category"].append(topic)
+        cols["mentions"].append(json.dumps(mentions) if mentions else _EMPTY_LIST_JSON)
+        cols["reactions"].append(json.dumps(reactions) if reactions else _EMPTY_LIST_JSON)
+        cols["sentiment_score"].append(sentiment_score(text))
+        cols["priority_level"].append(
+            priority_level(
+                level,
+                topic,
+                mentions=mentions,
+                reaction_count=reaction_total,
+                reply_count=reply_count,
+            )
+        )
+        cols["permalink"].append(permalink(workspace_url, channel_id, ts, thread_ts))
+        cols["is_bot"].append(is_bot)
+        cols["is_reply"].append(is_reply)
+        cols["parent_id"].append(f"{channel_id}:{thread_ts}" if is_reply else None)
+        cols["reply_count"].append(reply_count)
+        cols["edited"].append(edited)
+        cols["subtype"].append(subtype)
+        cols["entities"].append(
+            json.dumps(entities, ensure_ascii=False)
+            if any(entities.values())
+            else _EMPTY_ENTITIES_JSON
+        )
+        cols["content_hash"].append(hashlib.sha256(text.encode("utf-8")).hexdigest())
+        kept_rows.append(i)
+
+    if not kept_rows:
+        return EnrichResult(empty_messages_frame(), dict(skipped))
+    frame = pd.DataFrame(cols)
+    frame.insert(COLUMNS.index("timestamp"), "timestamp", _timestamps(raw, kept_rows, cols["ts"]))
+    return EnrichResult(frame.astype(_DTYPES), dict(skipped))
+
+
+def _timestamps(raw: pd.DataFrame, rows: list[int], tss: list[str]) -> pd.Series:
+    """UTC timestamps from ``raw.timestamp``, falling back to the message ``ts`` where missing."""
+    from_ts = pd.to_datetime(pd.to_numeric(pd.Series(tss), errors="coerce"), unit="s", utc=True)
+    if "timestamp" not in raw:
+        return from_ts
+    given = pd.to_datetime(raw["timestamp"].iloc[rows], utc=True, errors="coerce")
+    given = given.reset_index(drop=True)
+    return given.fillna(from_ts).astype("datetime64[ns, UTC]")
