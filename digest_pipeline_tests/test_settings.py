@@ -1,0 +1,61 @@
+import pytest
+
+from digest_pipeline.settings import ConfigError, Settings, load_settings
+
+
+def test_defaults_need_no_configuration(tmp_path):
+    settings = load_settings({"DIGEST_DUCKDB_PATH": str(tmp_path / "d.duckdb")})
+    assert settings.source == "demo"
+    assert settings.warehouse == "duckdb"
+    assert settings.timezone == "UTC"
+    assert settings.effective_scorer == "rules"
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"DIGEST_SOURCE": "teams"}, "DIGEST_SOURCE"),
+        ({"DIGEST_WAREHOUSE": "sqlite"}, "DIGEST_WAREHOUSE"),
+        ({"DIGEST_TIMEZONE": "Mars/Olympus"}, "DIGEST_TIMEZONE"),
+        ({"DIGEST_START_DATE": "2026-13-01"}, "DIGEST_START_DATE"),
+        ({"DIGEST_DAILY_AT": "25:00"}, "DIGEST_DAILY_AT"),
+        ({"DIGEST_THREAD_LOOKBACK_DAYS": "two weeks"}, "DIGEST_THREAD_LOOKBACK_DAYS"),
+        ({"DIGEST_SOURCE": "slack"}, "SLACK_BOT_TOKEN"),
+        ({"DIGEST_SOURCE": "export"}, "SLACK_EXPORT_PATH"),
+        ({"DIGEST_WAREHOUSE": "postgres"}, "DATABASE_URL"),
+        ({"DIGEST_SLACK_RATE_TIER": "fast"}, "DIGEST_SLACK_RATE_TIER"),
+    ],
+)
+def test_bad_values_fail_with_one_line_naming_the_variable(tmp_path, env, names):
+    env = {"DIGEST_DUCKDB_PATH": str(tmp_path / "d.duckdb"), **env}
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings(env)
+    message = str(excinfo.value)
+    assert names in message
+    assert "\n" not in message
+
+
+def test_unwritable_duckdb_path_is_reported(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="DIGEST_DUCKDB_PATH"):
+        load_settings({"DIGEST_DUCKDB_PATH": str(blocker / "sub" / "d.duckdb")})
+
+
+def test_secrets_are_not_kept_in_settings(tmp_path):
+    settings = load_settings(
+        {
+            "DIGEST_DUCKDB_PATH": str(tmp_path / "d.duckdb"),
+            "SLACK_BOT_TOKEN": "xoxb-secret-value",
+            "OPENAI_API_KEY": "sk-secret-value",
+            "DIGEST_SOURCE": "slack",
+        }
+    )
+    assert "secret-value" not in repr(settings)
+    assert settings.has_slack_token and settings.has_openai_key
+
+
+def test_channel_lists_accept_names_with_hash_and_ids():
+    settings = load_settings({"DIGEST_CHANNELS": "#supply-chain, C123 ,", "DIGEST_DUCKDB_PATH": "/tmp/x/d.duckdb"})
+    assert settings.channels == ("supply-chain", "C123")
+    assert Settings().channels == ()
