@@ -1,6 +1,5 @@
 """The ``messages`` asset: raw Slack payloads cleaned and enriched for the GTM team."""
 
-
 import dagster as dg
 import pandas as pd
 
