@@ -337,6 +337,11 @@ def _fill_who(s: _Slots, rng: Random) -> None:
     s["who"] = f"<@{_pick(rng, s.members)}>"
 
 
+def _fill_op(s: _Slots, rng: Random) -> None:
+    # Threads preset "op" to the parent's author; this only serves a template used elsewhere.
+    s["op"] = f"<@{_pick(rng, s.members)}>"
+
+
 def _fill_lot(s: _Slots, rng: Random) -> None:
     s["lot"] = f"L{24 + int(rng.random() * 3)}{_ww(rng):02d}-{int(rng.random() * 9000) + 1000}"
 
@@ -370,7 +375,7 @@ _SLOT_FILLERS: dict[str, Callable[[_Slots, Random], None]] = {
     "meet": _fill_meet,
     "jira": _fill_jira,
     "who": _fill_who,
-    "op": _fill_who,
+    "op": _fill_op,
     "lot": _fill_lot,
     "container": _fill_container,
     "awb": _fill_awb,
