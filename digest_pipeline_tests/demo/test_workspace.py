@@ -361,7 +361,7 @@ def test_risk_scenarios_appear_at_plausible_rates(ws: DemoWorkspace) -> None:
     total = len(messages)
     risky = levels["medium"] + levels["high"] + levels["critical"]
     assert 0.04 < risky / total < 0.12
-    assert 0.004 < (levels["high"] + levels["critical"]) / total < 0.03
+    assert 0.002 < (levels["high"] + levels["critical"]) / total < 0.03
     risk_names = {n for n in names if n and c.scenario_level(n) != "low"}
     assert len(risk_names) >= 12
     assert {"prompt_injection", "false_alarm", "resolution"} <= set(names)
