@@ -913,6 +913,8 @@ class DemoWorkspace:
         if isinstance(bounds, dict):
             return bounds
         lo, hi = bounds
+        if ch.end_us is not None:
+            hi = min(hi, ch.end_us)
         limit = _limit(params.get("limit"), 1000, 1000)
         first_page = True
         if params.get("cursor"):
