@@ -56,6 +56,8 @@ def test_secrets_are_not_kept_in_settings(tmp_path):
 
 
 def test_channel_lists_accept_names_with_hash_and_ids():
-    settings = load_settings({"DIGEST_CHANNELS": "#supply-chain, C123 ,", "DIGEST_DUCKDB_PATH": "/tmp/x/d.duckdb"})
+    settings = load_settings(
+        {"DIGEST_CHANNELS": "#supply-chain, C123 ,", "DIGEST_DUCKDB_PATH": "/tmp/x/d.duckdb"}
+    )
     assert settings.channels == ("supply-chain", "C123")
     assert Settings().channels == ()

@@ -49,8 +49,13 @@ def test_rematerializing_a_partition_replaces_it_without_duplicates(duckdb_path)
     io = DuckDBWarehouseIOManager(database=duckdb_path, schema="digest")
     for key in ["2026-01-01-00:00", "2026-01-01-01:00", "2026-01-01-00:00"]:
         dg.materialize([asset], partition_key=key, resources={"io_manager": io})
-    assert _count(duckdb_path, "SELECT count(*) FROM digest.events") == 6
-    assert _count(duckdb_path, "SELECT count(DISTINCT id || timestamp::VARCHAR) FROM digest.events") == 6
+    assert _count(duckdb_path, "SELECT count(*) FROM digest.digest.events") == 6
+    assert (
+        _count(
+            duckdb_path, "SELECT count(DISTINCT id || timestamp::VARCHAR) FROM digest.digest.events"
+        )
+        == 6
+    )
 
 
 def test_an_empty_first_partition_still_creates_the_table_and_clears_old_rows(duckdb_path):
@@ -59,23 +64,31 @@ def test_an_empty_first_partition_still_creates_the_table_and_clears_old_rows(du
     io = DuckDBWarehouseIOManager(database=duckdb_path, schema="digest")
     data["n"] = 0
     dg.materialize([asset], partition_key="2026-01-01-00:00", resources={"io_manager": io})
-    assert _count(duckdb_path, "SELECT count(*) FROM digest.events") == 0
+    assert _count(duckdb_path, "SELECT count(*) FROM digest.digest.events") == 0
     data["n"] = 2
     dg.materialize([asset], partition_key="2026-01-01-00:00", resources={"io_manager": io})
     data["n"] = 0
     dg.materialize([asset], partition_key="2026-01-01-00:00", resources={"io_manager": io})
-    assert _count(duckdb_path, "SELECT count(*) FROM digest.events") == 0
+    assert _count(duckdb_path, "SELECT count(*) FROM digest.digest.events") == 0
 
 
 def test_a_new_declared_column_is_added_not_shifted(duckdb_path):
     io = DuckDBWarehouseIOManager(database=duckdb_path, schema="digest")
-    dg.materialize([_events_asset(lambda key: _rows("2026-01-01 00:00", 2))],
-                   partition_key="2026-01-01-00:00", resources={"io_manager": io})
-    wider = table_schema(*[(c.name, c.type, c.description or "") for c in EVENTS.columns],
-                         ("label", "VARCHAR", "added later"))
+    dg.materialize(
+        [_events_asset(lambda key: _rows("2026-01-01 00:00", 2))],
+        partition_key="2026-01-01-00:00",
+        resources={"io_manager": io},
+    )
+    wider = table_schema(
+        *[(c.name, c.type, c.description or "") for c in EVENTS.columns],
+        ("label", "VARCHAR", "added later"),
+    )
 
-    @dg.asset(partitions_def=hours, name="events",
-              metadata={"partition_expr": "timestamp", "dagster/column_schema": wider})
+    @dg.asset(
+        partitions_def=hours,
+        name="events",
+        metadata={"partition_expr": "timestamp", "dagster/column_schema": wider},
+    )
     def events_v2() -> pd.DataFrame:
         # Columns in a different order than the table: inserted by name.
         return _rows("2026-01-01 01:00", 2, offset=10).assign(label="x")[
@@ -84,15 +97,21 @@ def test_a_new_declared_column_is_added_not_shifted(duckdb_path):
 
     dg.materialize([events_v2], partition_key="2026-01-01-01:00", resources={"io_manager": io})
     with duckdb.connect(duckdb_path) as conn:
-        rows = conn.execute("SELECT id, value, label FROM digest.events ORDER BY id").fetchall()
+        rows = conn.execute(
+            "SELECT id, value, label FROM digest.digest.events ORDER BY id"
+        ).fetchall()
     assert rows == [("e0", 0, None), ("e1", 1, None), ("e10", 0, "x"), ("e11", 1, "x")]
 
 
 def test_undeclared_columns_fail_with_a_clear_message(duckdb_path):
     asset = _events_asset(lambda key: _rows("2026-01-01 00:00", 1).assign(extra=1))
     io = DuckDBWarehouseIOManager(database=duckdb_path, schema="digest")
-    result = dg.materialize([asset], partition_key="2026-01-01-00:00",
-                            resources={"io_manager": io}, raise_on_error=False)
+    result = dg.materialize(
+        [asset],
+        partition_key="2026-01-01-00:00",
+        resources={"io_manager": io},
+        raise_on_error=False,
+    )
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
     assert "undeclared: ['extra']" in str(failure)
@@ -101,8 +120,10 @@ def test_undeclared_columns_fail_with_a_clear_message(duckdb_path):
 def test_a_local_day_partition_covers_its_utc_hours(duckdb_path):
     """A Los Angeles day is 08:00–08:00 UTC in winter: rows are selected as instants."""
 
-    @dg.asset(partitions_def=la_days,
-              metadata={"partition_expr": "timestamp", "dagster/column_schema": EVENTS})
+    @dg.asset(
+        partitions_def=la_days,
+        metadata={"partition_expr": "timestamp", "dagster/column_schema": EVENTS},
+    )
     def la_events() -> pd.DataFrame:
         return _rows("2026-01-10 07:55", 3)  # 07:55 belongs to the previous LA day
 
@@ -111,10 +132,13 @@ def test_a_local_day_partition_covers_its_utc_hours(duckdb_path):
         return len(la_events)
 
     io = DuckDBWarehouseIOManager(database=duckdb_path, schema="digest")
-    result = dg.materialize([la_events, la_reader], partition_key="2026-01-10",
-                            resources={"io_manager": io},
-                            selection=[la_events.key])
+    result = dg.materialize(
+        [la_events, la_reader],
+        partition_key="2026-01-10",
+        resources={"io_manager": io},
+        selection=[la_events.key],
+    )
     assert result.success
     # The delete for 2026-01-10 (LA) spares 07:55 UTC; a re-run keeps exactly 3 rows.
     dg.materialize([la_events], partition_key="2026-01-10", resources={"io_manager": io})
-    assert _count(duckdb_path, "SELECT count(*) FROM digest.la_events") == 4
+    assert _count(duckdb_path, "SELECT count(*) FROM digest.digest.la_events") == 4

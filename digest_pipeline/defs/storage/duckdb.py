@@ -17,8 +17,10 @@ transaction.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -31,7 +33,6 @@ from dagster._core.storage.db_io_manager import (
     TablePartitionDimension,
     TableSlice,
 )
-from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBIOManager
 
 from digest_pipeline.defs.storage.schema import (
@@ -41,21 +42,39 @@ from digest_pipeline.defs.storage.schema import (
 )
 
 
+def _open(path: str, read_only: bool, attempts: int = 12) -> duckdb.DuckDBPyConnection:
+    """Connect, waiting politely while another process holds the file's write lock."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    delay = 0.25
+    for attempt in range(attempts):
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower() or attempt == attempts - 1:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def connect_duckdb(path: str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the DuckDB file, waiting politely while another process holds the write lock."""
-    conn = backoff(
-        fn=duckdb.connect,
-        retry_on=(duckdb.IOException,),
-        kwargs={"database": path, "read_only": read_only},
-        max_retries=12,
-        delay_generator=(min(0.25 * 2**i, 5.0) for i in range(100)),
-    )
+    conn = _open(path, read_only)
     try:
         conn.execute("SET TimeZone = 'UTC'")
         yield conn
     finally:
         conn.close()
+
+
+def qualified(conn: duckdb.DuckDBPyConnection, schema: str, table: str | None = None) -> str:
+    """``"catalog"."schema"[."table"]``: a file named digest.duckdb makes a catalog "digest" that
+    a bare ``digest.table`` would be ambiguous with."""
+    row = conn.execute("SELECT current_database()").fetchone()
+    catalog = quote_ident(str(row[0])) if row else None
+    parts = [p for p in (catalog, quote_ident(schema), table and quote_ident(table)) if p]
+    return ".".join(parts)
 
 
 def _where(dimensions: Sequence[TablePartitionDimension]) -> tuple[str, list[Any]]:
@@ -73,21 +92,22 @@ class DuckDBWarehouseClient(DbClient):
     def delete_table_slice(
         context: dg.OutputContext, table_slice: TableSlice, connection: duckdb.DuckDBPyConnection
     ) -> None:
-        table = f"{quote_ident(table_slice.schema)}.{quote_ident(table_slice.table)}"
-        try:
-            if table_slice.partition_dimensions:
-                where, params = _where(table_slice.partition_dimensions)
-                connection.execute(f"DELETE FROM {table} WHERE {where}", params)
-            else:
-                connection.execute(f"DELETE FROM {table}")
-        except duckdb.CatalogException:
-            pass  # first write: the table does not exist yet
+        if not _columns(connection, table_slice.schema, table_slice.table):
+            return  # first write: nothing to replace yet
+        table = qualified(connection, table_slice.schema, table_slice.table)
+        if table_slice.partition_dimensions:
+            where, params = _where(table_slice.partition_dimensions)
+            connection.execute(f"DELETE FROM {table} WHERE {where}", params)
+        else:
+            connection.execute(f"DELETE FROM {table}")
 
     @staticmethod
     def ensure_schema_exists(
         context: dg.OutputContext, table_slice: TableSlice, connection: duckdb.DuckDBPyConnection
     ) -> None:
-        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(table_slice.schema)}")
+        connection.execute(
+            f"CREATE SCHEMA IF NOT EXISTS {qualified(connection, table_slice.schema)}"
+        )
 
     @staticmethod
     def get_select_statement(table_slice: TableSlice) -> str:
@@ -120,25 +140,27 @@ class DuckDBWarehouseClient(DbClient):
             conn.commit()
 
 
+def _columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
 def _ensure_table(
     conn: duckdb.DuckDBPyConnection, schema: str, table: str, columns: dict[str, str]
 ) -> None:
-    qualified = f"{quote_ident(schema)}.{quote_ident(table)}"
-    existing = {
-        row[0]
-        for row in conn.execute(
-            "SELECT column_name FROM information_schema.columns"
-            " WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchall()
-    }
+    target = qualified(conn, schema, table)
+    existing = _columns(conn, schema, table)
     if not existing:
         cols = ", ".join(f"{quote_ident(name)} {sql_type}" for name, sql_type in columns.items())
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {qualified} ({cols})")
-        return
-    for name, sql_type in columns.items():
-        if name not in existing:
-            conn.execute(f"ALTER TABLE {qualified} ADD COLUMN {quote_ident(name)} {sql_type}")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {target} ({cols})")
+    else:
+        for name, sql_type in columns.items():
+            if name not in existing:
+                conn.execute(f"ALTER TABLE {target} ADD COLUMN {quote_ident(name)} {sql_type}")
 
 
 class DuckDBPandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
@@ -155,17 +177,14 @@ class DuckDBPandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
             connection.register("_digest_rows", obj)
             names = ", ".join(quote_ident(c) for c in obj.columns)
             connection.execute(
-                f"INSERT INTO {quote_ident(table_slice.schema)}.{quote_ident(table_slice.table)}"
+                f"INSERT INTO {qualified(connection, table_slice.schema, table_slice.table)}"
                 f" ({names}) SELECT {names} FROM _digest_rows"
             )
             connection.unregister("_digest_rows")
         row_count = int(obj.shape[0])
-        meta = (
-            dg.TableMetadataSet(partition_row_count=row_count)
-            if context.has_partition_key or context.has_asset_partitions
-            else dg.TableMetadataSet(row_count=row_count)
-        )
-        return {**meta, "storage": "duckdb"}
+        if context.has_asset_partitions:
+            return {"dagster/partition_row_count": row_count, "storage": "duckdb"}
+        return {"dagster/row_count": row_count, "storage": "duckdb"}
 
     def load_input(
         self,
@@ -176,7 +195,9 @@ class DuckDBPandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
         if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
             return pd.DataFrame()
         table = f"{quote_ident(table_slice.schema)}.{quote_ident(table_slice.table)}"
-        cols = ", ".join(quote_ident(c) for c in table_slice.columns) if table_slice.columns else "*"
+        cols = (
+            ", ".join(quote_ident(c) for c in table_slice.columns) if table_slice.columns else "*"
+        )
         if table_slice.partition_dimensions:
             where, params = _where(table_slice.partition_dimensions)
             return connection.execute(f"SELECT {cols} FROM {table} WHERE {where}", params).df()
@@ -207,4 +228,3 @@ class DuckDBWarehouseIOManager(DuckDBIOManager):
             default_load_type=self.default_load_type(),
             io_manager_name="DuckDBWarehouseIOManager",
         )
-

@@ -54,7 +54,10 @@ def declared_columns(context: dg.OutputContext, obj: pd.DataFrame) -> dict[str, 
     if isinstance(schema, dg.TableSchemaMetadataValue):
         schema = schema.schema
     if not isinstance(schema, dg.TableSchema):
-        return {str(name): _DTYPE_TO_SQL.get(str(dtype), "VARCHAR") for name, dtype in obj.dtypes.items()}
+        return {
+            str(name): _DTYPE_TO_SQL.get(str(dtype), "VARCHAR")
+            for name, dtype in obj.dtypes.items()
+        }
     declared = {column.name: column.type for column in schema.columns}
     extra = [c for c in obj.columns if c not in declared]
     missing = [c for c in declared if c not in obj.columns]

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 from pydantic import Field
 
-from digest_pipeline.defs.storage.duckdb import connect_duckdb
+from digest_pipeline.defs.storage.duckdb import connect_duckdb, qualified
 from digest_pipeline.defs.storage.schema import quote_ident
 
 
@@ -41,7 +41,7 @@ class Warehouse(dg.ConfigurableResource):
         with self.connection() as conn:
             row = conn.execute(
                 "SELECT count(*) FROM information_schema.tables"
-                " WHERE table_schema = ? AND table_name = ?",
+                " WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
                 [self.schema_name, name],
             ).fetchone()
         return bool(row and row[0])
@@ -49,4 +49,5 @@ class Warehouse(dg.ConfigurableResource):
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Run a SELECT; ``{schema}`` in the SQL is replaced by the quoted schema name."""
         with self.connection() as conn:
-            return conn.execute(sql.format(schema=quote_ident(self.schema_name)), list(params)).df()
+            schema = qualified(conn, self.schema_name)
+            return conn.execute(sql.format(schema=schema), list(params)).df()
