@@ -142,7 +142,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         check_duckdb_path(duckdb_path)
     has_database_url = bool(env.get("DATABASE_URL"))
     if warehouse == "postgres" and not has_database_url:
-        raise ConfigError("DIGEST_WAREHOUSE=postgres needs DATABASE_URL (postgresql://user@host/db)")
+        raise ConfigError(
+            "DIGEST_WAREHOUSE=postgres needs DATABASE_URL (postgresql://user@host/db)"
+        )
     has_slack_token = bool(env.get("SLACK_BOT_TOKEN"))
     if source == "slack" and not has_slack_token:
         raise ConfigError("DIGEST_SOURCE=slack needs SLACK_BOT_TOKEN (a bot token, xoxb-...)")

@@ -1,6 +1,5 @@
 """Digest assets: what the GTM team reads, hourly (UTC) and daily (the team's time zone)."""
 
-
 from datetime import datetime, timedelta
 
 import dagster as dg

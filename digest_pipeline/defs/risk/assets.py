@@ -1,6 +1,5 @@
 """The ``risk_assessments`` asset: one business-risk judgement per message of the hour."""
 
-
 from datetime import UTC, datetime
 
 import dagster as dg

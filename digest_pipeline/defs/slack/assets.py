@@ -1,6 +1,5 @@
 """Extract assets: channels, users and the raw messages of each UTC hour."""
 
-
 import json
 from datetime import UTC, datetime
 
