@@ -16,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from digest_pipeline.defs.enrichment.classify import category, priority_level, urgency
-from digest_pipeline.defs.enrichment.entities import ENTITY_KINDS, EntityExtractor
+from digest_pipeline.defs.enrichment.analyzer import ENTITY_KINDS, default_analyzer
+from digest_pipeline.defs.enrichment.classify import category_of, priority_level, urgency_of
 from digest_pipeline.defs.enrichment.mrkdwn import MrkdwnCleaner, message_mrkdwn
-from digest_pipeline.defs.enrichment.sentiment import sentiment_score
+from digest_pipeline.defs.enrichment.sentiment import sentiment_of
 
 # Contract columns of ``messages`` (in order), then the extra ones.
 CONTRACT_COLUMNS: tuple[str, ...] = (
@@ -139,7 +139,7 @@ def user_directory(users: pd.DataFrame | None) -> tuple[dict[str, str], frozense
             continue
         shown = next((v for v in (display, real, name) if isinstance(v, str) and v.strip()), "")
         names[user_id] = shown.strip() or user_id
-        if is_bot is True or (isinstance(is_bot, int | float) and bool(is_bot) and is_bot == 1):
+        if isinstance(is_bot, bool | int | float) and is_bot == 1:
             bots.add(user_id)
     return names, frozenset(bots)
 
@@ -213,7 +213,7 @@ def enrich_messages(
     user_names, bot_users = user_directory(users)
     channel_names = channel_directory(channels)
     cleaner = MrkdwnCleaner(user_names, channel_names)
-    extractor = EntityExtractor()
+    analyzer = default_analyzer()
     skipped: Counter[str] = Counter()
 
     n = len(raw)
@@ -224,13 +224,11 @@ def enrich_messages(
     payloads = raw["payload"].tolist()
 
     # Last occurrence of each key wins (a later extraction saw the latest edit).
-    last_index: dict[tuple[str, str], int] = {}
-    for i, key in enumerate(zip(channel_ids, tss, strict=True)):
-        last_index[key] = i
+    last_index = {key: i for i, key in enumerate(zip(channel_ids, tss, strict=True))}
     if len(last_index) < n:
         skipped["duplicate"] = n - len(last_index)
 
-    cols: dict[str, list[Any]] = {c: [] for c in COLUMNS if c != "timestamp"}
+    rows: list[tuple[Any, ...]] = []
     kept_rows: list[int] = []
     for i, (channel_id, ts, row_thread_ts, payload) in enumerate(
         zip(channel_ids, tss, thread_tss, payloads, strict=True)
@@ -302,60 +300,76 @@ def enrich_messages(
         except (TypeError, ValueError):
             reply_count = 0
 
-        level = urgency(text, mentions=mentions, reactions=reaction_names)
-        topic = category(text)
-        entities = extractor.extract(text)
+        analysis = analyzer.analyze(text)
+        level = urgency_of(analysis, mentions=mentions, reactions=reaction_names)
+        topic = category_of(analysis)
+        entities = analysis.entities
 
-        cols["id"].append(f"{channel_id}:{ts}")
-        cols["channel_id"].append(channel_id)
-        cols["channel"].append(channel_names.get(channel_id, channel_id))
-        cols["ts"].append(ts)
-        cols["thread_ts"].append(thread_ts)
-        cols["user_id"].append(user_id)
-        cols["user"].append(shown)
-        cols["content"].append(text)
-        cols["message_type"].append(message_type)
-        cols["urgency"].append(level)
-        cols["category"].append(topic)
-        cols["mentions"].append(json.dumps(mentions) if mentions else _EMPTY_LIST_JSON)
-        cols["reactions"].append(json.dumps(reactions) if reactions else _EMPTY_LIST_JSON)
-        cols["sentiment_score"].append(sentiment_score(text))
-        cols["priority_level"].append(
-            priority_level(
+        rows.append(
+            (
+                f"{channel_id}:{ts}",
+                channel_id,
+                channel_names.get(channel_id, channel_id),
+                ts,
+                thread_ts,
+                user_id,
+                shown,
+                text,
+                message_type,
                 level,
                 topic,
-                mentions=mentions,
-                reaction_count=reaction_total,
-                reply_count=reply_count,
+                json.dumps(mentions) if mentions else _EMPTY_LIST_JSON,
+                json.dumps(reactions) if reactions else _EMPTY_LIST_JSON,
+                sentiment_of(analysis, text),
+                priority_level(
+                    level,
+                    topic,
+                    mentions=mentions,
+                    reaction_count=reaction_total,
+                    reply_count=reply_count,
+                ),
+                permalink(workspace_url, channel_id, ts, thread_ts),
+                is_bot,
+                is_reply,
+                f"{channel_id}:{thread_ts}" if is_reply else None,
+                reply_count,
+                edited,
+                subtype,
+                json.dumps({k: entities.get(k, []) for k in ENTITY_KINDS}, ensure_ascii=False)
+                if entities
+                else _EMPTY_ENTITIES_JSON,
+                hashlib.sha256(text.encode("utf-8")).hexdigest(),
             )
         )
-        cols["permalink"].append(permalink(workspace_url, channel_id, ts, thread_ts))
-        cols["is_bot"].append(is_bot)
-        cols["is_reply"].append(is_reply)
-        cols["parent_id"].append(f"{channel_id}:{thread_ts}" if is_reply else None)
-        cols["reply_count"].append(reply_count)
-        cols["edited"].append(edited)
-        cols["subtype"].append(subtype)
-        cols["entities"].append(
-            json.dumps(entities, ensure_ascii=False)
-            if any(entities.values())
-            else _EMPTY_ENTITIES_JSON
-        )
-        cols["content_hash"].append(hashlib.sha256(text.encode("utf-8")).hexdigest())
         kept_rows.append(i)
 
     if not kept_rows:
         return EnrichResult(empty_messages_frame(), dict(skipped))
-    frame = pd.DataFrame(cols)
-    frame.insert(COLUMNS.index("timestamp"), "timestamp", _timestamps(raw, kept_rows, cols["ts"]))
+    names = [c for c in COLUMNS if c != "timestamp"]
+    frame = pd.DataFrame(dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)))
+    frame.insert(COLUMNS.index("timestamp"), "timestamp", _timestamps(raw, kept_rows, frame["ts"]))
     return EnrichResult(frame.astype(_DTYPES), dict(skipped))
 
 
-def _timestamps(raw: pd.DataFrame, rows: list[int], tss: list[str]) -> pd.Series:
+def _timestamps(raw: pd.DataFrame, rows: list[int], tss: pd.Series) -> pd.Series:
     """UTC timestamps from ``raw.timestamp``, falling back to the message ``ts`` where missing."""
-    from_ts = pd.to_datetime(pd.to_numeric(pd.Series(tss), errors="coerce"), unit="s", utc=True)
-    if "timestamp" not in raw:
-        return from_ts
-    given = pd.to_datetime(raw["timestamp"].iloc[rows], utc=True, errors="coerce")
-    given = given.reset_index(drop=True)
-    return given.fillna(from_ts).astype("datetime64[ns, UTC]")
+    if "timestamp" in raw:
+        given = pd.to_datetime(raw["timestamp"].iloc[rows], utc=True, errors="coerce")
+        given = given.reset_index(drop=True).astype("datetime64[ns, UTC]")
+    else:
+        given = pd.Series(pd.NaT, index=range(len(rows)), dtype="datetime64[ns, UTC]")
+    missing = given.isna()
+    if missing.any():
+        given[missing] = [ts_to_datetime(ts) for ts in tss[missing]]
+    return given
+
+
+def ts_to_datetime(ts: str) -> pd.Timestamp:
+    """A Slack ``ts`` ("1700000000.000100") as an exact UTC timestamp (NaT if unreadable)."""
+    seconds, _, micros = str(ts).partition(".")
+    try:
+        return pd.Timestamp(
+            int(seconds) * 1_000_000 + int((micros + "000000")[:6]), unit="us", tz="UTC"
+        )
+    except (ValueError, OverflowError):
+        return pd.NaT

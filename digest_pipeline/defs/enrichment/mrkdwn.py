@@ -230,13 +230,11 @@ def blocks_to_mrkdwn(blocks: Iterable[Any]) -> str:
             if isinstance(text, Mapping) and text.get("text"):
                 body = str(text["text"])
                 out.append(body if text.get("type") == "mrkdwn" else _escape(body))
-            for field in block.get("fields") or ():
-                if isinstance(field, Mapping) and field.get("text"):
-                    out.append(str(field["text"]))
+            fields = block.get("fields") or ()
+            out.extend(str(f["text"]) for f in fields if isinstance(f, Mapping) and f.get("text"))
         elif kind == "context":
-            for el in block.get("elements") or ():
-                if isinstance(el, Mapping) and el.get("text"):
-                    out.append(str(el["text"]))
+            elements = block.get("elements") or ()
+            out.extend(str(e["text"]) for e in elements if isinstance(e, Mapping) and e.get("text"))
     return "\n".join(p for p in out if p)
 
 
@@ -247,9 +245,11 @@ def attachments_to_mrkdwn(attachments: Iterable[Any]) -> str:
         if not isinstance(att, Mapping):
             continue
         parts = [str(att[k]) for k in ("pretext", "title", "text") if att.get(k)]
-        for field in att.get("fields") or ():
-            if isinstance(field, Mapping) and (field.get("title") or field.get("value")):
-                parts.append(f"{field.get('title', '')}: {field.get('value', '')}".strip(": "))
+        parts.extend(
+            f"{f.get('title', '')}: {f.get('value', '')}".strip(": ")
+            for f in att.get("fields") or ()
+            if isinstance(f, Mapping) and (f.get("title") or f.get("value"))
+        )
         if not parts and isinstance(att.get("blocks"), list):
             blocks_text = blocks_to_mrkdwn(att["blocks"])
             if blocks_text:

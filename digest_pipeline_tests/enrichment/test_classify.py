@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import pytest
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from digest_pipeline.defs.enrichment.classify import category, priority_level, urgency
+from digest_pipeline.defs.enrichment.sentiment import sentiment_score
+from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Line 3 is down at Foxconn, stop ship on all SKUs", "critical"),
+        ("SMT line went down an hour ago", "critical"),
+        ("We cannot ship the Q4 order, all hands please", "critical"),
+        ("swollen batteries found in DVT units, safety issue", "critical"),
+        ("need the FCC report ASAP", "high"),
+        ("TPS65219 is on allocation through Q2", "high"),
+        ("new lead time on the PMIC is 52 weeks", "high"),
+        ("STM32H743VIT6 EOL notice received", "high"),
+        ("please send the budget by EOD", "high"),
+        ("FCC radiated emissions failed at the test lab", "high"),
+        ("can you review the layout by Friday?", "medium"),
+        ("small issue with the gasket color", "medium"),
+        ("lunch is here", "low"),
+        ("thanks all, great work", "low"),
+        # negation, calm wording, resolution
+        ("not urgent, but please review the schematic", "low"),
+        ("no rush on this", "low"),
+        ("Fire drill at 3pm today, please leave the building", "low"),
+        ("no shortage after all, we're fine", "low"),
+        ("line is back up, yield recovered", "low"),
+        ("the line isn't down, just slow", "low"),
+        # a sentence boundary ends the negation
+        ("No. The line is down.", "critical"),
+    ],
+)
+def test_urgency_from_wording(text: str, expected: str) -> None:
+    assert urgency(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "mentions", "reactions", "expected"),
+    [
+        ("lunch", ["here"], [], "medium"),
+        ("PMIC issue", [], ["fire"], "high"),
+        ("PMIC blocked", ["channel"], ["rotating_light"], "critical"),
+        ("PMIC blocked", ["U01ALICE"], ["eyes"], "high"),
+        ("no rush", ["here"], [], "low"),
+    ],
+)
+def test_urgency_from_mentions_and_reactions(
+    text: str, mentions: list[str], reactions: list[str], expected: str
+) -> None:
+    assert urgency(text, mentions=mentions, reactions=reactions) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Murata MLCC lead times are out to 40 weeks, distributor has no stock", "supply_chain"),
+        ("DVT slips because the TPS65219 is on allocation", "supply_chain"),
+        ("FPY dropped to 91%, 8D opened with the CM for solder voids", "manufacturing_quality"),
+        (
+            "CE and FCC radiated emissions pre-scan failed at the test lab",
+            "certification_compliance",
+        ),
+        ("PVT build moved out two weeks, launch date at risk", "schedule_launch"),
+        ("Customer Acme is threatening to churn after the price change", "customer_commercial"),
+        ("Shipment stuck in customs at Long Beach, broker needs the HTS code", "logistics"),
+        ("Firmware regression causes resets on rev B, schematic fix needed", "engineering_design"),
+        ("PO approved, invoice attached, budget is tight this quarter", "financial"),
+        ("lunch is here", "none"),
+        ("the line at the cafe is long", "none"),
+    ],
+)
+def test_category(text: str, expected: str) -> None:
+    assert category(text) == expected
+    assert expected in CATEGORIES
+
+
+@pytest.mark.parametrize(
+    ("level", "topic", "kwargs", "expected"),
+    [
+        ("critical", "manufacturing_quality", {}, 5),
+        ("high", "supply_chain", {}, 4),
+        ("high", "supply_chain", {"mentions": ["here"]}, 4),
+        ("medium", "logistics", {}, 3),
+        ("medium", "logistics", {"reaction_count": 6}, 4),
+        ("medium", "none", {}, 2),
+        ("low", "financial", {}, 2),
+        ("low", "none", {}, 1),
+        ("low", "none", {"reply_count": 9}, 2),
+    ],
+)
+def test_priority_level(level: str, topic: str, kwargs: dict, expected: int) -> None:
+    assert priority_level(level, topic, **kwargs) == expected
+    assert level in LEVELS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I love this, thanks team!",
+        "This is not good at all",
+        "It was good but the yield is terrible",
+        "Great news, the build went well",
+        "This is awful, everything broke",
+        "The report is attached",
+    ],
+)
+def test_sentiment_sign_agrees_with_vader_on_ordinary_text(text: str) -> None:
+    vader = SentimentIntensityAnalyzer().polarity_scores(text)["compound"]
+    ours = sentiment_score(text)
+    assert -1.0 <= ours <= 1.0
+    if abs(vader) < 0.05:
+        assert abs(ours) < 0.2
+    else:
+        assert (ours > 0) == (vader > 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("PMIC shortage, DVT slipped again", -1),
+        ("line down, stop ship", -1),
+        ("FCC passed, shipped 12k units :tada:", 1),
+        ("no shortage after all", 1),
+        ("new PO for 5k units", 0),
+    ],
+)
+def test_sentiment_knows_hardware_words(text: str, sign: int) -> None:
+    score = sentiment_score(text)
+    if sign == 0:
+        assert abs(score) < 0.2
+    else:
+        assert score * sign > 0.2
+
+
+def test_sentiment_of_empty_and_huge_text_is_bounded() -> None:
+    assert sentiment_score("") == 0.0
+    assert -1.0 <= sentiment_score("terrible awful failure! " * 5000) <= 1.0
