@@ -102,6 +102,8 @@ KEPT_SUBTYPES = frozenset(
     {"bot_message", "thread_broadcast", "me_message", "file_share", "slackbot_response"}
 )
 _EMPTY_LIST_JSON = "[]"
+# json.dumps(..., ensure_ascii=False) builds a new encoder per call; build it once.
+_JSON_UNICODE = json.JSONEncoder(ensure_ascii=False)
 _EMPTY_ENTITIES_JSON = json.dumps({kind: [] for kind in ENTITY_KINDS})
 
 
@@ -205,6 +207,10 @@ def enrich_messages(
     Housekeeping subtypes, malformed payloads, empty messages, duplicates of one
     ``(channel_id, ts)`` (the last row wins) and, with ``include_bots=False``, bot messages are
     dropped and counted by reason. Never raises on message content.
+
+    ``message_type`` precedence: ``bot`` (a ``bot_id``, the ``bot_message`` subtype, or a bot
+    user) over ``broadcast`` over ``reply``; ``is_reply`` is true for broadcasts too, since they
+    live in a thread. A thread parent keeps ``thread_ts == ts`` and is a ``message``.
     """
     if raw is None or raw.empty:
         return EnrichResult(empty_messages_frame(), {})
@@ -335,7 +341,7 @@ def enrich_messages(
                 reply_count,
                 edited,
                 subtype,
-                json.dumps({k: entities.get(k, []) for k in ENTITY_KINDS}, ensure_ascii=False)
+                _JSON_UNICODE.encode({k: entities.get(k, []) for k in ENTITY_KINDS})
                 if entities
                 else _EMPTY_ENTITIES_JSON,
                 hashlib.sha256(text.encode("utf-8")).hexdigest(),
