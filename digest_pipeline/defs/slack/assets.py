@@ -165,7 +165,9 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
         "source returned it. Re-extracting an hour replaces it: edits and deletes reach the table."
     ),
     metadata={"partition_expr": "timestamp", "dagster/column_schema": RAW_MESSAGES_SCHEMA},
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+    retry_policy=dg.RetryPolicy(
+        max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    ),
 )
 def raw_messages(
     context: dg.AssetExecutionContext, slack: SlackSource, slack_channels: pd.DataFrame

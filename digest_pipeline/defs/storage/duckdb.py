@@ -194,7 +194,7 @@ class DuckDBPandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
     ) -> pd.DataFrame:
         if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
             return pd.DataFrame()
-        table = f"{quote_ident(table_slice.schema)}.{quote_ident(table_slice.table)}"
+        table = qualified(connection, table_slice.schema, table_slice.table)
         cols = (
             ", ".join(quote_ident(c) for c in table_slice.columns) if table_slice.columns else "*"
         )
