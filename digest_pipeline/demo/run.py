@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, object]:
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
+        materialization = event.materialization
         if materialization and materialization.asset_key == dg.AssetKey(asset):
             return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
     return {}

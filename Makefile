@@ -1,0 +1,47 @@
+# Two commands do everything: `make demo` and `make test`. Both build .venv from the lock first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_DISABLE_TELEMETRY := 1
+
+.PHONY: setup demo test test-all lint dev lock clean
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml || true
+	touch $@
+
+setup: $(BIN)/.installed
+
+## Run the main job on the demo workspace for the last full day and print the daily digest.
+demo: setup
+	$(BIN)/digest-demo $(ARGS)
+
+## The default (fast) test suite plus lint.
+test: setup
+	$(BIN)/ruff check digest_pipeline digest_pipeline_tests benchmarks
+	$(BIN)/pytest -n 2 $(ARGS)
+
+## Everything, including tests marked slow.
+test-all: setup
+	$(BIN)/pytest -n 2 -m "slow or not slow" $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check digest_pipeline digest_pipeline_tests benchmarks
+	$(BIN)/ruff format --check digest_pipeline digest_pipeline_tests benchmarks
+
+## The Dagster UI on http://127.0.0.1:3000
+dev: setup
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+## Re-resolve the pinned dependency set after editing pyproject.toml.
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .dagster_home data
