@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         hour += timedelta(hours=1)
 
     instance = _instance()
-    hourly = defs.get_job_def("hourly_digest_job")
-    daily = defs.get_job_def("daily_digest_job")
+    hourly = defs.resolve_job_def("hourly_digest_job")
+    daily = defs.resolve_job_def("daily_digest_job")
     print(
         f"Slack digest demo — source={settings.source}, warehouse={settings.warehouse}, "
         f"days {days[0]}..{days[-1]} ({DIGEST_TIMEZONE}), {len(hours)} hourly partitions"

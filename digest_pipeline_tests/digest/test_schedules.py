@@ -1,0 +1,69 @@
+"""Schedules pick the right partitions; the reconcile sensor chains into the daily digest."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from digest_pipeline.defs.digest.schedules import (
+    DAY_TAG,
+    build_daily_digest_schedule,
+    daily_reconcile_sensor,
+    hourly_digest_schedule,
+    previous_day_key,
+    utc_hour_range,
+)
+
+
+def test_hourly_schedule_requests_the_previous_hour():
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 3, 10, 15, 5, tzinfo=UTC)
+    )
+    request = hourly_digest_schedule(context)
+    assert request.partition_key == "2026-03-10-14:00"
+    assert request.run_key == "2026-03-10-14:00"
+
+
+def test_hourly_schedule_crosses_midnight():
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 3, 11, 0, 5, tzinfo=UTC)
+    )
+    assert hourly_digest_schedule(context).partition_key == "2026-03-10-23:00"
+
+
+def test_daily_schedule_reconciles_the_previous_local_day_in_one_run():
+    schedule = build_daily_digest_schedule((7, 0), "UTC")
+    assert schedule.cron_schedule == "0 7 * * *"
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 3, 11, 7, 0, tzinfo=UTC)
+    )
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.tags[DAY_TAG] == "2026-03-10"
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-03-10-00:00"
+    assert request.tags["dagster/asset_partition_range_end"] == "2026-03-10-23:00"
+
+
+def test_previous_local_day_uses_the_schedule_zone():
+    la = ZoneInfo("America/Los_Angeles")
+    assert previous_day_key(datetime(2026, 3, 11, 7, 0, tzinfo=la)) == "2026-03-10"
+
+
+def test_utc_hour_range_of_a_utc_day():
+    assert utc_hour_range("2026-03-10") == ("2026-03-10-00:00", "2026-03-10-23:00")
+
+
+def test_reconcile_success_requests_that_days_digest_once():
+    instance = dg.DagsterInstance.ephemeral()
+    context = dg.build_run_status_sensor_context(
+        sensor_name="daily_reconcile_sensor",
+        dagster_instance=instance,
+        dagster_run=dg.DagsterRun(
+            job_name="daily_reconcile_job", run_id="abc", tags={DAY_TAG: "2026-03-10"}
+        ),
+        dagster_event=dg.DagsterEvent(
+            event_type_value="PIPELINE_SUCCESS", job_name="daily_reconcile_job"
+        ),
+    )
+    request = daily_reconcile_sensor(context)
+    assert request.partition_key == "2026-03-10"
+    assert request.run_key == "daily:2026-03-10:abc"
