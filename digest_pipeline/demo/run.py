@@ -106,17 +106,18 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - began
     print(f"\nDone: {total_messages} messages in {elapsed:.0f}s.\n")
     print(digest_text)
+    where = (
+        os.path.abspath(settings.duckdb_path) if settings.warehouse == "duckdb" else "DATABASE_URL"
+    )
     print(
-        "\nTables: schema 'digest' in "
-        + (
-            os.path.abspath(settings.duckdb_path)
-            if settings.warehouse == "duckdb"
-            else "DATABASE_URL"
-        )
-        + "\n  slack_channels, slack_users, raw_messages, messages, risk_assessments,"
-        " hourly_digest, daily_digest"
-        + f'\nTry: duckdb {settings.duckdb_path} "SELECT risk_level, count(*) FROM'
-        ' digest.risk_assessments GROUP BY ALL"'
+        f"\nTables: schema 'digest' in {where}\n"
+        "  slack_channels, slack_users, raw_messages, messages, risk_assessments,"
+        " hourly_digest, daily_digest\n"
+        "Query them from Python:\n"
+        f"  .venv/bin/python -c \"import duckdb; c = duckdb.connect('{settings.duckdb_path}',"
+        " read_only=True); c.execute('USE digest.digest');"
+        " c.sql('SELECT risk_level, count(*) FROM risk_assessments GROUP BY ALL').show()\"\n"
+        "Open the UI: make dev  (http://127.0.0.1:3000)"
     )
     return 0
 

@@ -83,7 +83,7 @@ def _metadata(frame: pd.DataFrame) -> dict[str, dg.MetadataValue | int | str]:
 
 @dg.asset(
     group_name="digest",
-    kinds={"duckdb"},
+    kinds={"markdown", "duckdb"},
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(
@@ -124,7 +124,7 @@ def read_window(warehouse: Warehouse, start: datetime, end: datetime) -> pd.Data
 
 @dg.asset(
     group_name="digest",
-    kinds={"duckdb"},
+    kinds={"markdown", "duckdb"},
     partitions_def=daily_partitions,
     deps=[
         dg.AssetDep("messages", partition_mapping=daily_upstream_mapping()),

@@ -39,7 +39,7 @@ MESSAGES_SCHEMA = table_schema(
 
 @dg.asset(
     group_name="enrich",
-    kinds={"pandas"},
+    kinds={"pandas", "duckdb"},
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(

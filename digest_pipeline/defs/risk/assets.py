@@ -91,7 +91,7 @@ def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame
 
 @dg.asset(
     group_name="score",
-    kinds={"python"},
+    kinds={"python", "duckdb"},
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(

@@ -74,7 +74,7 @@ def _slack_failure(e: SlackCallError) -> dg.Failure:
 
 @dg.asset(
     group_name="extract",
-    kinds={"slack"},
+    kinds={"slack", "duckdb"},
     description="Every channel the workspace lists, with whether this deployment extracts it.",
     metadata={"dagster/column_schema": CHANNELS_SCHEMA},
 )
@@ -119,7 +119,7 @@ def slack_channels(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.
 
 @dg.asset(
     group_name="extract",
-    kinds={"slack"},
+    kinds={"slack", "duckdb"},
     description="Workspace members and bots: names for mentions, roles for owners.",
     metadata={"dagster/column_schema": USERS_SCHEMA},
 )
@@ -157,7 +157,7 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
 
 @dg.asset(
     group_name="extract",
-    kinds={"slack"},
+    kinds={"slack", "duckdb"},
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(
