@@ -192,10 +192,9 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         SC,
         HIGH,
         "Component allocation",
-        r"\ballocat(?:ion|ed)\b|\bconstrained\b|\bonly\s+(?:commit|give|ship|deliver)\w*\b[^.\n]{0"
-        r",30}"
-        r"\d+\s*%|\bwe get \d+\s*%|\bcut us to \d+\s*%|\b\d+\s*%\s+of\s+(?:our\s+|the\s+)?(?:q\d\s"
-        r"+)?"
+        r"\ballocat(?<!unit allocat)(?:ion|ed)\b(?! for (?:evt|dvt|pvt|mp))|\bconstrained\b"
+        r"|\bonly\s+(?:commit|give|ship|deliver)\w*\b[^.\n]{0,30}\d+\s*%|\bwe get \d+\s*%"
+        r"|\bcut us to \d+\s*%|\b\d+\s*%\s+of\s+(?:our\s+|the\s+)?(?:q\d\s+)?"
         r"(?:forecast|booked|demand)|zuteilung|配额",
     ),
     (
@@ -426,7 +425,8 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         "Customer churn risk",
         r"\bthreat\w*|\bamenaza\w*|\bmenace\w*|\bdroh\w*|\bcompetencia\b"
         r"|\bconcurrent\b|\bother options\b|\bother vendors\b|\b(?:to|with|for)\s+(?:a\s+|our\s+)?"
-        r"competitors?\b|\bexit clauses?\b|\bterminat\w*"
+        r"competitors?\b|\bexit clauses?\b|\b(?:not|won'?t|will not|not going to)\s+renew\b"
+        r"|\bterminat\w*"
         r"|\bchurn\w*|\bdropping (?:the|our)\b|\b(?:gone|going|went) quiet\b"
         r"|\bhasn'?t (?:answered|responded|replied)|\bhaven'?t heard\b|\bno response\b|\bghost\w*",
     ),
