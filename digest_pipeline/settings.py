@@ -88,7 +88,9 @@ def check_duckdb_path(value: str, name: str = "DIGEST_DUCKDB_PATH") -> str:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ConfigError(f"{name}={value!r}: cannot create folder {path.parent}: {e.strerror}")
+        raise ConfigError(
+            f"{name}={value!r}: cannot create folder {path.parent}: {e.strerror}"
+        ) from None
     if path.exists() and path.is_dir():
         raise ConfigError(f"{name}={value!r} is a folder; expected a DuckDB file path")
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):

@@ -157,7 +157,8 @@ def test_a_single_run_backfill_writes_the_same_rows_as_hourly_runs(warehouse, tm
             "SELECT count(*), count(DISTINCT id) FROM backfill.digest.messages"
         ).fetchone()
         hours = conn.execute(
-            "SELECT count(DISTINCT window_start) FROM backfill.digest.hourly_digest WHERE channel_id = '*'"
+            "SELECT count(DISTINCT window_start) FROM backfill.digest.hourly_digest"
+            " WHERE channel_id = '*'"
         ).fetchone()[0]
     assert backfilled == (_scalar(warehouse, "SELECT count(*) FROM messages"),) * 2
     assert hours == len(HOURS)

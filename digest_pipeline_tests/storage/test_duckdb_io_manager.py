@@ -118,7 +118,7 @@ def test_undeclared_columns_fail_with_a_clear_message(duckdb_path):
 
 
 def test_a_local_day_partition_covers_its_utc_hours(duckdb_path):
-    """A Los Angeles day is 08:00–08:00 UTC in winter: rows are selected as instants."""
+    """A Los Angeles day is 08:00-08:00 UTC in winter: rows are selected as instants."""
 
     @dg.asset(
         partitions_def=la_days,

@@ -1,14 +1,13 @@
-"""Bind resources from settings. Secrets are ``dg.EnvVar`` references, resolved at run time."""
+"""Extract: Slack assets and the ``slack`` source resource."""
 
 import dagster as dg
 
+from digest_pipeline.defs.slack import assets
 from digest_pipeline.defs.slack.resources import SlackSource
-from digest_pipeline.defs.storage.duckdb import DuckDBWarehouseIOManager
-from digest_pipeline.defs.storage.warehouse import Warehouse
 from digest_pipeline.settings import Settings
 
 
-def build_resources(settings: Settings) -> dict[str, object]:
+def build_defs(settings: Settings) -> dg.Definitions:
     slack = SlackSource(
         kind=settings.source,
         token=dg.EnvVar("SLACK_BOT_TOKEN") if settings.source == "slack" else None,
@@ -22,10 +21,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
         demo_seed=settings.demo_seed,
         demo_scale=settings.demo_scale,
     )
-    if settings.warehouse != "duckdb":
-        raise NotImplementedError("DIGEST_WAREHOUSE=postgres is not available yet")
-    return {
-        "slack": slack,
-        "warehouse": Warehouse(backend="duckdb", duckdb_path=settings.duckdb_path),
-        "io_manager": DuckDBWarehouseIOManager(database=settings.duckdb_path, schema="digest"),
-    }
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([assets]),
+        asset_checks=dg.load_asset_checks_from_modules([assets]),
+        resources={"slack": slack},
+    )
