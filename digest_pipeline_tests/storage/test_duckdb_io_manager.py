@@ -142,3 +142,21 @@ def test_a_local_day_partition_covers_its_utc_hours(duckdb_path):
     # The delete for 2026-01-10 (LA) spares 07:55 UTC; a re-run keeps exactly 3 rows.
     dg.materialize([la_events], partition_key="2026-01-10", resources={"io_manager": io})
     assert _count(duckdb_path, "SELECT count(*) FROM digest.digest.la_events") == 4
+
+
+def test_warehouse_replace_rows_upserts_by_key(duckdb_path):
+    from digest_pipeline.defs.storage.warehouse import Warehouse
+
+    warehouse = Warehouse(duckdb_path=duckdb_path)
+    first = _rows("2026-01-01 00:00", 3)
+    assert warehouse.replace_rows("cache", first, key=["id"], schema=EVENTS) == 3
+    second = _rows("2026-01-01 00:00", 2, offset=2).assign(value=[42, 43])  # e2 replaced, e3 new
+    warehouse.replace_rows("cache", second, key=["id"], schema=EVENTS)
+    rows = warehouse.query("SELECT id, value FROM {schema}.cache ORDER BY id")
+    assert list(rows.itertuples(index=False, name=None)) == [
+        ("e0", 0),
+        ("e1", 1),
+        ("e2", 42),
+        ("e3", 43),
+    ]
+    assert warehouse.table_exists("cache")

@@ -71,7 +71,7 @@ def connect_duckdb(path: str, *, read_only: bool = False) -> Iterator[duckdb.Duc
 def qualified(conn: duckdb.DuckDBPyConnection, schema: str, table: str | None = None) -> str:
     """``"catalog"."schema"[."table"]``: a file named digest.duckdb makes a catalog "digest" that
     a bare ``digest.table`` would be ambiguous with."""
-    row = conn.execute("SELECT current_database()").fetchone()
+    row = conn.execute("SELECT current_database()").fetchall()[0]
     catalog = quote_ident(str(row[0])) if row else None
     parts = [p for p in (catalog, quote_ident(schema), table and quote_ident(table)) if p]
     return ".".join(parts)
@@ -149,7 +149,7 @@ def _columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[st
     return {row[0] for row in rows}
 
 
-def _ensure_table(
+def ensure_table(
     conn: duckdb.DuckDBPyConnection, schema: str, table: str, columns: dict[str, str]
 ) -> None:
     target = qualified(conn, schema, table)
@@ -172,7 +172,7 @@ class DuckDBPandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
         connection: duckdb.DuckDBPyConnection,
     ) -> dict[str, Any]:
         columns = declared_columns(context, obj)
-        _ensure_table(connection, table_slice.schema, table_slice.table, columns)
+        ensure_table(connection, table_slice.schema, table_slice.table, columns)
         if not obj.empty:
             connection.register("_digest_rows", obj)
             names = ", ".join(quote_ident(c) for c in obj.columns)

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 from pydantic import Field
 
-from digest_pipeline.defs.storage.duckdb import connect_duckdb, qualified
+from digest_pipeline.defs.storage.duckdb import connect_duckdb, ensure_table, qualified
 from digest_pipeline.defs.storage.schema import quote_ident
 
 
@@ -26,9 +26,6 @@ class Warehouse(dg.ConfigurableResource):
     backend: str = Field(default="duckdb", description="duckdb or postgres")
     duckdb_path: str = "data/digest.duckdb"
     schema_name: str = "digest"
-
-    def table(self, name: str) -> str:
-        return f"{quote_ident(self.schema_name)}.{quote_ident(name)}"
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -51,3 +48,40 @@ class Warehouse(dg.ConfigurableResource):
         with self.connection() as conn:
             schema = qualified(conn, self.schema_name)
             return conn.execute(sql.format(schema=schema), list(params)).df()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run a statement (``{schema}`` replaced as in :meth:`query`)."""
+        with self.connection() as conn:
+            schema = qualified(conn, self.schema_name)
+            conn.execute(sql.format(schema=schema), list(params))
+
+    def replace_rows(
+        self, table: str, frame: pd.DataFrame, *, key: Sequence[str], schema: dg.TableSchema
+    ) -> int:
+        """Upsert ``frame`` into ``table`` by ``key`` in one transaction; create it if needed.
+
+        For side tables that are not assets (caches, outboxes): rows with the same key are
+        replaced, others are left alone. Returns the number of rows written.
+        """
+        columns = {column.name: column.type for column in schema.columns}
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{table}: frame lacks declared columns {missing}")
+        with self.connection() as conn:
+            conn.begin()
+            try:
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified(conn, self.schema_name)}")
+                ensure_table(conn, self.schema_name, table, columns)
+                if not frame.empty:
+                    target = qualified(conn, self.schema_name, table)
+                    conn.register("_rows", frame[list(columns)])
+                    match = " AND ".join(f"t.{quote_ident(k)} = r.{quote_ident(k)}" for k in key)
+                    conn.execute(f"DELETE FROM {target} AS t USING _rows AS r WHERE {match}")
+                    names = ", ".join(quote_ident(c) for c in columns)
+                    conn.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM _rows")
+                    conn.unregister("_rows")
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        return len(frame)
