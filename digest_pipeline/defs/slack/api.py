@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http.client import HTTPException, RemoteDisconnected
 from typing import Any
 from urllib.error import URLError
@@ -37,16 +38,40 @@ from digest_pipeline.defs.slack.models import ApiStats, SlackCallError
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
 
-# Since 2025, commercially distributed non-Marketplace apps get one call a minute and 15 items a
-# page on these two methods (``DIGEST_SLACK_RATE_TIER=strict``). Internal apps keep Tier 3.
-STRICT_MIN_INTERVAL_S: Mapping[str, float] = {
-    "conversations.history": 60.0,
-    "conversations.replies": 60.0,
+
+@dataclass(frozen=True)
+class RateTier:
+    """How to pace a Slack app: seconds between two calls of a method, and page-size caps."""
+
+    min_interval_s: Mapping[str, float] = field(default_factory=dict)
+    page_limit: Mapping[str, int] = field(default_factory=dict)
+
+
+# The one table of Slack rate tiers (``DIGEST_SLACK_RATE_TIER``). Internal (customer-built) apps
+# and Marketplace apps keep Tier 3 on conversations.history/replies (~50 calls a minute: one call
+# every 1.2 s) and Tier 2 on the list methods (~20 a minute). Since 2025, commercially distributed
+# non-Marketplace apps get one call a minute and at most 15 items a page on history and replies.
+RATE_TIERS: Mapping[str, RateTier] = {
+    "tier3": RateTier(
+        min_interval_s={
+            "conversations.history": 1.2,
+            "conversations.replies": 1.2,
+            "conversations.list": 3.0,
+            "users.list": 3.0,
+        }
+    ),
+    "strict": RateTier(
+        min_interval_s={
+            "conversations.history": 60.0,
+            "conversations.replies": 60.0,
+            "conversations.list": 3.0,
+            "users.list": 3.0,
+        },
+        page_limit={"conversations.history": 15, "conversations.replies": 15},
+    ),
 }
-STRICT_PAGE_LIMIT: Mapping[str, int] = {
-    "conversations.history": 15,
-    "conversations.replies": 15,
-}
+STRICT_MIN_INTERVAL_S: Mapping[str, float] = RATE_TIERS["strict"].min_interval_s
+STRICT_PAGE_LIMIT: Mapping[str, int] = RATE_TIERS["strict"].page_limit
 
 Wait = Callable[[float, bool], None]
 
@@ -162,6 +187,7 @@ class WebApi:
         backoff_s: float = 0.5,
         min_interval_s: Mapping[str, float] | None = None,
         page_limit: Mapping[str, int] | None = None,
+        tier: str = "custom",
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -173,6 +199,7 @@ class WebApi:
         self.max_retries = max_retries
         self.min_interval_s = dict(min_interval_s or {})
         self.page_limit = dict(page_limit or {})
+        self.tier = tier
         self.stats = ApiStats()
         self._sleep = sleep
         self._clock = clock
@@ -197,18 +224,20 @@ class WebApi:
     def for_rate_tier(
         cls, token: str, base_url: str = DEFAULT_BASE_URL, *, tier: str = "tier3", **kwargs: Any
     ) -> WebApi:
-        """A client paced for ``DIGEST_SLACK_RATE_TIER``: ``tier3`` (as is) or ``strict``."""
-        if tier == "strict":
-            kwargs.setdefault("min_interval_s", STRICT_MIN_INTERVAL_S)
-            kwargs.setdefault("page_limit", STRICT_PAGE_LIMIT)
-        elif tier != "tier3":
-            raise ValueError(f"unknown Slack rate tier {tier!r}: use 'tier3' or 'strict'")
-        return cls(token, base_url, **kwargs)
+        """A client paced as :data:`RATE_TIERS` says for ``DIGEST_SLACK_RATE_TIER``."""
+        rate = RATE_TIERS.get(tier)
+        if rate is None:
+            allowed = ", ".join(RATE_TIERS)
+            raise ValueError(f"unknown Slack rate tier {tier!r}; allowed: {allowed}")
+        kwargs.setdefault("min_interval_s", rate.min_interval_s)
+        kwargs.setdefault("page_limit", rate.page_limit)
+        return cls(token, base_url, tier=tier, **kwargs)
 
     def __repr__(self) -> str:
         return (
-            f"WebApi(base_url={self.base_url!r}, max_retries={self.max_retries}, "
-            f"min_interval_s={self.min_interval_s!r}, page_limit={self.page_limit!r})"
+            f"WebApi(base_url={self.base_url!r}, tier={self.tier!r}, "
+            f"max_retries={self.max_retries}, min_interval_s={self.min_interval_s!r}, "
+            f"page_limit={self.page_limit!r})"
         )
 
     def call(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:

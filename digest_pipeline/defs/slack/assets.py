@@ -1,22 +1,26 @@
 """Extract assets: channels, users and the raw messages of each UTC hour."""
 
 import json
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 
 from digest_pipeline.defs.partitions import hourly_partitions
 from digest_pipeline.defs.slack.extract import (
+    ExtractResult,
     Window,
     extract_window,
     list_channels,
     list_users,
     workspace_url,
 )
-from digest_pipeline.defs.slack.models import SlackCallError
+from digest_pipeline.defs.slack.models import SlackApi, SlackCallError
 from digest_pipeline.defs.slack.resources import SlackSource
 from digest_pipeline.defs.storage.schema import column_names, table_schema
+from digest_pipeline.defs.storage.warehouse import Warehouse
 
 CHANNELS_SCHEMA = table_schema(
     ("channel_id", "VARCHAR", "Slack channel ID (key)"),
@@ -27,10 +31,36 @@ CHANNELS_SCHEMA = table_schema(
     ("topic", "VARCHAR", "Channel topic"),
     ("purpose", "VARCHAR", "Channel purpose"),
     ("num_members", "BIGINT", "Member count when known"),
-    ("selected", "BOOLEAN", "Extracted by this deployment"),
-    ("skip_reason", "VARCHAR", "Why not extracted: not_selected, excluded, archived, ..."),
+    ("selected", "BOOLEAN", "Extracted by this deployment (configuration and membership)"),
+    (
+        "skip_reason",
+        "VARCHAR",
+        "Why no messages come from it: not_selected, excluded, archived, not_in_channel, or the "
+        "Slack error of its last read (missing_scope, channel_not_found, ...)",
+    ),
+    (
+        "read_status",
+        "VARCHAR",
+        "Last extraction of the channel: ok, a Slack error code, or NULL if never read",
+    ),
+    ("read_failed_method", "VARCHAR", "The method that failed on the last read"),
+    ("read_at", "TIMESTAMPTZ", "When the channel was last read (UTC)"),
     ("workspace_url", "VARCHAR", "Workspace URL, for permalinks"),
     ("listed_at", "TIMESTAMPTZ", "When the channel list was read (UTC)"),
+)
+
+# How the last extraction of each channel went, written by raw_messages (one row per channel,
+# replaced on every run) and joined into slack_channels on its next materialization. A side
+# table rather than an asset: it is a by-product of reading messages, like a cache.
+CHANNEL_READS_TABLE = "slack_channel_reads"
+CHANNEL_READS_SCHEMA = table_schema(
+    ("channel_id", "VARCHAR", "Slack channel ID (key)"),
+    ("read_status", "VARCHAR", "ok or Slack's error code"),
+    ("failed_method", "VARCHAR", "The method that failed, if any"),
+    ("messages", "BIGINT", "Messages extracted from the channel in that run"),
+    ("window_start", "TIMESTAMPTZ", "The extracted window"),
+    ("window_end", "TIMESTAMPTZ", "The extracted window"),
+    ("read_at", "TIMESTAMPTZ", "When the channel was read (UTC)"),
 )
 
 USERS_SCHEMA = table_schema(
@@ -58,6 +88,10 @@ RAW_MESSAGES_SCHEMA = table_schema(
 )
 
 
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NaT
+
+
 def _text(value: object) -> str:
     if isinstance(value, dict):
         return str(value.get("value") or "")
@@ -78,42 +112,81 @@ def _slack_failure(e: SlackCallError) -> dg.Failure:
     description="Every channel the workspace lists, with whether this deployment extracts it.",
     metadata={"dagster/column_schema": CHANNELS_SCHEMA},
 )
-def slack_channels(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.DataFrame:
+def slack_channels(
+    context: dg.AssetExecutionContext, slack: SlackSource, warehouse: Warehouse
+) -> pd.DataFrame:
     api = slack.open_api()
     try:
         channels = list_channels(api, slack.page_limit)
         url = workspace_url(api)
     except SlackCallError as e:
         raise _slack_failure(e) from e
-    selection = slack.selection
-    listed_at = datetime.now(UTC)
-    rows = [
-        {
-            "channel_id": str(c["id"]),
-            "name": str(c.get("name") or c["id"]),
-            "is_private": bool(c.get("is_private", False)),
-            "is_archived": bool(c.get("is_archived", False)),
-            "is_member": bool(c.get("is_member", False)),
-            "topic": _text(c.get("topic")),
-            "purpose": _text(c.get("purpose")),
-            "num_members": int(c.get("num_members") or 0),
-            "selected": selection.skip_reason(c) is None,
-            "skip_reason": selection.skip_reason(c),
-            "workspace_url": url,
-            "listed_at": listed_at,
-        }
-        for c in channels
-    ]
-    frame = pd.DataFrame(rows, columns=column_names(CHANNELS_SCHEMA))
+    frame = channel_rows(channels, slack, url, datetime.now(UTC), last_reads(warehouse))
     skipped = frame.loc[~frame["selected"], "skip_reason"].value_counts().to_dict()
+    unreadable = frame.loc[frame["selected"] & frame["skip_reason"].notna(), "skip_reason"]
     context.add_output_metadata(
         {
             "channels_listed": len(frame),
             "channels_selected": int(frame["selected"].sum()),
             "channels_skipped": {str(k): int(v) for k, v in skipped.items()},
+            "channels_unreadable": {str(k): int(v) for k, v in unreadable.value_counts().items()},
             **api.stats.as_metadata(),
         }
     )
+    return frame
+
+
+def last_reads(warehouse: Warehouse) -> pd.DataFrame:
+    """The last read of each channel (empty before the first ``raw_messages`` run)."""
+    columns = column_names(CHANNEL_READS_SCHEMA)
+    if not warehouse.table_exists(CHANNEL_READS_TABLE):
+        return pd.DataFrame(columns=columns)
+    return warehouse.query(f"SELECT * FROM {{schema}}.{CHANNEL_READS_TABLE}")[columns]
+
+
+def channel_rows(
+    channels: list[dict[str, Any]],
+    slack: SlackSource,
+    url: str,
+    listed_at: datetime,
+    reads: pd.DataFrame,
+) -> pd.DataFrame:
+    """``slack_channels`` rows: the listing, the selection and how the last read went."""
+    selection = slack.selection
+    by_channel = {
+        str(r["channel_id"]): {k: None if _missing(v) else v for k, v in r.items()}
+        for r in reads.to_dict("records")
+    }
+    rows = []
+    for c in channels:
+        channel_id = str(c["id"])
+        reason = selection.skip_reason(c)
+        read = by_channel.get(channel_id)
+        status = str(read["read_status"]) if read else None
+        if reason is None and status not in (None, "ok"):
+            reason = status  # selected, but the last read failed: say why nothing comes from it
+        rows.append(
+            {
+                "channel_id": channel_id,
+                "name": str(c.get("name") or c["id"]),
+                "is_private": bool(c.get("is_private", False)),
+                "is_archived": bool(c.get("is_archived", False)),
+                "is_member": bool(c.get("is_member", False)),
+                "topic": _text(c.get("topic")),
+                "purpose": _text(c.get("purpose")),
+                "num_members": int(c.get("num_members") or 0),
+                "selected": selection.skip_reason(c) is None,
+                "skip_reason": reason,
+                "read_status": status,
+                "read_failed_method": read["failed_method"] if read else None,
+                "read_at": read["read_at"] if read else None,
+                "workspace_url": url,
+                "listed_at": listed_at,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=column_names(CHANNELS_SCHEMA))
+    for column in ("read_at", "listed_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
 
 
@@ -170,33 +243,49 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
     ),
 )
 def raw_messages(
-    context: dg.AssetExecutionContext, slack: SlackSource, slack_channels: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    slack: SlackSource,
+    warehouse: Warehouse,
+    slack_channels: pd.DataFrame,
 ) -> pd.DataFrame:
     window = Window(*context.partition_time_window)
     selected = slack_channels.loc[slack_channels["selected"].astype(bool)]
     api = slack.open_api()
     extracted_at = datetime.now(UTC)
+    began = time.perf_counter()
     try:
         result = extract_window(
             api,
             list(selected["channel_id"]),
             window,
             lookback=slack.lookback,
-            page_limit=slack.page_limit,
+            page_limit=slack.history_page_limit,
         )
     except SlackCallError as e:
         raise _slack_failure(e) from e
+    seconds = time.perf_counter() - began
     rows = [m.as_row(slack.kind, extracted_at) for m in result.messages]
     frame = pd.DataFrame(rows, columns=column_names(RAW_MESSAGES_SCHEMA))
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
     frame["extracted_at"] = pd.to_datetime(frame["extracted_at"], utc=True)
+    warehouse.replace_rows(
+        CHANNEL_READS_TABLE,
+        read_rows(result, window, extracted_at),
+        key=["channel_id"],
+        schema=CHANNEL_READS_SCHEMA,
+    )
     if result.skipped_channels:
         context.log.warning(
             "Skipped %d unreadable channel(s): %s",
             len(result.skipped_channels),
             json.dumps(result.skipped_channels),
         )
-    lag = (extracted_at - window.end).total_seconds()
+    bad_files = _bad_files(api)
+    if bad_files:
+        context.log.warning(
+            "Skipped %d malformed export file(s): %s", len(bad_files), json.dumps(bad_files)
+        )
+    lag = (datetime.now(UTC) - window.end).total_seconds()
     context.add_output_metadata(
         {
             "window_start": window.start.isoformat(),
@@ -208,8 +297,54 @@ def raw_messages(
             "skipped_channels": result.skipped_channels,
             "threads_fetched": result.threads_fetched,
             "old_threads_with_new_replies": result.moved_threads,
+            "lookback_messages_scanned": result.lookback_messages_scanned,
+            "extraction_seconds": round(seconds, 2),
             "extraction_lag_seconds": round(lag, 1),
+            **_rate_metadata(slack, api),
+            **(
+                {"export_bad_files": len(bad_files), "export_bad_file_list": bad_files}
+                if slack.kind == "export"
+                else {}
+            ),
             **api.stats.as_metadata(),
         }
     )
     return frame
+
+
+def read_rows(result: ExtractResult, window: Window, read_at: datetime) -> pd.DataFrame:
+    """``slack_channel_reads`` rows for the channels this run tried to read."""
+    return pd.DataFrame(
+        [
+            {
+                "channel_id": read.channel_id,
+                "read_status": read.status,
+                "failed_method": read.method,
+                "messages": read.messages,
+                "window_start": window.start,
+                "window_end": window.end,
+                "read_at": read_at,
+            }
+            for read in result.reads
+        ],
+        columns=column_names(CHANNEL_READS_SCHEMA),
+    )
+
+
+def _rate_metadata(slack: SlackSource, api: SlackApi) -> dict[str, object]:
+    """The pacing in force: the tier, and the page size history/replies really asked for."""
+    if slack.kind != "slack":
+        return {"rate_tier": f"none ({slack.kind} source)"}
+    caps = getattr(api, "page_limit", {})
+    asked = slack.history_page_limit
+    return {
+        "rate_tier": slack.rate_tier,
+        "history_page_size": min(asked, caps.get("conversations.history", asked)),
+        "replies_page_size": min(asked, caps.get("conversations.replies", asked)),
+        "min_seconds_between_calls": dict(getattr(api, "min_interval_s", {})),
+    }
+
+
+def _bad_files(api: SlackApi) -> dict[str, str]:
+    """Malformed export files skipped so far (``ExportApi.bad_files``), by file name."""
+    return {str(name): str(reason) for name, reason in getattr(api, "bad_files", [])}

@@ -2,11 +2,11 @@
 
 For a window ``[start, end)`` and each readable channel it
 
-1. pages ``conversations.history`` over the window: top-level messages and thread broadcasts;
-2. pages ``conversations.history`` over the thread look-back (``[start - lookback, start)``) and
-   keeps only the parents whose ``latest_reply`` moved into the window — Slack never shows new
-   replies to old threads in a history window, and this is the one signal it gives;
-3. calls ``conversations.replies`` for threads that can hold replies in the window (parents in the
+1. pages ``conversations.history`` once over the look-back and the window together
+   (``[start - lookback, end)``, pages of 999): the window's top-level messages and thread
+   broadcasts, and the look-back's parents whose ``latest_reply`` moved into the window — Slack
+   never shows new replies to old threads in a history window, and this is the one signal it gives;
+2. calls ``conversations.replies`` for threads that can hold replies in the window (parents in the
    window with replies, and the moved old parents) — never for every old parent — and keeps the
    replies whose ``ts`` is inside the window.
 
@@ -29,6 +29,12 @@ from digest_pipeline.defs.slack.models import SlackApi, SlackCallError, require_
 # Join/leave/topic messages are extracted too (raw_messages keeps the channel's full record);
 # enrichment filters them out of ``messages``.
 CHANNEL_TYPES = "public_channel,private_channel"
+# Page sizes. History and replies ask for Slack's maximum (999): every hourly run must re-read
+# each top-level message of the thread look-back (see ``_extract_channel``), the rate limits
+# count calls and not items, and pagination stays correct when Slack returns fewer. The list
+# methods keep Slack's recommended 200. ``WebApi`` caps both for the strict rate tier (15).
+HISTORY_PAGE_LIMIT = 999
+LIST_PAGE_LIMIT = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -120,13 +126,25 @@ class RawMessage:
         }
 
 
+@dataclass(frozen=True)
+class ChannelRead:
+    """How reading one channel went: ``status`` is ``ok`` or Slack's error code."""
+
+    channel_id: str
+    status: str
+    method: str | None = None  # the method that failed
+    messages: int = 0
+
+
 @dataclass
 class ExtractResult:
     messages: list[RawMessage] = field(default_factory=list)
     skipped_channels: dict[str, str] = field(default_factory=dict)
+    reads: list[ChannelRead] = field(default_factory=list)
     channels_read: int = 0
     threads_fetched: int = 0
     moved_threads: int = 0
+    lookback_messages_scanned: int = 0
 
 
 def paginate(
@@ -153,12 +171,12 @@ def paginate(
             return
 
 
-def list_channels(api: SlackApi, page_limit: int = 200) -> list[dict[str, Any]]:
+def list_channels(api: SlackApi, page_limit: int = LIST_PAGE_LIMIT) -> list[dict[str, Any]]:
     params = {"types": CHANNEL_TYPES, "exclude_archived": "false", "limit": page_limit}
     return list(paginate(api, "conversations.list", params, "channels"))
 
 
-def list_users(api: SlackApi, page_limit: int = 200) -> list[dict[str, Any]]:
+def list_users(api: SlackApi, page_limit: int = LIST_PAGE_LIMIT) -> list[dict[str, Any]]:
     return list(paginate(api, "users.list", {"limit": page_limit}, "members"))
 
 
@@ -202,10 +220,23 @@ def _replies(
 
 
 def _has_replies_in(parent: Mapping[str, Any], window: Window) -> bool:
+    """Whether a parent's thread can hold replies posted in ``window``.
+
+    ``latest_reply`` at or after the window's start is the only signal Slack gives. A thread whose
+    latest reply is *after* the window may or may not have one inside it, so it is fetched too.
+    """
     latest_reply = parent.get("latest_reply")
     if not parent.get("reply_count") or not isinstance(latest_reply, str):
         return False
     return ts_to_decimal(latest_reply) >= ts_to_decimal(window.oldest)
+
+
+@dataclass
+class _ChannelExtract:
+    messages: list[RawMessage]
+    threads: int
+    moved: int
+    scanned: int
 
 
 def extract_channel(
@@ -214,29 +245,41 @@ def extract_channel(
     window: Window,
     *,
     lookback: timedelta,
-    page_limit: int = 200,
+    page_limit: int = HISTORY_PAGE_LIMIT,
 ) -> tuple[list[RawMessage], int, int]:
     """One channel's messages and replies created in ``window``; also (threads fetched, moved)."""
+    found = _extract_channel(api, channel_id, window, lookback=lookback, page_limit=page_limit)
+    return found.messages, found.threads, found.moved
+
+
+def _extract_channel(
+    api: SlackApi, channel_id: str, window: Window, *, lookback: timedelta, page_limit: int
+) -> _ChannelExtract:
     found: dict[str, RawMessage] = {}
     threads: list[str] = []
-    for message in _history(api, channel_id, window, page_limit):
+    moved = scanned = 0
+    # One history scan covers the look-back and the window: Slack limits calls, not items, so
+    # reading both in one paginated sweep of large pages costs the fewest calls (see README).
+    scan = Window(window.start - lookback, window.end) if lookback > timedelta(0) else window
+    for message in _history(api, channel_id, scan, page_limit):
         ts = message["ts"]
         thread_ts = message.get("thread_ts")
-        found[ts] = RawMessage(channel_id, ts, thread_ts, message)
-        if thread_ts == ts and _has_replies_in(message, window):
+        is_parent = thread_ts == ts
+        if window.contains(ts):
+            found[ts] = RawMessage(channel_id, ts, thread_ts, message)
+            if is_parent and _has_replies_in(message, window):
+                threads.append(ts)
+            continue
+        scanned += 1
+        if is_parent and _has_replies_in(message, window):
             threads.append(ts)
-    moved = 0
-    if lookback > timedelta(0):
-        back = Window(window.start - lookback, window.start)
-        for parent in _history(api, channel_id, back, page_limit):
-            if parent.get("thread_ts") == parent.get("ts") and _has_replies_in(parent, window):
-                threads.append(parent["ts"])
-                moved += 1
+            moved += 1
     for thread_ts in threads:
         for reply in _replies(api, channel_id, thread_ts, window, page_limit):
             # A broadcast reply already came from history: keep one copy, the fuller reply form.
             found[reply["ts"]] = RawMessage(channel_id, reply["ts"], thread_ts, reply)
-    return sorted(found.values(), key=lambda m: ts_to_decimal(m.ts)), len(threads), moved
+    ordered = sorted(found.values(), key=lambda m: ts_to_decimal(m.ts))
+    return _ChannelExtract(ordered, len(threads), moved, scanned)
 
 
 def extract_window(
@@ -245,25 +288,28 @@ def extract_window(
     window: Window,
     *,
     lookback: timedelta = timedelta(days=14),
-    page_limit: int = 200,
+    page_limit: int = HISTORY_PAGE_LIMIT,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> ExtractResult:
     """Extract every readable channel; unreadable ones are skipped and recorded, auth stops."""
     result = ExtractResult()
     for index, channel_id in enumerate(channel_ids, start=1):
         try:
-            messages, threads, moved = extract_channel(
+            found = _extract_channel(
                 api, channel_id, window, lookback=lookback, page_limit=page_limit
             )
         except SlackCallError as e:
             if e.is_channel_error:
                 result.skipped_channels[channel_id] = e.error
+                result.reads.append(ChannelRead(channel_id, e.error, e.method))
                 continue
             raise
-        result.messages.extend(messages)
+        result.messages.extend(found.messages)
+        result.reads.append(ChannelRead(channel_id, "ok", messages=len(found.messages)))
         result.channels_read += 1
-        result.threads_fetched += threads
-        result.moved_threads += moved
+        result.threads_fetched += found.threads
+        result.moved_threads += found.moved
+        result.lookback_messages_scanned += found.scanned
         if on_progress:
             on_progress(index, len(channel_ids), channel_id)
     return result

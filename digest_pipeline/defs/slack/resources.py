@@ -8,22 +8,21 @@ example where a real and a snapshot client share one interface.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import dagster as dg
 from pydantic import Field
 
-from digest_pipeline.defs.slack.extract import ChannelSelection
+from digest_pipeline.defs.slack.api import RATE_TIERS, WebApi
+from digest_pipeline.defs.slack.extract import (
+    HISTORY_PAGE_LIMIT,
+    LIST_PAGE_LIMIT,
+    ChannelSelection,
+)
 from digest_pipeline.defs.slack.models import ApiStats, SlackApi
-
-# Slack's published limits: Tier 3 methods allow ~50 calls/min and pages of up to 200 are
-# recommended. Commercially distributed non-Marketplace apps get 1 call/min and 15 items a page
-# on conversations.history and conversations.replies.
-RATE_TIERS: dict[str, tuple[int, dict[str, float]]] = {
-    "tier3": (200, {"conversations.history": 1.2, "conversations.replies": 1.2}),
-    "strict": (15, {"conversations.history": 60.0, "conversations.replies": 60.0}),
-}
 
 
 @lru_cache(maxsize=4)
@@ -43,12 +42,16 @@ class SlackSource(dg.ConfigurableResource):
     )
     base_url: str = Field(default="https://slack.com/api/", description="Web API base URL.")
     export_path: str | None = Field(default=None, description="Export ZIP or folder.")
+    export_on_bad_file: str = Field(
+        default="skip",
+        description="A malformed export file: 'skip' (named and counted in metadata) or 'raise'.",
+    )
     channels: list[str] = Field(default_factory=list, description="Channel names or IDs to read.")
     exclude_channels: list[str] = Field(default_factory=list, description="Names or IDs to skip.")
     include_archived: bool = False
     include_bots: bool = Field(default=True, description="Keep bot posts (marked) in messages.")
     thread_lookback_days: int = Field(default=14, ge=0)
-    rate_tier: str = Field(default="tier3", description="tier3 or strict")
+    rate_tier: str = Field(default="tier3", description="tier3 or strict (see api.RATE_TIERS)")
     max_retries: int = Field(default=5, ge=0)
     demo_seed: int = 7
     demo_scale: float = 1.0
@@ -67,31 +70,59 @@ class SlackSource(dg.ConfigurableResource):
 
     @property
     def page_limit(self) -> int:
-        return RATE_TIERS[self.rate_tier][0]
+        """Page size asked of conversations.list and users.list."""
+        return LIST_PAGE_LIMIT
 
-    def open_api(self) -> SlackApi:
+    @property
+    def history_page_limit(self) -> int:
+        """Page size asked of conversations.history/replies (the Web API caps it per tier)."""
+        return HISTORY_PAGE_LIMIT
+
+    def open_api(
+        self,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> SlackApi:
+        """A fresh client for one asset run (its ``stats`` count that run's calls).
+
+        ``sleep``/``clock`` reach the Web API's pacing and retries, so tests never wait.
+        """
         if self.kind == "demo":
-            from datetime import UTC, datetime
-
             workspace = _demo_workspace(self.demo_seed, self.demo_scale)
             workspace.now = datetime.now(UTC)  # type: ignore[attr-defined]
             workspace.stats = ApiStats()  # per-run figures for the metadata
             return workspace
         if self.kind == "export":
-            from digest_pipeline.defs.slack.export import ExportApi
+            from digest_pipeline.defs.slack.export import ExportApi, ExportFormatError
 
             if not self.export_path:
                 raise dg.Failure("DIGEST_SOURCE=export needs SLACK_EXPORT_PATH")
-            return ExportApi(self.export_path, on_bad_file="skip")
+            if self.export_on_bad_file not in ("skip", "raise"):
+                raise dg.Failure(
+                    f"export_on_bad_file={self.export_on_bad_file!r}: use 'skip' or 'raise'"
+                )
+            try:
+                return ExportApi(
+                    self.export_path,
+                    on_bad_file="raise" if self.export_on_bad_file == "raise" else "skip",
+                )
+            except ExportFormatError as e:
+                raise dg.Failure(f"SLACK_EXPORT_PATH: {e}") from e
         if self.kind == "slack":
-            from digest_pipeline.defs.slack.api import WebApi
-
             if not self.token:
                 raise dg.Failure("DIGEST_SOURCE=slack needs SLACK_BOT_TOKEN")
-            return WebApi(
-                token=self.token,
-                base_url=self.base_url,
+            if self.rate_tier not in RATE_TIERS:
+                allowed = ", ".join(RATE_TIERS)
+                raise dg.Failure(
+                    f"DIGEST_SLACK_RATE_TIER={self.rate_tier!r} is not valid; allowed: {allowed}"
+                )
+            return WebApi.for_rate_tier(
+                self.token,
+                self.base_url,
+                tier=self.rate_tier,
                 max_retries=self.max_retries,
-                min_interval_s=RATE_TIERS[self.rate_tier][1],
+                sleep=sleep,
+                clock=clock,
             )
         raise dg.Failure(f"DIGEST_SOURCE={self.kind!r} is not valid; allowed: demo, slack, export")
