@@ -2,7 +2,9 @@
 
 Assets exchange DataFrames through the I/O manager; this resource is for what an I/O manager
 cannot express — reading a local-day window across hourly partitions, looking up thread parents
-from earlier hours, caches and outboxes. SQL uses ``?`` placeholders; values are always bound.
+from earlier hours, caches and outboxes, views. SQL uses ``?`` placeholders and ``{schema}`` for
+the schema on both backends; values are always bound. On PostgreSQL ``?`` becomes ``%s`` (a list
+parameter a typed array), so ``WHERE id IN (SELECT unnest(?))`` works on both.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pandas as pd
+import psycopg
 from pydantic import Field
 
+from digest_pipeline.defs.storage import postgres as pg
 from digest_pipeline.defs.storage.duckdb import connect_duckdb, ensure_table, qualified
 from digest_pipeline.defs.storage.schema import quote_ident
+
+BACKENDS = ("duckdb", "postgres")
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -25,16 +31,47 @@ class Warehouse(dg.ConfigurableResource):
 
     backend: str = Field(default="duckdb", description="duckdb or postgres")
     duckdb_path: str = "data/digest.duckdb"
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL (postgres); bind with dg.EnvVar('DATABASE_URL')"
+    )
     schema_name: str = "digest"
+    connect_attempts: int = Field(
+        default=pg.CONNECT_ATTEMPTS, description="PostgreSQL connection attempts before failing"
+    )
+    connect_wait_seconds: float = Field(
+        default=pg.CONNECT_WAIT_SECONDS, description="Seconds between PostgreSQL attempts"
+    )
+
+    @property
+    def is_postgres(self) -> bool:
+        if self.backend not in BACKENDS:
+            raise dg.Failure(f"warehouse backend {self.backend!r} is not one of {BACKENDS}")
+        return self.backend == "postgres"
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        if self.backend != "duckdb":
-            raise dg.Failure(f"warehouse backend {self.backend!r} is not supported")
+        """A DuckDB connection (DuckDB backend only; see :meth:`pg_transaction`)."""
+        if self.is_postgres:
+            raise dg.Failure("Warehouse.connection() is DuckDB-only; use pg_transaction()")
         with connect_duckdb(self.duckdb_path) as conn:
             yield conn
 
+    @contextmanager
+    def pg_transaction(self) -> Iterator[psycopg.Connection]:
+        """A PostgreSQL connection in one transaction (PostgreSQL backend only)."""
+        if not self.is_postgres or not self.database_url:
+            raise dg.Failure("Warehouse.pg_transaction() needs backend='postgres' and DATABASE_URL")
+        with pg.transaction(
+            self.database_url,
+            attempts=self.connect_attempts,
+            wait_seconds=self.connect_wait_seconds,
+        ) as conn:
+            yield conn
+
     def table_exists(self, name: str) -> bool:
+        if self.is_postgres:
+            with self.pg_transaction() as conn:
+                return bool(pg.table_columns(conn, self.schema_name, name))
         with self.connection() as conn:
             row = conn.execute(
                 "SELECT count(*) FROM information_schema.tables"
@@ -45,12 +82,25 @@ class Warehouse(dg.ConfigurableResource):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Run a SELECT; ``{schema}`` in the SQL is replaced by the quoted schema name."""
+        if self.is_postgres:
+            statement, values = pg.to_pyformat(
+                sql.format(schema=quote_ident(self.schema_name)), params
+            )
+            with self.pg_transaction() as conn:
+                return pg.fetch_frame(conn, statement, values)
         with self.connection() as conn:
             schema = qualified(conn, self.schema_name)
             return conn.execute(sql.format(schema=schema), list(params)).df()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run a statement (``{schema}`` replaced as in :meth:`query`)."""
+        if self.is_postgres:
+            statement, values = pg.to_pyformat(
+                sql.format(schema=quote_ident(self.schema_name)), params
+            )
+            with self.pg_transaction() as conn:
+                conn.execute(statement, values)
+            return
         with self.connection() as conn:
             schema = qualified(conn, self.schema_name)
             conn.execute(sql.format(schema=schema), list(params))
@@ -67,6 +117,9 @@ class Warehouse(dg.ConfigurableResource):
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise ValueError(f"{table}: frame lacks declared columns {missing}")
+        if self.is_postgres:
+            self._pg_replace_rows(table, frame[list(columns)], key=key, columns=columns)
+            return len(frame)
         with self.connection() as conn:
             conn.begin()
             try:
@@ -85,3 +138,46 @@ class Warehouse(dg.ConfigurableResource):
                 raise
             conn.commit()
         return len(frame)
+
+    def _pg_replace_rows(
+        self, table: str, frame: pd.DataFrame, *, key: Sequence[str], columns: dict[str, str]
+    ) -> None:
+        with self.pg_transaction() as conn:
+            pg.ensure_schema(conn, self.schema_name)
+            types = pg.ensure_table(conn, self.schema_name, table, columns)
+            if frame.empty:
+                return
+            pg.lock_table(conn, self.schema_name, table)
+            target = pg.qualified(self.schema_name, table)
+            conn.execute(
+                f"CREATE TEMP TABLE _rows ON COMMIT DROP AS SELECT * FROM {target} WITH NO DATA"
+            )
+            pg.copy_frame(conn, "_rows", frame, types)
+            match = " AND ".join(f"t.{quote_ident(k)} = r.{quote_ident(k)}" for k in key)
+            conn.execute(f"DELETE FROM {target} AS t USING _rows AS r WHERE {match}")
+            names = ", ".join(quote_ident(c) for c in columns)
+            conn.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM _rows")
+
+    def create_view(self, name: str, sql: str) -> None:
+        """Create or replace view ``name`` in the schema; table names in ``sql`` are unqualified
+        and resolve in the schema (so a renamed DuckDB file keeps working views)."""
+        if self.is_postgres:
+            target = pg.qualified(self.schema_name, name)
+            with self.pg_transaction() as conn:
+                pg.ensure_schema(conn, self.schema_name)
+                conn.execute(f"SET LOCAL search_path TO {quote_ident(self.schema_name)}")
+                try:
+                    with conn.transaction():  # a savepoint
+                        conn.execute(f"CREATE OR REPLACE VIEW {target} AS {sql}")
+                except psycopg.errors.InvalidTableDefinition:
+                    # Columns renamed or removed: PostgreSQL only replaces a view that keeps its
+                    # columns. Dropping a view drops no data (and fails if analysts built on it).
+                    conn.execute(f"DROP VIEW {target}")
+                    conn.execute(f"CREATE VIEW {target} AS {sql}")
+            return
+        with self.connection() as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified(conn, self.schema_name)}")
+            conn.execute(f"USE {qualified(conn, self.schema_name)}")
+            conn.execute(
+                f"CREATE OR REPLACE VIEW {qualified(conn, self.schema_name, name)} AS {sql}"
+            )
