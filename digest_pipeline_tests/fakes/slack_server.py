@@ -288,6 +288,7 @@ class FakeWorkspace:
         self.channels: dict[str, dict[str, Any]] = {}
         self.users: list[dict[str, Any]] = []
         self._messages: dict[str, dict[str, dict[str, Any]]] = {}
+        self._read_errors: dict[str, str] = {}
         self._lock = threading.Lock()
 
     # -- building the scenario -----------------------------------------------------------------
@@ -368,6 +369,14 @@ class FakeWorkspace:
         messages[ts] = message
         return message
 
+    def set_read_error(self, channel: str, error_code: str | None) -> None:
+        """Make history/replies of a listed channel answer ``ok: false`` with ``error_code``
+        (``missing_scope``, ``channel_not_found``, ...); ``None`` makes it readable again."""
+        if error_code is None:
+            self._read_errors.pop(channel, None)
+        else:
+            self._read_errors[channel] = error_code
+
     def edit(self, channel: str, ts: str, text: str, *, edited_ts: str | None = None) -> None:
         message = self._messages[channel][ts]
         message["text"] = text
@@ -414,6 +423,8 @@ class FakeWorkspace:
                     return error("channel_not_found")
                 if not channel["is_member"]:
                     return error("not_in_channel")
+                if channel["id"] in self._read_errors:
+                    return error(self._read_errors[channel["id"]])
                 if method == "conversations.history":
                     return self._history(channel["id"], params)
                 return self._thread(channel["id"], params)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from digest_pipeline.defs.slack import assets
+from digest_pipeline.defs.slack import assets, checks
 from digest_pipeline.defs.slack.resources import SlackSource
 from digest_pipeline.settings import Settings
 
@@ -23,6 +23,6 @@ def build_defs(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=dg.load_assets_from_modules([assets]),
-        asset_checks=dg.load_asset_checks_from_modules([assets]),
+        asset_checks=dg.load_asset_checks_from_modules([assets, checks]),
         resources={"slack": slack},
     )
