@@ -173,3 +173,38 @@ def test_channel_selection_by_name_or_id():
 @pytest.mark.parametrize("ts", ["1772359200.000001", "1772359200.999999", "1772359201.100000"])
 def test_ts_round_trips_exactly(ts):
     assert datetime_to_ts(ts_to_datetime(ts)) == ts
+
+
+def test_one_history_sweep_of_large_pages_covers_the_lookback_and_the_window(workspace):
+    for day in range(1, 14):
+        for i in range(20):
+            workspace.post("C1", ts_at(HOUR.start - timedelta(days=day, minutes=i)), "old")
+    workspace.post("C1", ts_at(HOUR.start + timedelta(minutes=1)), "new")
+    with FakeSlackServer(workspace, token=TOKEN) as srv:
+        api = WebApi(TOKEN, srv.base_url, sleep=lambda s: None)
+        result = extract_window(api, ["C1"], HOUR, lookback=timedelta(days=14))
+        history = [r for r in srv.requests if r.method == "conversations.history"]
+    assert [m.payload["text"] for m in result.messages] == ["new"]
+    assert result.lookback_messages_scanned == 13 * 20
+    assert len(history) == 1
+    assert history[0].params["limit"] == "999"
+    assert history[0].params["oldest"] == datetime_to_ts(HOUR.start - timedelta(days=14))
+
+
+def test_a_thread_answered_only_after_the_window_adds_nothing(workspace):
+    parent = ts_at(HOUR.start - timedelta(days=2))
+    workspace.post("C1", parent, "RMA rate up on batch 12")
+    workspace.post("C1", ts_at(HOUR.end + timedelta(minutes=3)), "after", thread_ts=parent)
+    result, srv = _extract(workspace)
+    # Its latest_reply is past the window, so it may hold a reply inside it: asked, none found.
+    assert result.messages == []
+    assert srv.calls("conversations.replies") == 1
+
+
+def test_channel_reads_record_ok_and_the_failing_method(workspace):
+    workspace.post("C1", ts_at(HOUR.start), "hello")
+    result, _ = _extract(workspace)
+    assert [(r.channel_id, r.status, r.method, r.messages) for r in result.reads] == [
+        ("C1", "ok", None, 1),
+        ("C2", "not_in_channel", "conversations.history", 0),
+    ]
