@@ -160,3 +160,33 @@ def test_warehouse_replace_rows_upserts_by_key(duckdb_path):
         ("e3", 43),
     ]
     assert warehouse.table_exists("cache")
+
+
+def test_a_failure_after_the_delete_leaves_the_previous_partition(duckdb_path):
+    """Invalid JSON in the last row fails the insert: the delete is rolled back too."""
+    schema = table_schema(*[(c.name, c.type, "") for c in EVENTS.columns], ("doc", "JSON", ""))
+    data = {"bad": False}
+
+    @dg.asset(
+        name="events",
+        partitions_def=hours,
+        metadata={"partition_expr": "timestamp", "dagster/column_schema": schema},
+    )
+    def events() -> pd.DataFrame:
+        rows = _rows("2026-01-01 00:00", 12).assign(doc="{}")
+        if data["bad"]:
+            rows.loc[len(rows) - 1, "doc"] = '{"unterminated'
+        return rows
+
+    io = DuckDBWarehouseIOManager(database=duckdb_path, schema="digest")
+    dg.materialize([events], partition_key="2026-01-01-00:00", resources={"io_manager": io})
+    data["bad"] = True
+    result = dg.materialize(
+        [events],
+        partition_key="2026-01-01-00:00",
+        resources={"io_manager": io},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert _count(duckdb_path, "SELECT count(DISTINCT id) FROM digest.digest.events") == 12
+    assert _count(duckdb_path, "SELECT count(*) FROM digest.digest.events") == 12

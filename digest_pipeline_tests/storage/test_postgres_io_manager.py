@@ -100,7 +100,8 @@ def test_declared_types_map_to_postgres_types_and_values_round_trip(postgres_url
         {
             "id": ["a", "b", "c"],
             "timestamp": pd.to_datetime(
-                ["2026-01-01 00:00:00.123456", "2026-01-01 00:30:00.0", "2026-01-01 00:59:59.0"], utc=True
+                ["2026-01-01 00:00:00.123456", "2026-01-01 00:30:00.0", "2026-01-01 00:59:59.0"],
+                utc=True,
             ),
             "flag": [True, False, None],
             "score": [0.1, float("nan"), -1.0],
