@@ -22,6 +22,10 @@ RATE_TIERS = ("tier3", "strict")
 DEFAULT_START_DATE = "2026-01-01"
 DEFAULT_DUCKDB_PATH = "data/digest.duckdb"
 DEFAULT_LLM_MODEL = "gpt-4.1-mini"
+LLM_MODES = ("sync", "batch")
+DEFAULT_LLM_MAX_TOKENS_PER_RUN = 2_000_000
+DEFAULT_LLM_CONCURRENCY = 8
+DEFAULT_LLM_BATCH_SIZE = 20
 
 
 class ConfigError(ValueError):
@@ -118,6 +122,11 @@ class Settings:
     scorer: str = "auto"
     llm_model: str = DEFAULT_LLM_MODEL
     has_openai_key: bool = False
+    openai_base_url: str | None = None
+    llm_mode: str = "sync"
+    llm_concurrency: int = DEFAULT_LLM_CONCURRENCY
+    llm_batch_size: int = DEFAULT_LLM_BATCH_SIZE
+    llm_max_tokens_per_run: int = DEFAULT_LLM_MAX_TOKENS_PER_RUN
     has_slack_token: bool = False
     has_database_url: bool = False
     post_channel: str | None = None
@@ -166,6 +175,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     include_bots = (env.get("DIGEST_INCLUDE_BOTS") or "true").strip().lower()
     if include_bots not in ("true", "false", "1", "0", "yes", "no"):
         raise ConfigError(f"DIGEST_INCLUDE_BOTS={include_bots!r} is not valid; use true or false")
+    scorer = _choice(env, "DIGEST_SCORER", SCORERS, "auto")
+    openai_base_url = env.get("OPENAI_BASE_URL") or None
+    if scorer == "llm" and not env.get("OPENAI_API_KEY") and not openai_base_url:
+        raise ConfigError(
+            "DIGEST_SCORER=llm needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
+            "OpenAI-compatible server)"
+        )
     return Settings(
         source=source,
         warehouse=warehouse,
@@ -180,9 +196,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         slack_rate_tier=_choice(env, "DIGEST_SLACK_RATE_TIER", RATE_TIERS, "tier3"),
         thread_lookback_days=_int(env, "DIGEST_THREAD_LOOKBACK_DAYS", 14, minimum=0),
         include_bots=include_bots in ("true", "1", "yes"),
-        scorer=_choice(env, "DIGEST_SCORER", SCORERS, "auto"),
+        scorer=scorer,
         llm_model=env.get("DIGEST_LLM_MODEL") or DEFAULT_LLM_MODEL,
         has_openai_key=bool(env.get("OPENAI_API_KEY")),
+        openai_base_url=openai_base_url,
+        llm_mode=_choice(env, "DIGEST_LLM_MODE", LLM_MODES, "sync"),
+        llm_concurrency=_int(env, "DIGEST_LLM_CONCURRENCY", DEFAULT_LLM_CONCURRENCY, minimum=1),
+        llm_batch_size=_int(env, "DIGEST_LLM_BATCH_SIZE", DEFAULT_LLM_BATCH_SIZE, minimum=1),
+        llm_max_tokens_per_run=_int(
+            env, "DIGEST_LLM_MAX_TOKENS_PER_RUN", DEFAULT_LLM_MAX_TOKENS_PER_RUN, minimum=0
+        ),
         has_slack_token=has_slack_token,
         has_database_url=has_database_url,
         post_channel=env.get("DIGEST_POST_CHANNEL") or None,
