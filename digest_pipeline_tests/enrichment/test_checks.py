@@ -197,10 +197,14 @@ def test_the_sensor_requests_one_check_run_per_new_hour():
     assert not first.run_requests and first.cursor  # starts after what already exists
     for hour in ("2026-03-10-16:00", "2026-03-10-17:00"):
         instance.report_runless_asset_event(dg.AssetMaterialization(ASSET, partition=hour))
-    second = messages_quality_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+    second = messages_quality_sensor(
+        dg.build_sensor_context(instance=instance, cursor=first.cursor)
+    )
     assert [r.tags["dagster/partition"] for r in second.run_requests] == [
         "2026-03-10-16:00",
         "2026-03-10-17:00",
     ]
-    third = messages_quality_sensor(dg.build_sensor_context(instance=instance, cursor=second.cursor))
+    third = messages_quality_sensor(
+        dg.build_sensor_context(instance=instance, cursor=second.cursor)
+    )
     assert not third.run_requests and third.cursor == second.cursor
