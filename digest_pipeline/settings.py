@@ -132,6 +132,8 @@ class Settings:
     post_channel: str | None = None
     alert_channel: str | None = None
     digest_dir: str = "data/digests"
+    private_allow: tuple[str, ...] = ()
+    post_hourly: bool = False
     demo_seed: int = 7
     demo_scale: float = 1.0
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -211,6 +213,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         post_channel=env.get("DIGEST_POST_CHANNEL") or None,
         alert_channel=env.get("DIGEST_ALERT_CHANNEL") or None,
         digest_dir=env.get("DIGEST_OUTPUT_DIR") or "data/digests",
+        private_allow=_list(env, "DIGEST_PRIVATE_ALLOW"),
+        post_hourly=(env.get("DIGEST_POST_HOURLY") or "false").strip().lower()
+        in ("true", "1", "yes"),
         demo_seed=_int(env, "DIGEST_DEMO_SEED", 7),
         demo_scale=demo_scale,
     )
