@@ -1,11 +1,27 @@
 """The ``risk_assessments`` asset: one business-risk judgement per message of the hour."""
 
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from digest_pipeline.defs.enrichment.enrich import user_directory
 from digest_pipeline.defs.partitions import hourly_partitions
+from digest_pipeline.defs.risk import cache
+from digest_pipeline.defs.risk.llm import (
+    LLMItem,
+    LLMOutcome,
+    LLMRiskScorer,
+    Provenance,
+    combine,
+    input_hash,
+    is_trivial,
+    prepare_text,
+)
+from digest_pipeline.defs.risk.prompt import PROMPT_VERSION
+from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.risk.rules import score_frame
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
@@ -30,6 +46,15 @@ RISK_SCHEMA = table_schema(
     ("prompt_version", "VARCHAR", "Prompt version (LLM) or rules version"),
     ("needs_rescore", "BOOLEAN", "Fell back from the LLM: re-scored on the next run"),
     ("content_hash", "VARCHAR", "sha256 of the assessed text"),
+    ("rules_risk_level", "VARCHAR", "The rules scorer's level (always computed)"),
+    ("llm_risk_level", "VARCHAR", "The LLM's level, when it answered (else null)"),
+    (
+        "judgement",
+        "VARCHAR",
+        "Which judgement won: rules (rules scorer), triage (trivial message, no call), llm, "
+        "rules_floor (rules critical kept over an LLM answer below high), fallback (LLM failed)",
+    ),
+    ("fallback_reason", "VARCHAR", "Why the LLM failed (timeout, refusal, budget, ...), else null"),
 )
 
 
@@ -82,6 +107,10 @@ def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame
             "prompt_version": RULES_VERSION,
             "needs_rescore": False,
             "content_hash": messages["content_hash"].to_numpy(),
+            "rules_risk_level": scored["risk_level"].to_numpy(),
+            "llm_risk_level": None,
+            "judgement": "rules",
+            "fallback_reason": None,
         }
     )
     frame["message_timestamp"] = pd.to_datetime(frame["message_timestamp"], utc=True)
@@ -89,29 +118,159 @@ def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame
     return frame[column_names(RISK_SCHEMA)]
 
 
+def user_names(warehouse: Warehouse | None) -> list[tuple[str, str]]:
+    """(shown name, user ID) pairs, longest name first, to send mentions as IDs."""
+    if warehouse is None or not warehouse.table_exists("slack_users"):
+        return []
+    names, _ = user_directory(warehouse.query("SELECT * FROM {schema}.slack_users"))
+    pairs = [(name, user_id) for user_id, name in names.items() if name and name != user_id]
+    return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def llm_items(
+    messages: pd.DataFrame,
+    contexts: pd.Series,
+    rules: pd.DataFrame,
+    names_to_ids: list[tuple[str, str]],
+) -> tuple[list[LLMItem], list[str], dict[str, str]]:
+    """(items to judge, triaged message IDs, input hash by message ID)."""
+    items: list[LLMItem] = []
+    triaged: list[str] = []
+    hashes: dict[str, str] = {}
+    authors = dict(zip(messages["id"], messages["user_id"], strict=True))
+    rules_level = dict(zip(rules["message_id"], rules["risk_level"], strict=True))
+    for message_id, content, channel, user_id, is_reply, parent_id, parent_text in zip(
+        messages["id"].tolist(),
+        messages["content"].tolist(),
+        messages["channel"].tolist(),
+        messages["user_id"].tolist(),
+        messages["is_reply"].astype(bool).tolist(),
+        messages["parent_id"].tolist(),
+        contexts.tolist(),
+        strict=True,
+    ):
+        text = _text(content) or ""
+        if rules_level[message_id] == "low" and is_trivial(text):
+            triaged.append(message_id)
+            continue
+        thread_id = parent_id if is_reply and isinstance(parent_id, str) else message_id
+        sent_parent = (
+            prepare_text(parent_text, names_to_ids)
+            if thread_id != message_id and isinstance(parent_text, str)
+            else None
+        )
+        item = LLMItem(
+            message_id=message_id,
+            thread_id=thread_id,
+            channel=_text(channel),
+            author=_text(user_id),
+            text=prepare_text(text, names_to_ids),
+            parent_text=sent_parent,
+            parent_author=_text(authors.get(thread_id)) if sent_parent is not None else None,
+        )
+        items.append(item)
+        hashes[message_id] = input_hash(item.text, item.channel, item.parent_text)
+    return items, triaged, hashes
+
+
+def score_with_llm(
+    context: dg.AssetExecutionContext,
+    messages: pd.DataFrame,
+    contexts: pd.Series,
+    rules: pd.DataFrame,
+    risk_scorer: RiskScorer,
+    warehouse: Warehouse,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Rules everywhere, then the LLM for non-trivial messages not in the cache."""
+    config = risk_scorer.llm_config()
+    items, triaged, hashes = llm_items(messages, contexts, rules, user_names(warehouse))
+    cached = cache.lookup(
+        warehouse, list(hashes.values()), model=config.model, prompt_version=config.prompt_version
+    )
+    judged = {m: cached[h] for m, h in hashes.items() if h in cached}
+    todo = [item for item in items if item.message_id not in judged]
+    began = time.perf_counter()
+    outcome = LLMOutcome()
+    if todo:
+        with risk_scorer.client(context) as client:
+            outcome = LLMRiskScorer(client, config).score(todo)
+    seconds = time.perf_counter() - began
+    judged.update(outcome.results)
+    cache.store(
+        warehouse,
+        {hashes[m]: (m, a) for m, a in outcome.results.items()},
+        model=config.model,
+        prompt_version=config.prompt_version,
+    )
+    if outcome.stopped:
+        context.log.error(
+            "LLM calls stopped early (%s): the remaining messages got the rules assessment and "
+            "are marked for re-scoring",
+            outcome.stopped,
+        )
+    frame = combine(
+        rules,
+        judged,
+        outcome.failures,
+        triaged,
+        llm_provenance=Provenance("llm", config.model, config.prompt_version),
+    )
+    metadata: dict[str, Any] = {
+        "llm_model": config.model,
+        "prompt_version": PROMPT_VERSION,
+        "triaged": len(triaged),
+        "cache_hits": len(items) - len(todo),
+        "llm_scored": len(outcome.results),
+        "fallbacks": len(outcome.failures),
+        "fallback_reasons": outcome.failure_counts,
+        "llm_stopped": outcome.stopped or "",
+        "llm_seconds": round(seconds, 2),
+        **outcome.usage.as_metadata(config.model, batch=config.batch_api),
+    }
+    return frame, metadata
+
+
 @dg.asset(
     group_name="score",
-    kinds={"python", "duckdb"},
+    kinds={"python", "openai", "duckdb"},
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="openai",
     description=(
         "One risk assessment per message: level, category, one-line description, confidence, "
-        "playbook mitigations and whether someone must act. Replies are read with their parent."
+        "mitigations and whether someone must act. Replies are read with their parent. The LLM "
+        "scorer (with a key) judges non-trivial messages in thread batches, cached by input; "
+        "the rules scorer runs everywhere, as the offline default and the LLM's fallback."
     ),
     metadata={"partition_expr": "message_timestamp", "dagster/column_schema": RISK_SCHEMA},
 )
 def risk_assessments(
-    context: dg.AssetExecutionContext, messages: pd.DataFrame, warehouse: Warehouse
+    context: dg.AssetExecutionContext,
+    messages: pd.DataFrame,
+    warehouse: Warehouse,
+    risk_scorer: RiskScorer,
 ) -> pd.DataFrame:
-    frame = assess_messages(messages, thread_contexts(messages, warehouse))
+    contexts = thread_contexts(messages, warehouse)
+    frame = assess_messages(messages, contexts)
+    extra: dict[str, Any] = {}
+    if risk_scorer.uses_llm and len(frame):
+        frame, extra = score_with_llm(context, messages, contexts, frame, risk_scorer, warehouse)
+    frame = frame[column_names(RISK_SCHEMA)]
     levels = frame["risk_level"].value_counts().to_dict() if len(frame) else {}
+    judgements = frame["judgement"].value_counts().to_dict() if len(frame) else {}
     context.add_output_metadata(
         {
             "assessments": len(frame),
-            "scorer": RULES_SCORER,
+            "scorer": risk_scorer.kind,
             "by_level": {k: int(levels.get(k, 0)) for k in ("low", "medium", "high", "critical")},
+            "by_judgement": {str(k): int(v) for k, v in judgements.items()},
             "requires_attention": int(frame["requires_attention"].sum()) if len(frame) else 0,
-            "needs_rescore": 0,
+            "needs_rescore": int(frame["needs_rescore"].sum()) if len(frame) else 0,
+            **extra,
         }
     )
     return frame

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from digest_pipeline.defs.risk import assets
+from digest_pipeline.defs.risk.resources import build_risk_scorer
 from digest_pipeline.settings import Settings
 
 
@@ -10,4 +11,16 @@ def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([assets]),
         asset_checks=dg.load_asset_checks_from_modules([assets]),
+        resources={
+            "risk_scorer": build_risk_scorer(
+                kind=settings.effective_scorer,
+                model=settings.llm_model,
+                has_key=settings.has_openai_key,
+                base_url=settings.openai_base_url,
+                mode=settings.llm_mode,
+                concurrency=settings.llm_concurrency,
+                batch_messages=settings.llm_batch_size,
+                max_tokens_per_run=settings.llm_max_tokens_per_run,
+            )
+        },
     )

@@ -1,0 +1,797 @@
+"""The LLM risk scorer: triage, thread batches, structured outputs, retries, budget, fallbacks.
+
+How a partition is scored (see ``assets.py`` for the warehouse side):
+
+1. The rules score every message (cheap, deterministic). Trivial messages (acknowledgements,
+   emoji, "+1") that the rules also find harmless are *triaged*: a deterministic low, no call.
+2. The rest is grouped by thread (the parent first, then its replies; a parent from an earlier
+   hour rides along as context only) and packed into requests of up to ``batch_messages``
+   messages, each message under a short batch ID (``m1``, ``m2``, ...).
+3. Requests run on ``concurrency`` threads through ``client.chat.completions.parse`` with the
+   :class:`~digest_pipeline.defs.risk.prompt.ScoredBatch` schema at temperature 0. Retries honour
+   ``retry-after``; ``insufficient_quota`` and authentication errors stop all further calls; a
+   per-run token budget is reserved before each call and settled with the reported usage.
+4. Every input ID must come back exactly once. Missing or duplicated IDs, refusals, malformed
+   JSON and a cut-off batch are retried once in smaller batches (a cut-off batch is split in
+   two first); what still fails is reported with its reason, and the caller gives it the rules
+   assessment marked ``needs_rescore``. No message is ever dropped.
+5. The final judgement keeps both scorers' levels: a critical found by the rules is never
+   lowered below high by the model (:func:`combine`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import openai
+import pandas as pd
+from pydantic import ValidationError
+
+from digest_pipeline.defs.enrichment.redaction import redact
+from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
+from digest_pipeline.defs.risk.models import MAX_MITIGATIONS, RiskAssessment, Scorer, one_line
+from digest_pipeline.defs.risk.playbook import mitigations
+from digest_pipeline.defs.risk.prompt import (
+    PROMPT_VERSION,
+    SYSTEM_PROMPT,
+    PromptMessage,
+    PromptThread,
+    ScoredBatch,
+    ScoredMessage,
+    build_messages,
+)
+from digest_pipeline.defs.risk.rules import rules_scorer
+
+# --------------------------------------------------------------------------------------------
+# Token counting: tiktoken when its encoding is already on disk, else an offline estimate.
+# tiktoken downloads encodings on first use; a pipeline run must never block on that.
+
+ENCODING = "o200k_base"  # gpt-4o / gpt-4.1 family
+_ENCODING_URL = f"https://openaipublic.blob.core.windows.net/encodings/{ENCODING}.tiktoken"
+
+
+def _tiktoken_cache_path(url: str = _ENCODING_URL) -> str | None:
+    """Where tiktoken keeps a downloaded encoding (same rule as ``tiktoken.load``)."""
+    if "TIKTOKEN_CACHE_DIR" in os.environ:
+        cache_dir = os.environ["TIKTOKEN_CACHE_DIR"]
+    elif "DATA_GYM_CACHE_DIR" in os.environ:
+        cache_dir = os.environ["DATA_GYM_CACHE_DIR"]
+    else:
+        import tempfile
+
+        cache_dir = os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    if not cache_dir:
+        return None
+    return os.path.join(cache_dir, hashlib.sha1(url.encode()).hexdigest())
+
+
+def estimate_tokens(text: str) -> int:
+    """About 4 characters a token for Latin text, about one a token for CJK and emoji."""
+    if not text:
+        return 0
+    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    return math.ceil(ascii_chars / 4 + (len(text) - ascii_chars) * 0.9)
+
+
+class TokenCounter:
+    """Counts tokens offline: exact with a cached tiktoken encoding, estimated otherwise."""
+
+    def __init__(self, *, use_tiktoken: bool = True) -> None:
+        self._encode: Callable[[str], list[int]] | None = None
+        self.method = "estimate"
+        path = _tiktoken_cache_path() if use_tiktoken else None
+        if path and os.path.exists(path):
+            try:
+                import tiktoken
+
+                self._encode = tiktoken.get_encoding(ENCODING).encode_ordinary
+                self.method = "tiktoken"
+            except Exception:  # a corrupt cache or another tiktoken error: estimate instead
+                self._encode = None
+
+    def count(self, text: str) -> int:
+        if self._encode is not None:
+            return len(self._encode(text))
+        return estimate_tokens(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Prices (USD per million tokens: input, cached input, output), as published for the models we
+# document; the Batch API costs half. Unknown models report usage without a cost estimate.
+
+PRICES_PER_MILLION: dict[str, tuple[float, float, float]] = {
+    "gpt-4.1": (2.00, 0.50, 8.00),
+    "gpt-4.1-mini": (0.40, 0.10, 1.60),
+    "gpt-4.1-nano": (0.10, 0.025, 0.40),
+    "gpt-4o": (2.50, 1.25, 10.00),
+    "gpt-4o-mini": (0.15, 0.075, 0.60),
+}
+
+
+def estimate_cost(
+    model: str, prompt_tokens: int, cached_tokens: int, completion_tokens: int, *, batch: bool
+) -> float | None:
+    prices = PRICES_PER_MILLION.get(model)
+    if prices is None:
+        return None
+    fresh = max(prompt_tokens - cached_tokens, 0)
+    dollars = (fresh * prices[0] + cached_tokens * prices[1] + completion_tokens * prices[2]) / 1e6
+    return dollars / 2 if batch else dollars
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration, usage and budget
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    model: str
+    prompt_version: str = PROMPT_VERSION
+    batch_messages: int = 20
+    batch_input_tokens: int = 6_000
+    repair_batch_messages: int = 4
+    output_tokens_per_message: int = 120
+    concurrency: int = 8
+    max_attempts: int = 4
+    timeout_seconds: float = 60.0
+    max_tokens_per_run: int = 0  # 0: no budget
+    max_retry_wait_seconds: float = 60.0
+    backoff_seconds: float = 0.5
+    batch_api: bool = False  # prices only: the Batch API costs half
+
+
+@dataclass
+class LLMUsage:
+    """What the run spent and how the API behaved; thread-safe."""
+
+    calls: int = 0
+    failed_calls: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    unmetered_calls: int = 0
+    seconds_waited: float = 0.0
+    unexpected_ids: int = 0
+    split_batches: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **deltas: float) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+
+    def record(self, usage: Any) -> int:
+        """Add a response's ``usage``; returns its total tokens (0 when absent)."""
+        if usage is None:
+            self.add(unmetered_calls=1)
+            return 0
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = int(getattr(details, "cached_tokens", 0) or 0) if details is not None else 0
+        prompt = int(usage.prompt_tokens or 0)
+        completion = int(usage.completion_tokens or 0)
+        self.add(prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached)
+        return prompt + completion
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_metadata(self, model: str, *, batch: bool = False) -> dict[str, Any]:
+        cost = estimate_cost(
+            model, self.prompt_tokens, self.cached_tokens, self.completion_tokens, batch=batch
+        )
+        return {
+            "llm_calls": self.calls,
+            "llm_failed_calls": self.failed_calls,
+            "llm_retries": self.retries,
+            "llm_rate_limited": self.rate_limited,
+            "llm_prompt_tokens": self.prompt_tokens,
+            "llm_completion_tokens": self.completion_tokens,
+            "llm_cached_tokens": self.cached_tokens,
+            "llm_total_tokens": self.total_tokens,
+            "llm_seconds_waited": round(self.seconds_waited, 2),
+            "llm_unexpected_ids": self.unexpected_ids,
+            "llm_split_batches": self.split_batches,
+            "llm_estimated_cost_usd": round(cost, 6) if cost is not None else "unknown model",
+        }
+
+
+class TokenBudget:
+    """Tokens this run may still spend; calls reserve before they start. ``limit`` 0: none."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.spent = 0
+        self._reserved = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, tokens: int) -> bool:
+        with self._lock:
+            if self.limit and self.spent + self._reserved + tokens > self.limit:
+                return False
+            self._reserved += tokens
+            return True
+
+    def settle(self, reserved: int, actual: int) -> None:
+        with self._lock:
+            self._reserved -= reserved
+            self.spent += actual
+
+
+# --------------------------------------------------------------------------------------------
+# Items and batches
+
+
+@dataclass(frozen=True)
+class LLMItem:
+    """One message to send: already redacted, authors as user IDs."""
+
+    message_id: str
+    thread_id: str
+    channel: str | None
+    author: str | None
+    text: str
+    parent_text: str | None = None
+    parent_author: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    items: tuple[LLMItem, ...]
+    threads: tuple[PromptThread, ...]
+    ids: Mapping[str, str]  # batch ID -> message_id
+    input_tokens: int
+
+    @property
+    def message_ids(self) -> list[str]:
+        return [item.message_id for item in self.items]
+
+
+_PROMPT_OVERHEAD_TOKENS = 40
+
+
+def _make_batch(items: Sequence[LLMItem], counter: TokenCounter, system_tokens: int) -> Batch:
+    threads: list[PromptThread] = []
+    ids: dict[str, str] = {}
+    tokens = system_tokens + _PROMPT_OVERHEAD_TOKENS
+    current: list[PromptMessage] = []
+    current_key: str | None = None
+    current_channel: str | None = None
+    parent: PromptMessage | None = None
+    seen_in_batch: set[str] = set()
+
+    def flush() -> None:
+        if current:
+            threads.append(PromptThread(current_channel, tuple(current), parent))
+
+    for item in items:
+        if item.thread_id != current_key:
+            flush()
+            current, current_key, current_channel = [], item.thread_id, item.channel
+            # The parent is context only when it is not itself assessed in this batch.
+            parent = None
+            if item.message_id != item.thread_id and item.thread_id not in seen_in_batch:
+                if item.parent_text:
+                    parent = PromptMessage("", item.parent_author, item.parent_text)
+                    tokens += counter.count(item.parent_text) + 10
+        batch_id = f"m{len(ids) + 1}"
+        ids[batch_id] = item.message_id
+        seen_in_batch.add(item.message_id)
+        current.append(PromptMessage(batch_id, item.author, item.text))
+        tokens += counter.count(item.text) + 12
+    flush()
+    return Batch(tuple(items), tuple(threads), ids, tokens)
+
+
+def pack_batches(
+    items: Sequence[LLMItem],
+    *,
+    max_messages: int,
+    max_input_tokens: int,
+    counter: TokenCounter,
+    system_tokens: int = 0,
+) -> list[Batch]:
+    """Thread-ordered batches of at most ``max_messages`` messages and about
+    ``max_input_tokens`` tokens of Slack text; a thread stays together when it fits."""
+    by_thread: dict[str, list[LLMItem]] = {}
+    for item in items:
+        by_thread.setdefault(item.thread_id, []).append(item)
+    batches: list[Batch] = []
+    pending: list[LLMItem] = []
+    pending_tokens = 0
+    for thread_items in by_thread.values():
+        # Parent first, then replies in input (time) order.
+        thread_items.sort(key=lambda i: i.message_id != i.thread_id)
+        for item in thread_items:
+            cost = counter.count(item.text) + 12
+            if pending and (
+                len(pending) >= max_messages or pending_tokens + cost > max_input_tokens
+            ):
+                batches.append(_make_batch(pending, counter, system_tokens))
+                pending, pending_tokens = [], 0
+            pending.append(item)
+            pending_tokens += cost
+    if pending:
+        batches.append(_make_batch(pending, counter, system_tokens))
+    return batches
+
+
+# --------------------------------------------------------------------------------------------
+# Calling the API
+
+FailureReason = str
+# Content failures are worth one more try in smaller batches; transport failures are not.
+REPAIRABLE = frozenset({"missing_id", "duplicate_id", "refusal", "malformed", "length", "invalid"})
+
+
+@dataclass(frozen=True)
+class _Reply:
+    kind: Literal["ok", "length", "failed"]
+    parsed: ScoredBatch | None = None
+    refusal: str | None = None
+    reason: FailureReason = ""
+
+
+@dataclass
+class LLMOutcome:
+    results: dict[str, RiskAssessment] = field(default_factory=dict)
+    failures: dict[str, FailureReason] = field(default_factory=dict)
+    usage: LLMUsage = field(default_factory=LLMUsage)
+    stopped: str | None = None  # why calls stopped early (insufficient_quota, auth)
+
+    @property
+    def failure_counts(self) -> dict[str, int]:
+        return dict(Counter(self.failures.values()))
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds the server asks us to wait: ``retry-after-ms``, ``retry-after`` (seconds or an
+    HTTP date), or None."""
+    if not headers:
+        return None
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(float(value) / divisor, 0.0)
+        except ValueError:
+            parsed = email.utils.parsedate_tz(value)
+            if parsed is not None:
+                return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
+    return None
+
+
+def to_assessment(item: ScoredMessage) -> RiskAssessment:
+    """The model's reply for one message as a validated RiskAssessment (bounded, one line)."""
+    actions = [one_line(a) for a in item.mitigation_suggestions if a.strip()][:MAX_MITIGATIONS]
+    if not actions and LEVEL_RANK[item.risk_level] >= LEVEL_RANK["high"]:
+        actions = mitigations(item.risk_category, item.risk_level)
+    return RiskAssessment(
+        risk_level=item.risk_level,
+        risk_category=item.risk_category,
+        description=one_line(item.description) or "No description",
+        confidence_score=item.confidence_score,
+        mitigation_suggestions=actions,
+        requires_attention=item.requires_attention,
+    )
+
+
+class LLMRiskScorer:
+    """Scores :class:`LLMItem` batches through an ``openai.OpenAI`` client (``max_retries=0``:
+    retries are ours, so quota errors stop and every wait is counted)."""
+
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        config: LLMConfig,
+        *,
+        counter: TokenCounter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.counter = counter or TokenCounter()
+        self.sleep = sleep
+        self.system_tokens = self.counter.count(SYSTEM_PROMPT)
+        self.budget = TokenBudget(config.max_tokens_per_run)
+        self._stop = threading.Event()
+        self._stop_reason: str | None = None
+
+    # -- public
+
+    def score(self, items: Sequence[LLMItem]) -> LLMOutcome:
+        outcome = LLMOutcome()
+        if not items:
+            return outcome
+        by_id = {item.message_id: item for item in items}
+        repair: dict[str, FailureReason] = {}
+        self._round(self._pack(items, self.config.batch_messages), outcome, repair)
+        if repair:
+            retry_items = [by_id[m] for m in by_id if m in repair]
+            again: dict[str, FailureReason] = {}
+            self._round(self._pack(retry_items, self.config.repair_batch_messages), outcome, again)
+            for message_id, reason in again.items():
+                outcome.failures[message_id] = reason
+        for message_id in by_id:
+            if message_id not in outcome.results and message_id not in outcome.failures:
+                outcome.failures[message_id] = "not_scored"
+        outcome.stopped = self._stop_reason
+        return outcome
+
+    # -- rounds and batches
+
+    def _pack(self, items: Sequence[LLMItem], max_messages: int) -> list[Batch]:
+        return pack_batches(
+            items,
+            max_messages=max_messages,
+            max_input_tokens=self.config.batch_input_tokens,
+            counter=self.counter,
+            system_tokens=self.system_tokens,
+        )
+
+    def _round(
+        self, batches: list[Batch], outcome: LLMOutcome, repair: dict[str, FailureReason]
+    ) -> None:
+        lock = threading.Lock()
+
+        def run(batch: Batch) -> None:
+            results, failures = self._run_batch(batch, outcome.usage)
+            with lock:
+                outcome.results.update(results)
+                for message_id, reason in failures.items():
+                    if reason in REPAIRABLE:
+                        repair[message_id] = reason
+                    else:
+                        outcome.failures[message_id] = reason
+
+        workers = max(1, min(self.config.concurrency, len(batches)))
+        if workers == 1:
+            for batch in batches:
+                run(batch)
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm") as pool:
+            for future in [pool.submit(run, batch) for batch in batches]:
+                future.result()
+
+    def _run_batch(
+        self, batch: Batch, usage: LLMUsage
+    ) -> tuple[dict[str, RiskAssessment], dict[str, FailureReason]]:
+        reply = self._request(batch, usage)
+        if reply.kind == "length" and len(batch.items) > 1:
+            usage.add(split_batches=1)
+            half = len(batch.items) // 2
+            results: dict[str, RiskAssessment] = {}
+            failures: dict[str, FailureReason] = {}
+            for part in (batch.items[:half], batch.items[half:]):
+                r, f = self._run_batch(_make_batch(part, self.counter, self.system_tokens), usage)
+                results.update(r)
+                failures.update(f)
+            return results, failures
+        if reply.kind != "ok":
+            return {}, dict.fromkeys(batch.message_ids, reply.reason or "length")
+        if reply.parsed is None:
+            return {}, dict.fromkeys(batch.message_ids, "refusal" if reply.refusal else "malformed")
+        return self._check_ids(batch, reply.parsed, usage)
+
+    def _check_ids(
+        self, batch: Batch, parsed: ScoredBatch, usage: LLMUsage
+    ) -> tuple[dict[str, RiskAssessment], dict[str, FailureReason]]:
+        counts = Counter(item.id for item in parsed.assessments)
+        unexpected = sum(n for batch_id, n in counts.items() if batch_id not in batch.ids)
+        if unexpected:
+            usage.add(unexpected_ids=unexpected)
+        results: dict[str, RiskAssessment] = {}
+        failures: dict[str, FailureReason] = {}
+        by_id = {item.id: item for item in parsed.assessments}
+        for batch_id, message_id in batch.ids.items():
+            n = counts.get(batch_id, 0)
+            if n == 0:
+                failures[message_id] = "missing_id"
+            elif n > 1:
+                failures[message_id] = "duplicate_id"
+            else:
+                try:
+                    results[message_id] = to_assessment(by_id[batch_id])
+                except ValidationError:
+                    failures[message_id] = "invalid"
+        return results, failures
+
+    def _stop_all(self, reason: str) -> None:
+        if not self._stop.is_set():
+            self._stop_reason = reason
+            self._stop.set()
+
+    def _request(self, batch: Batch, usage: LLMUsage) -> _Reply:
+        cfg = self.config
+        max_out = 50 + cfg.output_tokens_per_message * len(batch.items)
+        messages = build_messages(batch.threads)
+        reason = "not_scored"
+        for attempt in range(cfg.max_attempts):
+            if self._stop.is_set():
+                return _Reply("failed", reason=self._stop_reason or "stopped")
+            reserved = batch.input_tokens + max_out
+            if not self.budget.reserve(reserved):
+                return _Reply("failed", reason="budget")
+            if attempt:
+                usage.add(retries=1)
+            usage.add(calls=1)
+            spent = reserved  # charged in full unless the response reports its usage
+            wait: float | None = None
+            try:
+                raw = self.client.chat.completions.with_raw_response.parse(
+                    model=cfg.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    response_format=ScoredBatch,
+                    temperature=0,
+                    max_completion_tokens=max_out,
+                )
+                try:
+                    completion = raw.parse()
+                except openai.LengthFinishReasonError as e:
+                    spent = usage.record(e.completion.usage)
+                    return _Reply("length", reason="length")
+                except openai.ContentFilterFinishReasonError as e:
+                    spent = usage.record(e.completion.usage)
+                    return _Reply("failed", reason="refusal")
+                except (ValidationError, ValueError, openai.APIResponseValidationError):
+                    spent = usage.record(_raw_usage(raw))
+                    usage.add(failed_calls=1)
+                    return _Reply("failed", reason="malformed")
+                spent = usage.record(completion.usage)
+                message = completion.choices[0].message if completion.choices else None
+                if message is None:
+                    return _Reply("failed", reason="malformed")
+                return _Reply("ok", parsed=message.parsed, refusal=message.refusal)
+            except openai.RateLimitError as e:
+                spent = 0
+                usage.add(failed_calls=1, rate_limited=1)
+                if e.code == "insufficient_quota":
+                    self._stop_all("insufficient_quota")
+                    return _Reply("failed", reason="insufficient_quota")
+                reason = "rate_limited"
+                wait = retry_after_seconds(e.response.headers)
+            except (openai.AuthenticationError, openai.PermissionDeniedError):
+                spent = 0
+                usage.add(failed_calls=1)
+                self._stop_all("auth")
+                return _Reply("failed", reason="auth")
+            except openai.APITimeoutError:
+                usage.add(failed_calls=1)
+                reason = "timeout"
+            except openai.APIConnectionError:
+                spent = 0
+                usage.add(failed_calls=1)
+                reason = "connection"
+            except openai.APIStatusError as e:
+                spent = 0
+                usage.add(failed_calls=1)
+                if e.status_code < 500 and e.status_code not in (408, 409):
+                    return _Reply("failed", reason=f"http_{e.status_code}")
+                reason = "server_error"
+                wait = retry_after_seconds(e.response.headers)
+            finally:
+                self.budget.settle(reserved, spent)
+            if attempt + 1 == cfg.max_attempts:
+                break
+            if wait is None:
+                wait = min(cfg.backoff_seconds * 2**attempt, 8.0) * (0.75 + random.random() / 4)
+            if wait > cfg.max_retry_wait_seconds:
+                break
+            usage.add(seconds_waited=wait)
+            self.sleep(wait)
+        return _Reply("failed", reason=reason)
+
+
+def _raw_usage(raw: Any) -> Any:
+    """``usage`` from a raw response whose content failed to parse, if the body has one."""
+    try:
+        body = json.loads(raw.http_response.text)
+        usage = body.get("usage") if isinstance(body, dict) else None
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(usage, dict):
+        return None
+    return openai.types.CompletionUsage.model_validate(usage)
+
+
+# --------------------------------------------------------------------------------------------
+# Triage, inputs and the final judgement
+
+_EMOJI = re.compile(r":[a-z0-9_+'-]+:|[\u2600-\u27bf\U0001f000-\U0001faff\ufe0f\u200d]")
+_MENTION = re.compile(r"@[\w.-]+")
+_WORD = re.compile(r"[a-z0-9+']+")
+_ACK_WORDS = frozenset(
+    """ok okay k kk sure yes yep yup yeah no nope thanks thank thx ty tysm you u lgtm +1 noted
+    done cool nice great awesome perfect np welcome ack will do on it got it sounds good good
+    ha haha lol sgtm agreed same here morning hi hello hey all team gm bye cheers see ya
+    appreciate it much a lot for the update approved congrats congratulations well
+    """.split()
+)
+MAX_TRIVIAL_WORDS = 6
+
+
+def is_trivial(text: str | None) -> bool:
+    """Acknowledgements, greetings, emoji and +1s: nothing a risk model could add to."""
+    if text is None:
+        return True
+    low = _MENTION.sub(" ", _EMOJI.sub(" ", text.lower()))
+    words = _WORD.findall(low)
+    if len(words) > MAX_TRIVIAL_WORDS:
+        return False
+    if any(ch.isdigit() for ch in low.replace("+1", "")):
+        return False
+    return all(word in _ACK_WORDS for word in words)
+
+
+def pseudonymize(text: str, names_to_ids: Sequence[tuple[str, str]]) -> str:
+    """Replace ``@Display Name`` mentions with ``@U…`` IDs (longest names first)."""
+    if "@" not in text:
+        return text
+    for name, user_id in names_to_ids:
+        if f"@{name}" in text:
+            text = text.replace(f"@{name}", f"@{user_id}")
+    return text
+
+
+def prepare_text(text: str, names_to_ids: Sequence[tuple[str, str]] = ()) -> str:
+    """What leaves the pipeline: mentions as user IDs, PII and secrets redacted."""
+    return redact(pseudonymize(text or "", names_to_ids))
+
+
+def input_hash(text: str, channel: str | None, parent_text: str | None) -> str:
+    """The cache key of what the model sees for one message (prompt-independent)."""
+    digest = hashlib.sha256()
+    for part in (text, channel or "", parent_text or ""):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+JUDGEMENTS = ("rules", "triage", "llm", "rules_floor", "fallback")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    scorer: str
+    model: str
+    prompt_version: str
+
+
+def combine(
+    rules: pd.DataFrame,
+    llm: Mapping[str, RiskAssessment],
+    failures: Mapping[str, FailureReason],
+    triaged: Iterable[str],
+    *,
+    llm_provenance: Provenance,
+) -> pd.DataFrame:
+    """The final rows: ``rules`` (contract-shaped rules assessments, one per ``message_id``)
+    overridden by the model's judgements, with both levels kept.
+
+    A rules ``critical`` answered by the model with ``low``/``medium`` keeps the rules' row
+    (``judgement='rules_floor'``): the model may lower a critical to high, never below.
+    Failed messages keep the rules' row with ``needs_rescore``.
+    """
+    frame = rules.copy()
+    frame["rules_risk_level"] = frame["risk_level"]
+    frame["llm_risk_level"] = None
+    frame["judgement"] = "rules"
+    frame["fallback_reason"] = None
+    triaged_set = set(triaged)
+    ids = frame["message_id"].tolist()
+    rules_levels = frame["risk_level"].tolist()
+    columns = {name: frame[name].tolist() for name in frame.columns}
+    for i, message_id in enumerate(ids):
+        if message_id in triaged_set:
+            columns["judgement"][i] = "triage"
+            continue
+        judged = llm.get(message_id)
+        if judged is None:
+            columns["judgement"][i] = "fallback"
+            columns["fallback_reason"][i] = failures.get(message_id, "not_scored")
+            columns["needs_rescore"][i] = True
+            continue
+        columns["llm_risk_level"][i] = judged.risk_level
+        if rules_levels[i] == "critical" and judged.level_rank < LEVEL_RANK["high"]:
+            columns["judgement"][i] = "rules_floor"
+            continue
+        columns["judgement"][i] = "llm"
+        columns["risk_level"][i] = judged.risk_level
+        columns["risk_category"][i] = judged.risk_category
+        columns["description"][i] = judged.description
+        columns["confidence_score"][i] = float(judged.confidence_score)
+        columns["mitigation_suggestions"][i] = json.dumps(judged.mitigation_suggestions)
+        columns["requires_attention"][i] = bool(judged.requires_attention)
+        columns["scorer"][i] = llm_provenance.scorer
+        columns["model"][i] = llm_provenance.model
+        columns["prompt_version"][i] = llm_provenance.prompt_version
+    out = pd.DataFrame(columns, index=frame.index)
+    for name in ("message_timestamp", "created_at"):
+        if name in out:
+            out[name] = pd.to_datetime(out[name], utc=True)
+    out["confidence_score"] = out["confidence_score"].astype(float)
+    out["requires_attention"] = out["requires_attention"].astype(bool)
+    out["needs_rescore"] = out["needs_rescore"].astype(bool)
+    return out
+
+
+def floor_assessment(rules: RiskAssessment, judged: RiskAssessment) -> RiskAssessment:
+    """One message's final judgement (the per-message form of :func:`combine`)."""
+    if rules.risk_level == "critical" and judged.level_rank < LEVEL_RANK["high"]:
+        return rules
+    return judged
+
+
+# --------------------------------------------------------------------------------------------
+# digest-eval --scorer llm
+
+
+def build_eval_scorer(env: Mapping[str, str] | None = None) -> Scorer:
+    """A :data:`Scorer` for ``digest-eval``: one message per request (the harness scores one at
+    a time), triage and the rules floor as in the pipeline, rules on failure. Usage and the
+    estimated cost are printed to stderr when the process exits."""
+    import atexit
+    import sys
+
+    from digest_pipeline.settings import DEFAULT_LLM_MODEL
+
+    env = os.environ if env is None else env
+    client = openai.OpenAI(
+        api_key=env.get("OPENAI_API_KEY") or "unused-local-server",
+        base_url=env.get("OPENAI_BASE_URL") or None,
+        max_retries=0,
+        timeout=60.0,
+    )
+    config = LLMConfig(model=env.get("DIGEST_LLM_MODEL") or DEFAULT_LLM_MODEL, concurrency=1)
+    scorer = LLMRiskScorer(client, config)
+    usage = LLMUsage()
+    fallbacks: Counter[str] = Counter()
+
+    def score(text: str, channel: str | None, thread_context: str | None) -> RiskAssessment:
+        rules = rules_scorer(text, channel, thread_context)
+        if rules.risk_level == "low" and is_trivial(text):
+            return rules
+        item = LLMItem(
+            message_id="eval",
+            thread_id="eval-thread" if thread_context else "eval",
+            channel=channel,
+            author=None,
+            text=prepare_text(text),
+            parent_text=prepare_text(thread_context) if thread_context else None,
+        )
+        outcome = scorer.score([item])
+        for name in ("calls", "prompt_tokens", "completion_tokens", "cached_tokens", "retries"):
+            usage.add(**{name: getattr(outcome.usage, name)})
+        judged = outcome.results.get("eval")
+        if judged is None:
+            fallbacks[outcome.failures.get("eval", "not_scored")] += 1
+            return rules
+        return floor_assessment(rules, judged)
+
+    def report() -> None:
+        meta = usage.as_metadata(config.model)
+        sys.stderr.write(
+            f"digest-eval: LLM {config.model}: {meta['llm_calls']} calls, "
+            f"{meta['llm_prompt_tokens']} prompt + {meta['llm_completion_tokens']} completion "
+            f"tokens ({meta['llm_cached_tokens']} cached), estimated cost "
+            f"{meta['llm_estimated_cost_usd']} USD; rules fallbacks: {dict(fallbacks) or 0}\n"
+        )
+
+    atexit.register(report)
+    return score
