@@ -3,6 +3,7 @@
 import dagster as dg
 
 from digest_pipeline.defs.risk import assets
+from digest_pipeline.defs.risk.checks import build_scorer_eval_check
 from digest_pipeline.defs.risk.resources import build_risk_scorer
 from digest_pipeline.settings import Settings
 
@@ -10,7 +11,10 @@ from digest_pipeline.settings import Settings
 def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([assets]),
-        asset_checks=dg.load_asset_checks_from_modules([assets]),
+        asset_checks=[
+            *dg.load_asset_checks_from_modules([assets]),
+            build_scorer_eval_check(settings.scorer),
+        ],
         resources={
             "risk_scorer": build_risk_scorer(
                 kind=settings.effective_scorer,
