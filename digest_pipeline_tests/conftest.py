@@ -57,3 +57,58 @@ def postgres_databases():
 def postgres_url(postgres_databases) -> str:
     """A fresh database for this test (URL)."""
     return postgres_databases()
+
+
+# --- the whole pipeline on the demo workspace (shared by the end-to-end tests) ----------------
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+HOURS = ["2026-03-10-15:00", "2026-03-10-16:00", "2026-03-10-17:00"]
+DAY = "2026-03-10"
+
+
+def run_demo_pipeline(settings, instance=None) -> list[str]:
+    """Three hours, one of them twice (a re-run must replace, never duplicate), the daily digest,
+    and the analyst views. Fails on any failed asset step; returns the failed asset-check steps
+    (checks are non-blocking: a failed check does not stop the assets)."""
+    import dagster as dg
+
+    from digest_pipeline.definitions import build_defs
+    from digest_pipeline.defs.analytics.assets import analyst_views
+
+    defs = build_defs(settings)
+    asset_steps = {
+        key.to_python_identifier() for key in defs.resolve_asset_graph().get_all_asset_keys()
+    }
+    failed_checks: list[str] = []
+
+    def run(job: dg.JobDefinition, **kwargs) -> None:
+        result = job.execute_in_process(
+            run_config=QUIET, raise_on_error=False, instance=instance, **kwargs
+        )
+        failed = [e.step_key for e in result.get_step_failure_events()]
+        if not result.success and (not failed or any(step in asset_steps for step in failed)):
+            raise AssertionError(f"{job.name} {kwargs}: steps failed: {failed}")
+        failed_checks.extend(failed)
+
+    hourly = defs.resolve_job_def("hourly_digest_job")
+    for key in [*HOURS, HOURS[1]]:
+        run(hourly, partition_key=key)
+    run(defs.resolve_job_def("daily_digest_job"), partition_key=DAY)
+    dg.materialize(
+        [analyst_views],
+        resources={"warehouse": defs.resources["warehouse"]},
+        instance=instance,
+        run_config=QUIET,
+    )
+    return sorted(set(failed_checks))
+
+
+@pytest.fixture(scope="session")
+def duckdb_pipeline(tmp_path_factory) -> str:
+    """The demo pipeline materialized into a temporary DuckDB file (its path)."""
+    from digest_pipeline.settings import Settings
+
+    path = str(tmp_path_factory.mktemp("e2e") / "digest.duckdb")
+    failed_checks = run_demo_pipeline(Settings(duckdb_path=path))
+    assert not failed_checks, f"asset checks failed on DuckDB: {failed_checks}"
+    return path

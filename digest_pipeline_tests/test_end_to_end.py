@@ -7,10 +7,7 @@ from digest_pipeline.definitions import build_defs
 from digest_pipeline.defs.digest.schedules import range_tags
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS, MESSAGE_TYPES
 from digest_pipeline.settings import Settings
-
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-HOURS = ["2026-03-10-15:00", "2026-03-10-16:00", "2026-03-10-17:00"]
-DAY = "2026-03-10"
+from digest_pipeline_tests.conftest import DAY, HOURS, QUIET
 
 
 def _query(path: str, sql: str) -> list[tuple]:
@@ -24,18 +21,8 @@ def _scalar(path: str, sql: str):
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> str:
-    path = str(tmp_path_factory.mktemp("e2e") / "digest.duckdb")
-    defs = build_defs(Settings(duckdb_path=path))
-    hourly = defs.resolve_job_def("hourly_digest_job")
-    for key in HOURS:
-        hourly.execute_in_process(partition_key=key, run_config=QUIET, raise_on_error=True)
-    # Re-running an hour must replace it, never duplicate it.
-    hourly.execute_in_process(partition_key=HOURS[1], run_config=QUIET, raise_on_error=True)
-    defs.resolve_job_def("daily_digest_job").execute_in_process(
-        partition_key=DAY, run_config=QUIET, raise_on_error=True
-    )
-    return path
+def warehouse(duckdb_pipeline) -> str:
+    return duckdb_pipeline
 
 
 def test_every_table_has_rows(warehouse):

@@ -26,6 +26,7 @@ RESOLUTION_WORDS = (
     "cleared",
     "released",
     "closed",
+    "closing",
     "recovered",
     "no longer",
     "all good",

@@ -1,0 +1,30 @@
+"""The analyst queries the README documents; tests run each one on both backends."""
+
+DOCUMENTED_QUERIES = {
+    "open_risks": """
+SELECT channel, risk_level, risk_category, description, raised_by, raised_at, permalink
+FROM v_open_risks
+ORDER BY risk_rank DESC, raised_at DESC
+LIMIT 20
+""",
+    "latest_messages": """
+SELECT "timestamp", channel, "user", urgency, category, risk_level, content
+FROM v_latest_messages
+WHERE channel = 'supply-chain' AND urgency IN ('high', 'critical')
+ORDER BY "timestamp" DESC
+LIMIT 50
+""",
+    "risk_summary": """
+SELECT day, risk_level, sum(assessments) AS assessments,
+       sum(requiring_attention) AS requiring_attention
+FROM v_risk_summary
+GROUP BY day, risk_level
+ORDER BY day, risk_level
+""",
+    "channel_stats": """
+SELECT channel, messages, urgent_messages, critical_risks, high_risks, open_risks,
+       avg_sentiment
+FROM v_channel_stats
+ORDER BY open_risks DESC, messages DESC
+""",
+}
