@@ -7,10 +7,19 @@ import pandas as pd
 
 from digest_pipeline.defs.digest.build import (
     DIGEST_INPUT_COLUMNS,
+    OPTIONAL_INPUT_COLUMNS,
     OVERALL,
     DigestInputs,
-    build_digest,
+    build_digests,
 )
+from digest_pipeline.defs.digest.delivery import (
+    DigestDelivery,
+    DigestSlackResource,
+    deliver_digest,
+    write_digest_files,
+)
+from digest_pipeline.defs.digest.models import DigestContent
+from digest_pipeline.defs.digest.render import render_blocks, render_html, risk_counts_markdown
 from digest_pipeline.defs.partitions import (
     DIGEST_TIMEZONE,
     daily_partitions,
@@ -40,6 +49,17 @@ _DIGEST_COLUMNS = (
     ("resolved_risks", "JSON", "Risky threads whose latest message resolves them"),
     ("action_items", "JSON", "Risks that require attention"),
     ("opted_out_channels", "JSON", "Channels left out by their [no-digest] marker"),
+    (
+        "unanswered_questions",
+        "JSON",
+        "Urgent top-level questions without a reply, each with message_id and permalink",
+    ),
+    ("trend", "JSON", "Medium+ messages per bucket (hour for daily) over the window"),
+    (
+        "hidden_message_count",
+        "BIGINT",
+        "Messages counted but not quoted (private channels, in the overall row)",
+    ),
 )
 HOURLY_SCHEMA = table_schema(*_DIGEST_COLUMNS)
 DAILY_SCHEMA = table_schema(
@@ -48,47 +68,109 @@ DAILY_SCHEMA = table_schema(
     ("timezone", "VARCHAR", "DIGEST_TIMEZONE the day is cut in"),
 )
 
+INPUT_COLUMNS = DIGEST_INPUT_COLUMNS + list(OPTIONAL_INPUT_COLUMNS)
 _JOIN_SQL = """
 SELECT m.id, m.channel_id, m.channel, m."user", m."timestamp", m.content, m.permalink,
        m.is_reply, m.parent_id, r.risk_level, r.risk_category, r.description,
-       r.confidence_score, r.requires_attention
+       r.confidence_score, r.requires_attention,
+       m.user_id, CAST(m.mentions AS VARCHAR) AS mentions, m.urgency, m.reply_count, m.is_bot
 FROM {schema}.messages AS m
 JOIN {schema}.risk_assessments AS r ON r.message_id = m.id
 WHERE m."timestamp" >= ? AND m."timestamp" < ?
 ORDER BY m."timestamp"
 """
+HOUR = timedelta(hours=1)
 
 
 def join_assessments(messages: pd.DataFrame, risks: pd.DataFrame) -> pd.DataFrame:
     if messages.empty:
-        return pd.DataFrame(columns=DIGEST_INPUT_COLUMNS)
+        return pd.DataFrame(columns=INPUT_COLUMNS)
     merged = messages.merge(
         risks.drop(columns=["id", "channel_id"]), left_on="id", right_on="message_id", how="inner"
     )
-    return merged[DIGEST_INPUT_COLUMNS]
+    for column, default in OPTIONAL_INPUT_COLUMNS.items():
+        if column not in merged.columns:
+            merged[column] = default
+    return merged[INPUT_COLUMNS]
 
 
-def _metadata(frame: pd.DataFrame) -> dict[str, dg.MetadataValue | int | str]:
+def read_window(warehouse: Warehouse, start: datetime, end: datetime) -> pd.DataFrame:
+    """Messages with their assessments posted in ``[start, end)``, from the warehouse."""
+    if not (warehouse.table_exists("messages") and warehouse.table_exists("risk_assessments")):
+        return pd.DataFrame(columns=INPUT_COLUMNS)
+    frame = warehouse.query(_JOIN_SQL, [start, end])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    return frame[INPUT_COLUMNS]
+
+
+def _metadata(
+    frame: pd.DataFrame, content: DigestContent
+) -> dict[str, dg.MetadataValue | int | str]:
     overall = frame.loc[frame["channel_id"] == OVERALL].iloc[0]
     return {
         "digest": dg.MetadataValue.md(str(overall["markdown"])),
+        "risk_counts": dg.MetadataValue.md(risk_counts_markdown(content)),
         "summary": str(overall["summary"]),
         "messages": int(overall["message_count"]),
         "critical": int(overall["critical_count"]),
         "high": int(overall["high_count"]),
         "medium": int(overall["medium_count"]),
+        "risk_threads": len(content.risks),
+        "new_risks": len(content.new),
+        "escalated_risks": len(content.escalated),
+        "resolved_risks": len(content.resolved),
+        "unanswered_questions": len(content.questions),
         "channels": len(frame) - 1,
+        "hidden_messages": content.hidden_messages,
     }
+
+
+def _deliver(
+    context: dg.AssetExecutionContext,
+    *,
+    digest: str,
+    kind: str,
+    partition_key: str,
+    content: DigestContent,
+    markdown: str,
+    delivery: DigestDelivery,
+    slack_chat: DigestSlackResource,
+    warehouse: Warehouse,
+    post: bool,
+) -> dict[str, dg.MetadataValue | int | str]:
+    """Write the digest's files and, when configured, post it (or update the earlier post)."""
+    files = write_digest_files(
+        delivery.output_dir, kind, partition_key, markdown=markdown, html=render_html(content)
+    )
+    meta: dict[str, dg.MetadataValue | int | str] = {"file": dg.MetadataValue.path(files[0])}
+    if post and delivery.posts_digests and delivery.post_channel:
+        result = deliver_digest(
+            slack_chat.get_client(),
+            warehouse,
+            digest=digest,
+            partition_key=partition_key,
+            channel=delivery.post_channel,
+            message=render_blocks(content),
+        )
+        context.log.info(f"{digest} {partition_key} {result.action} in Slack ({result.channel_id})")
+        meta |= result.as_metadata()
+    elif post and delivery.post_channel:
+        meta["slack_delivery"] = "skipped: no SLACK_BOT_TOKEN"
+    else:
+        meta["slack_delivery"] = "not configured" if not delivery.post_channel else "not posted"
+    return meta
 
 
 @dg.asset(
     group_name="digest",
-    kinds={"markdown", "duckdb"},
+    kinds={"markdown", "duckdb", "slack"},
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(
-        "The hourly digest: per channel and overall, message counts, risk counts per level and "
-        "the top risks, each citing its source message."
+        "The hourly digest: per channel and overall, message counts, risk counts per level, "
+        "the ranked risks with owner and status against the hour before, resolved threads and "
+        "urgent unanswered questions, each citing its source message. Written as Markdown and "
+        "HTML to DIGEST_OUTPUT_DIR; posted to DIGEST_POST_CHANNEL when DIGEST_POST_HOURLY is on."
     ),
     metadata={"partition_expr": "window_start", "dagster/column_schema": HOURLY_SCHEMA},
 )
@@ -97,49 +179,79 @@ def hourly_digest(
     messages: pd.DataFrame,
     risk_assessments: pd.DataFrame,
     slack_channels: pd.DataFrame,
+    slack_users: pd.DataFrame,
+    warehouse: Warehouse,
+    delivery: DigestDelivery,
+    slack_chat: DigestSlackResource,
 ) -> pd.DataFrame:
     start, end = context.partition_time_window
     joined = join_assessments(messages, risk_assessments)
+    allow = frozenset(delivery.private_allow)
+    # The hour before the first one comes from the warehouse; later ones from this run.
+    previous = read_window(warehouse, start - HOUR, start)
     frames = []
+    content: DigestContent | None = None
     # A single-run backfill covers many hours: one digest per hour, as if run hour by hour.
     hour = start
     while hour < end:
-        nxt = hour + timedelta(hours=1)
+        nxt = hour + HOUR
         part = joined.loc[(joined["timestamp"] >= hour) & (joined["timestamp"] < nxt)]
         title = f"Hourly digest {hour:%Y-%m-%d %H:%M} UTC"
-        frames.append(build_digest(DigestInputs(hour, nxt, part, slack_channels), title))
+        inputs = DigestInputs(
+            hour, nxt, part, slack_channels, previous, users=slack_users, private_allow=allow
+        )
+        frame, content, _ = build_digests(inputs, title, kind="hourly")
+        frames.append(frame)
+        previous = part
         hour = nxt
+    assert content is not None
     frame = pd.concat(frames, ignore_index=True)[column_names(HOURLY_SCHEMA)]
-    context.add_output_metadata(_metadata(frames[-1]) | {"hours": len(frames)})
+    last_key = context.partition_keys[-1]
+    overall = frames[-1].loc[frames[-1]["channel_id"] == OVERALL].iloc[0]
+    delivered = _deliver(
+        context,
+        digest="hourly_digest",
+        kind="hourly",
+        partition_key=last_key,
+        content=content,
+        markdown=str(overall["markdown"]),
+        delivery=delivery,
+        slack_chat=slack_chat,
+        warehouse=warehouse,
+        # A backfill of many hours never floods the channel: only single-hour runs post.
+        post=delivery.post_hourly and len(context.partition_keys) == 1,
+    )
+    context.add_output_metadata(_metadata(frames[-1], content) | delivered | {"hours": len(frames)})
     return frame
-
-
-def read_window(warehouse: Warehouse, start: datetime, end: datetime) -> pd.DataFrame:
-    if not (warehouse.table_exists("messages") and warehouse.table_exists("risk_assessments")):
-        return pd.DataFrame(columns=DIGEST_INPUT_COLUMNS)
-    frame = warehouse.query(_JOIN_SQL, [start, end])
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    return frame[DIGEST_INPUT_COLUMNS]
 
 
 @dg.asset(
     group_name="digest",
-    kinds={"markdown", "duckdb"},
+    kinds={"markdown", "duckdb", "slack"},
     partitions_def=daily_partitions,
     deps=[
         dg.AssetDep("messages", partition_mapping=daily_upstream_mapping()),
         dg.AssetDep("risk_assessments", partition_mapping=daily_upstream_mapping()),
     ],
     description=(
-        "The daily digest for the team's local day (DIGEST_TIMEZONE): top risks, new, escalated "
-        "and resolved risks since the day before, action items and the hourly trend."
+        "The daily digest for the team's local day (DIGEST_TIMEZONE): what to act on (ranked, "
+        "with owner and new / escalated / ongoing since the day before), what was resolved, "
+        "urgent questions nobody answered, the hourly trend and a per-channel table. Every line "
+        "links to its source message. Written to DIGEST_OUTPUT_DIR and, when "
+        "DIGEST_POST_CHANNEL is set, posted to Slack (a re-run updates the same post)."
     ),
     metadata={"partition_expr": "window_start", "dagster/column_schema": DAILY_SCHEMA},
 )
 def daily_digest(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, slack_channels: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    slack_channels: pd.DataFrame,
+    slack_users: pd.DataFrame,
+    delivery: DigestDelivery,
+    slack_chat: DigestSlackResource,
 ) -> pd.DataFrame:
     frames = []
+    meta: dict[str, dg.MetadataValue | int | str] = {}
     for key in context.partition_keys:
         start, end = daily_partitions.time_window_for_partition_key(key)
         day = DigestInputs(
@@ -148,11 +260,29 @@ def daily_digest(
             frame=read_window(warehouse, start, end),
             channels=slack_channels,
             previous=read_window(warehouse, start - (end - start), start),
+            users=slack_users,
+            private_allow=frozenset(delivery.private_allow),
         )
-        frame = build_digest(day, f"Daily digest {key} ({DIGEST_TIMEZONE})", trend_freq="h")
+        frame, content, _ = build_digests(
+            day, f"Daily digest {key} ({DIGEST_TIMEZONE})", kind="daily", trend_freq="h"
+        )
         frame["digest_date"] = key
         frame["timezone"] = DIGEST_TIMEZONE
         frames.append(frame)
+        overall = frame.loc[frame["channel_id"] == OVERALL].iloc[0]
+        meta = _metadata(frame, content) | _deliver(
+            context,
+            digest="daily_digest",
+            kind="daily",
+            partition_key=key,
+            content=content,
+            markdown=str(overall["markdown"]),
+            delivery=delivery,
+            slack_chat=slack_chat,
+            warehouse=warehouse,
+            # A backfill of many days posts only the last one.
+            post=key == context.partition_keys[-1],
+        )
     frame = pd.concat(frames, ignore_index=True)[column_names(DAILY_SCHEMA)]
-    context.add_output_metadata(_metadata(frames[-1]) | {"days": len(frames)})
+    context.add_output_metadata(meta | {"days": len(frames)})
     return frame

@@ -1,22 +1,37 @@
-"""Pure digest logic: rank risks by thread, compare windows, render Markdown.
+"""Pure digest logic: rank risks by thread, compare windows, find owners and open questions.
 
-Input is one row per message joined with its assessment (see :data:`DIGEST_INPUT_COLUMNS`).
+Input is one row per message joined with its assessment (see :data:`DIGEST_INPUT_COLUMNS`; the
+:data:`OPTIONAL_INPUT_COLUMNS` are filled with neutral defaults when a caller lacks them).
 A thread is one risk: its line cites the thread's most severe message, so a 40-reply escalation
-shows once, with the worst thing said in it.
+shows once, with the worst thing said in it. :func:`build_digest` returns the table rows;
+:func:`build_digests` also returns the overall :class:`DigestContent` that
+:mod:`~digest_pipeline.defs.digest.render` turns into Markdown, Slack Block Kit and HTML.
+
+Audience: the overall digest (``channel_id = '*'``) goes to a wide audience, so it quotes no
+private channel unless that channel is on the allow list; it still *counts* their messages.
+A channel with ``[no-digest]`` in its topic or purpose is left out of every row.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORY_LABELS, LEVEL_RANK, LEVELS
+from digest_pipeline.defs.digest.models import (
+    ChannelLine,
+    DigestContent,
+    Person,
+    Question,
+    ThreadRisk,
+)
+from digest_pipeline.defs.digest.render import render_markdown
+from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, LEVELS
 
 DIGEST_INPUT_COLUMNS = [
     "id",
@@ -34,46 +49,70 @@ DIGEST_INPUT_COLUMNS = [
     "confidence_score",
     "requires_attention",
 ]
+# Columns that make the digest richer (owners, unanswered questions); neutral when missing.
+OPTIONAL_INPUT_COLUMNS: dict[str, Any] = {
+    "user_id": None,
+    "mentions": "[]",
+    "urgency": "low",
+    "reply_count": 0,
+    "is_bot": False,
+}
 OVERALL = "*"
 TOP_RISKS = 10
+QUOTE_CHARS = 140
 NO_DIGEST_MARKER = "[no-digest]"
+BROADCAST_MENTIONS = frozenset({"here", "channel", "everyone"})
 _RESOLVED = re.compile(
-    r"\b(resolved|fixed|back up|back online|passed|cleared|released|closed|recovered|"
+    r"\b(resolved|fixed|back up|back online|passed|cleared|released|closed|closing|recovered|"
     r"no longer|all good|under control|false alarm)\b",
     re.IGNORECASE,
 )
-_ICON = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪"}
+_QUESTION = re.compile(r"\?\s*($|\s)|\?$")
 
 
-@dataclass(frozen=True)
-class ThreadRisk:
-    thread_id: str
-    level: str
-    message_id: str
-    channel_id: str
-    channel: str
-    user: str
-    timestamp: datetime
-    description: str
-    category: str
-    permalink: str
-    requires_attention: bool
-    confidence: float
+def _level_rank(level: object) -> int:
+    return LEVEL_RANK.get(str(level), 0)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "thread_id": self.thread_id,
-            "risk_level": self.level,
-            "message_id": self.message_id,
-            "channel_id": self.channel_id,
-            "channel": self.channel,
-            "user": self.user,
-            "timestamp": self.timestamp.isoformat(),
-            "description": self.description,
-            "risk_category": self.category,
-            "permalink": self.permalink,
-            "requires_attention": self.requires_attention,
-        }
+
+def quote(text: object, limit: int = QUOTE_CHARS) -> str:
+    """A message's text as a one-line quote of at most ``limit`` characters."""
+    flat = " ".join(str(text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def people_directory(users: pd.DataFrame | None) -> dict[str, Person]:
+    """``user_id → Person`` from ``slack_users`` (display name, else real name, else handle)."""
+    if users is None or users.empty or "user_id" not in users:
+        return {}
+    out: dict[str, Person] = {}
+    for row in users.to_dict("records"):
+        user_id = row.get("user_id")
+        if not isinstance(user_id, str):
+            continue
+        name = next(
+            (
+                str(v).strip()
+                for v in (row.get("real_name"), row.get("display_name"), row.get("name"))
+                if isinstance(v, str) and v.strip()
+            ),
+            user_id,
+        )
+        title = row.get("title")
+        out[user_id] = Person(
+            user_id,
+            name,
+            title.strip() if isinstance(title, str) else "",
+            bool(row.get("is_bot")) if row.get("is_bot") is not None else False,
+        )
+    return out
+
+
+def normalize_inputs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the optional columns a caller lacks, with neutral values."""
+    missing = {c: v for c, v in OPTIONAL_INPUT_COLUMNS.items() if c not in frame.columns}
+    if not missing:
+        return frame
+    return frame.assign(**missing)
 
 
 def thread_ids(frame: pd.DataFrame) -> pd.Series:
@@ -81,39 +120,93 @@ def thread_ids(frame: pd.DataFrame) -> pd.Series:
     return frame["parent_id"].where(replies, frame["id"])
 
 
-def thread_risks(frame: pd.DataFrame) -> list[ThreadRisk]:
-    """One entry per thread with a medium-or-worse message, ranked most severe first."""
-    if frame.empty:
+def _mentions(value: object) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return []
+        return [str(v) for v in parsed] if isinstance(parsed, list) else []
+    return []
+
+
+def _owner(thread: pd.DataFrame, cited_id: str, people: Mapping[str, Person]) -> tuple[str, str]:
+    """Who should act on a thread: someone asked by name, else the human who raised it.
+
+    A user mentioned in the cited message wins, then one mentioned later in the thread (the
+    latest ask); otherwise the thread's first human author (a bot's alert is owned by the first
+    person who picked it up). Unknown user IDs are skipped: a name we cannot show is no owner.
+    """
+    ordered = thread.sort_values("timestamp")
+    cited = ordered.loc[ordered["id"] == cited_id]
+    for rows in (cited, ordered.iloc[::-1]):
+        for value in rows["mentions"]:
+            for user_id in _mentions(value):
+                if user_id in BROADCAST_MENTIONS or user_id not in people:
+                    continue
+                if not people[user_id].is_bot:
+                    return people[user_id].label, "mentioned"
+    for row in ordered.itertuples(index=False):
+        person = people.get(str(row.user_id)) if isinstance(row.user_id, str) else None
+        if person is not None and not person.is_bot:
+            return person.label, "raised"
+        if person is None and not bool(row.is_bot) and isinstance(row.user, str) and row.user:
+            return row.user, "raised"
+    return "", ""
+
+
+def thread_risks(
+    frame: pd.DataFrame, people: Mapping[str, Person] | None = None
+) -> list[ThreadRisk]:
+    """One entry per thread with a medium-or-worse message, ranked most severe first.
+
+    Within a level, threads someone must act on come first, then higher confidence, then the
+    most recent.
+    """
+    if frame is None or frame.empty:
         return []
+    frame = normalize_inputs(frame)
     work = frame.assign(
         thread_id=thread_ids(frame),
-        rank=frame["risk_level"].map(LEVEL_RANK).fillna(0).astype(int),
+        rank=frame["risk_level"].map(_level_rank).fillna(0).astype(int),
         attention=frame["requires_attention"].fillna(False).astype(bool),
         confidence=frame["confidence_score"].fillna(0.0).astype(float),
     )
-    work = work.loc[work["rank"] >= LEVEL_RANK["medium"]]
-    if work.empty:
+    risky = work.loc[work["rank"] >= LEVEL_RANK["medium"]]
+    if risky.empty:
         return []
-    work = work.sort_values(
+    best = risky.sort_values(
         ["rank", "attention", "confidence", "timestamp"], ascending=[False, False, False, False]
     ).drop_duplicates("thread_id")
-    return [
-        ThreadRisk(
-            thread_id=row.thread_id,
-            level=row.risk_level,
-            message_id=row.id,
-            channel_id=row.channel_id,
-            channel=row.channel,
-            user=row.user,
-            timestamp=row.timestamp,
-            description=row.description,
-            category=row.risk_category,
-            permalink=row.permalink,
-            requires_attention=bool(row.attention),
-            confidence=float(row.confidence),
+    sizes = work.groupby("thread_id").size()
+    threads = {tid: g for tid, g in work.groupby("thread_id") if tid in set(best["thread_id"])}
+    people = people or {}
+    out = []
+    for row in best.itertuples(index=False):
+        owner, reason = _owner(threads[row.thread_id], row.id, people)
+        out.append(
+            ThreadRisk(
+                thread_id=row.thread_id,
+                level=row.risk_level,
+                message_id=row.id,
+                channel_id=row.channel_id,
+                channel=row.channel,
+                user=row.user,
+                timestamp=row.timestamp,
+                description=row.description,
+                category=row.risk_category,
+                permalink=row.permalink,
+                requires_attention=bool(row.attention),
+                confidence=float(row.confidence),
+                quote=quote(row.content),
+                owner=owner,
+                owner_reason=reason,
+                messages=int(sizes.get(row.thread_id, 1)),
+            )
         )
-        for row in work.itertuples(index=False)
-    ]
+    return out
 
 
 def resolved_threads(frame: pd.DataFrame, earlier_risky: set[str]) -> list[dict[str, Any]]:
@@ -124,7 +217,7 @@ def resolved_threads(frame: pd.DataFrame, earlier_risky: set[str]) -> list[dict[
     risky_here = {
         r.thread_id
         for r in work.itertuples(index=False)
-        if LEVEL_RANK.get(r.risk_level, 0) >= LEVEL_RANK["medium"]
+        if _level_rank(r.risk_level) >= LEVEL_RANK["medium"]
     }
     out = []
     for thread_id, group in work.groupby("thread_id", sort=False):
@@ -137,12 +230,78 @@ def resolved_threads(frame: pd.DataFrame, earlier_risky: set[str]) -> list[dict[
                 {
                     "thread_id": thread_id,
                     "message_id": last["id"],
+                    "channel_id": last["channel_id"],
                     "channel": last["channel"],
+                    "user": last["user"],
                     "permalink": last["permalink"],
-                    "text": str(last["content"])[:160],
+                    "text": quote(last["content"], 160),
                 }
             )
     return out
+
+
+def unanswered_questions(frame: pd.DataFrame) -> list[Question]:
+    """Urgent top-level questions with no reply yet, oldest first.
+
+    Urgent: assessed high or critical, urgency high or critical, or sent with @here/@channel.
+    Answered: the parent advertises replies (``reply_count``) or a reply from someone else is in
+    the window. Bots do not ask questions.
+    """
+    if frame.empty:
+        return []
+    frame = normalize_inputs(frame)
+    replies = frame.loc[frame["is_reply"].fillna(False).astype(bool)]
+    repliers: dict[str, list[str]] = {}
+    for parent, user in zip(replies["parent_id"], replies["user"], strict=True):
+        if isinstance(parent, str):
+            repliers.setdefault(parent, []).append(str(user))
+    out = []
+    for row in frame.sort_values("timestamp").itertuples(index=False):
+        if _truthy(row.is_reply) or _truthy(row.is_bot) or not _QUESTION.search(str(row.content)):
+            continue
+        why = _urgent_reason(row.risk_level, row.urgency, _mentions(row.mentions))
+        if why is None:
+            continue
+        seen = repliers.get(row.id, [])
+        own = sum(1 for u in seen if u == row.user)
+        # The parent's reply_count also covers replies outside the window; the asker's own
+        # follow-ups ("anyone?") are no answer.
+        if len(seen) > own or _count(row.reply_count) > own:
+            continue
+        out.append(
+            Question(
+                message_id=row.id,
+                channel_id=row.channel_id,
+                channel=row.channel,
+                user=row.user,
+                timestamp=row.timestamp,
+                quote=quote(row.content),
+                permalink=row.permalink,
+                why=why,
+            )
+        )
+    return out
+
+
+def _urgent_reason(risk_level: object, urgency: object, mentions: list[str]) -> str | None:
+    if _level_rank(risk_level) >= LEVEL_RANK["high"]:
+        return f"{risk_level} risk"
+    if not BROADCAST_MENTIONS.isdisjoint(mentions):
+        return "@" + next(m for m in mentions if m in BROADCAST_MENTIONS)
+    if _level_rank(urgency) >= LEVEL_RANK["high"]:
+        return f"{urgency} urgency"
+    return None
+
+
+def _truthy(value: object) -> bool:
+    return bool(value) and not (isinstance(value, float) and value != value)
+
+
+def _count(value: object) -> int:
+    try:
+        return 0 if value is None or value != value else int(value)  # type: ignore[comparison-overlap,call-overload]
+    except (TypeError, ValueError):
+        return 0
 
 
 def level_counts(frame: pd.DataFrame) -> dict[str, int]:
@@ -154,223 +313,251 @@ def level_counts(frame: pd.DataFrame) -> dict[str, int]:
 class DigestInputs:
     window_start: datetime
     window_end: datetime
-    frame: pd.DataFrame  # DIGEST_INPUT_COLUMNS
+    frame: pd.DataFrame  # DIGEST_INPUT_COLUMNS (+ OPTIONAL_INPUT_COLUMNS)
     channels: pd.DataFrame  # slack_channels
     previous: pd.DataFrame | None = None  # the previous window's rows, for new/escalated/resolved
+    users: pd.DataFrame | None = None  # slack_users, for owners' names and roles
+    private_allow: frozenset[str] = frozenset()  # private channels (IDs or names) quotable overall
+
+
+def opted_out_channels(channels: pd.DataFrame) -> set[str]:
+    if channels.empty:
+        return set()
+    text = (channels["topic"].fillna("") + " " + channels["purpose"].fillna("")).str.lower()
+    return set(channels.loc[text.str.contains(NO_DIGEST_MARKER, regex=False), "channel_id"])
 
 
 def audience_filter(frame: pd.DataFrame, channels: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Drop channels that opted out with ``[no-digest]`` in their topic or purpose."""
     if channels.empty or frame.empty:
-        return frame, []
-    text = (channels["topic"].fillna("") + " " + channels["purpose"].fillna("")).str.lower()
-    opted_out = set(channels.loc[text.str.contains(NO_DIGEST_MARKER, regex=False), "channel_id"])
+        return frame, sorted(opted_out_channels(channels)) if not channels.empty else []
+    opted_out = opted_out_channels(channels)
     return frame.loc[~frame["channel_id"].isin(opted_out)], sorted(opted_out)
 
 
-def _private(channels: pd.DataFrame) -> set[str]:
+def hidden_channels(channels: pd.DataFrame, allow: Iterable[str] = ()) -> set[str]:
+    """Private channels whose content a wide audience may not see (IDs), minus the allow list."""
     if channels.empty:
         return set()
-    return set(channels.loc[channels["is_private"].astype(bool), "channel_id"])
+    allowed = {a.strip().lstrip("#") for a in allow}
+    private = channels.loc[channels["is_private"].fillna(False).astype(bool)]
+    return {
+        cid
+        for cid, name in zip(private["channel_id"], private["name"], strict=True)
+        if cid not in allowed and name not in allowed
+    }
 
 
-def _summary(title: str, counts: Mapping[str, int], messages: int, risks: list[ThreadRisk]) -> str:
-    serious = counts["critical"] + counts["high"]
-    if messages == 0:
-        return f"{title}: no messages."
-    head = f"{title}: {messages} messages, {serious} high/critical and {counts['medium']} medium."
-    if not risks:
-        return head + " Nothing needs attention."
-    top = risks[0]
-    return f"{head} Top risk ({top.level}) in #{top.channel}: {top.description}"
+def _with_changes(
+    risks: list[ThreadRisk], previous: pd.DataFrame | None
+) -> tuple[list[ThreadRisk], set[str]]:
+    """Mark each risk new, escalated or ongoing against the previous window's threads."""
+    before = {r.thread_id: r.level for r in thread_risks(previous)} if previous is not None else {}
+    out = []
+    for r in risks:
+        if r.thread_id not in before:
+            out.append(r)
+        elif LEVEL_RANK[r.level] > LEVEL_RANK[before[r.thread_id]]:
+            out.append(replace(r, status="escalated", previous_level=before[r.thread_id]))
+        else:
+            out.append(replace(r, status="ongoing", previous_level=before[r.thread_id]))
+    return out, set(before)
 
 
-def render_markdown(
-    title: str,
-    counts: Mapping[str, int],
-    messages: int,
-    threads: int,
-    risks: list[ThreadRisk],
-    *,
-    per_channel: list[dict[str, Any]] | None = None,
-    new: list[ThreadRisk] | None = None,
-    escalated: list[ThreadRisk] | None = None,
-    resolved: list[dict[str, Any]] | None = None,
-    trend: list[tuple[str, int]] | None = None,
-) -> str:
-    lines = [f"# {title}", ""]
-    lines.append(
-        f"**{messages}** messages in **{threads}** threads · "
-        + " · ".join(f"{_ICON[lv]} {counts[lv]} {lv}" for lv in reversed(LEVELS))
+def _trend(
+    frame: pd.DataFrame, freq: str, start: datetime, end: datetime, fmt: str = "%H:%M"
+) -> list[tuple[str, int]]:
+    """Medium+ messages per bucket over the whole window, zero buckets included."""
+    buckets = pd.date_range(
+        pd.Timestamp(start).tz_convert("UTC").floor(freq),
+        pd.Timestamp(end).tz_convert("UTC"),
+        freq=freq,
+        inclusive="left",
     )
-    lines.append("")
-    if risks:
-        lines += [
-            "## Top risks",
-            "",
-            "| level | channel | risk | who | link |",
-            "|---|---|---|---|---|",
-        ]
-        for r in risks[:TOP_RISKS]:
-            desc = r.description.replace("|", "/")
-            lines.append(
-                f"| {_ICON[r.level]} {r.level} | #{r.channel} | {desc} "
-                f"({CATEGORY_LABELS.get(r.category, r.category)}) | {r.user} | "
-                f"[message]({r.permalink}) |"
-            )
-        lines.append("")
+    counts: dict[pd.Timestamp, int] = {}
+    if not frame.empty:
+        risky = frame.loc[frame["risk_level"].map(_level_rank).fillna(0) >= LEVEL_RANK["medium"]]
+        counted = pd.to_datetime(risky["timestamp"], utc=True).dt.floor(freq).value_counts()
+        counts = {ts: int(n) for ts, n in counted.items()}
+    zone = getattr(start, "tzinfo", None)
+    return [
+        (ts.tz_convert(zone).strftime(fmt) if zone else ts.strftime(fmt), counts.get(ts, 0))
+        for ts in buckets
+    ]
+
+
+def _summary(content: DigestContent, label: str) -> str:
+    """Extractive: the counts, what changed, and the most severe thread in its own words."""
+    if content.message_count == 0:
+        return f"{label}: no messages."
+    by_level = content.threads_by_level
+    parts = [
+        f"{label}: {content.message_count} messages in {content.channel_count} "
+        f"channel{'s' if content.channel_count != 1 else ''}; "
+        f"{by_level['critical']} critical, {by_level['high']} high and {by_level['medium']} "
+        "medium risk threads."
+    ]
+    if content.has_previous:
+        parts.append(
+            f"{len(content.new)} new, {len(content.escalated)} escalated, "
+            f"{len(content.resolved)} resolved since the previous window."
+        )
+    if not content.risks:
+        parts.append("Nothing needs attention.")
     else:
-        lines += ["No medium or higher risks in this window.", ""]
-    for heading, items in (("New risks", new), ("Escalated", escalated)):
-        if items:
-            lines += [f"## {heading}", ""]
-            lines += [
-                f"- {_ICON[r.level]} #{r.channel}: {r.description} ([message]({r.permalink}))"
-                for r in items[:TOP_RISKS]
-            ]
-            lines.append("")
-    if resolved:
-        lines += ["## Resolved", ""]
-        lines += [f"- #{r['channel']}: {r['text']} ([message]({r['permalink']}))" for r in resolved]
-        lines.append("")
-    actions = [r for r in risks if r.requires_attention]
-    if actions:
-        lines += ["## Action items", ""]
-        lines += [
-            f"- [ ] {r.description} — #{r.channel}, raised by {r.user} ([message]({r.permalink}))"
-            for r in actions[:TOP_RISKS]
-        ]
-        lines.append("")
-    if trend:
-        peak = max((n for _, n in trend), default=0) or 1
-        lines += ["## Medium+ risks by hour", "", "```"]
-        lines += [f"{label} {'█' * round(20 * n / peak):<20} {n}" for label, n in trend]
-        lines += ["```", ""]
-    if per_channel:
-        lines += [
-            "## By channel",
-            "",
-            "| channel | messages | 🔴 | 🟠 | 🟡 |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| #{c['channel']} | {c['message_count']} | {c['critical_count']} | "
-            f"{c['high_count']} | {c['medium_count']} |"
-            for c in per_channel
-        ]
-        lines.append("")
-    return "\n".join(lines)
+        top = content.risks[0]
+        owner = f", owner {top.owner}" if top.owner else ""
+        parts.append(f"Top risk ({top.level}) in #{top.channel}: {top.description}{owner}.")
+    if content.questions:
+        n = len(content.questions)
+        parts.append(f"{n} urgent question{'s' if n != 1 else ''} unanswered.")
+    return " ".join(parts)
 
 
-def _row(
+def digest_content(
     inputs: DigestInputs,
-    channel_id: str,
-    channel: str,
+    title: str,
     frame: pd.DataFrame,
-    risks: list[ThreadRisk],
-    summary_title: str,
-    markdown: str,
-) -> dict[str, Any]:
-    counts = level_counts(frame)
+    *,
+    kind: str,
+    scope: str,
+    label: str,
+    previous: pd.DataFrame | None,
+    people: Mapping[str, Person],
+    trend_freq: str | None,
+    counted: pd.DataFrame | None = None,
+    per_channel: tuple[ChannelLine, ...] = (),
+    hidden_channels_count: int = 0,
+) -> DigestContent:
+    """The content of one digest over ``frame`` (the rows it may quote).
+
+    ``counted`` (default: ``frame``) is what the message and thread counts cover; the overall
+    digest counts private channels it does not quote.
+    """
+    counted = frame if counted is None else counted
+    risks, _before = _with_changes(thread_risks(frame, people), previous)
+    before_ids = {r.thread_id for r in thread_risks(previous)} if previous is not None else set()
+    resolved = resolved_threads(frame, before_ids) if len(frame) else []
+    content = DigestContent(
+        title=title,
+        kind=kind,
+        scope=scope,
+        window_start=inputs.window_start,
+        window_end=inputs.window_end,
+        message_count=len(counted),
+        thread_count=int(thread_ids(counted).nunique()) if len(counted) else 0,
+        channel_count=int(counted["channel_id"].nunique()) if len(counted) else 0,
+        risks=tuple(risks),
+        resolved=tuple(resolved),
+        questions=tuple(unanswered_questions(frame)),
+        trend=tuple(_trend(frame, trend_freq, inputs.window_start, inputs.window_end))
+        if trend_freq
+        else (),
+        per_channel=per_channel,
+        hidden_messages=len(counted) - len(frame),
+        hidden_channels=hidden_channels_count,
+        has_previous=previous is not None,
+    )
+    return replace(content, summary=_summary(content, label))
+
+
+def _dumps(items: Iterable[Any]) -> str:
+    return json.dumps(
+        [i.as_dict() if hasattr(i, "as_dict") else i for i in items], ensure_ascii=False
+    )
+
+
+def _row(inputs: DigestInputs, channel: str, counted: pd.DataFrame, c: DigestContent) -> dict:
+    counts = level_counts(counted)
     return {
         "window_start": inputs.window_start,
         "window_end": inputs.window_end,
-        "channel_id": channel_id,
+        "channel_id": c.scope,
         "channel": channel,
-        "message_count": len(frame),
-        "thread_count": int(thread_ids(frame).nunique()) if len(frame) else 0,
+        "message_count": c.message_count,
+        "thread_count": c.thread_count,
         "low_count": counts["low"],
         "medium_count": counts["medium"],
         "high_count": counts["high"],
         "critical_count": counts["critical"],
-        "attention_count": sum(r.requires_attention for r in risks),
-        "top_risks": json.dumps([r.as_dict() for r in risks[:TOP_RISKS]], ensure_ascii=False),
-        "summary": _summary(summary_title, counts, len(frame), risks),
-        "markdown": markdown,
+        "attention_count": len(c.actions),
+        "top_risks": _dumps(c.risks[:TOP_RISKS]),
+        "summary": c.summary,
+        "new_risks": _dumps(c.new),
+        "escalated_risks": _dumps(c.escalated),
+        "resolved_risks": _dumps(c.resolved),
+        "action_items": _dumps(c.actions),
+        "unanswered_questions": _dumps(c.questions),
+        "trend": json.dumps([{"bucket": b, "medium_plus": n} for b, n in c.trend]),
+        "hidden_message_count": c.hidden_messages,
     }
 
 
+def build_digests(
+    inputs: DigestInputs, title: str, *, kind: str = "hourly", trend_freq: str | None = None
+) -> tuple[pd.DataFrame, DigestContent, dict[str, DigestContent]]:
+    """Per-channel rows plus one overall row (``channel_id = '*'``), and their contents.
+
+    Markdown is rendered here so the table carries it; Block Kit and HTML are rendered from the
+    returned contents by whoever delivers them.
+    """
+    frame = normalize_inputs(inputs.frame)
+    previous = normalize_inputs(inputs.previous) if inputs.previous is not None else None
+    frame, opted_out = audience_filter(frame, inputs.channels)
+    if previous is not None:
+        previous, _ = audience_filter(previous, inputs.channels)
+    people = people_directory(inputs.users)
+    hidden = hidden_channels(inputs.channels, inputs.private_allow)
+    rows: list[dict[str, Any]] = []
+    contents: dict[str, DigestContent] = {}
+    lines: list[ChannelLine] = []
+    for (channel_id, channel), group in frame.groupby(["channel_id", "channel"], sort=True):
+        prev = None if previous is None else previous.loc[previous["channel_id"] == channel_id]
+        content = digest_content(
+            inputs,
+            f"{title} — #{channel}",
+            group,
+            kind=kind,
+            scope=channel_id,
+            label=f"#{channel}",
+            previous=prev,
+            people=people,
+            trend_freq=trend_freq,
+        )
+        contents[channel_id] = content
+        row = _row(inputs, channel, group, content)
+        row["markdown"] = render_markdown(content)
+        row["opted_out_channels"] = "[]"
+        rows.append(row)
+        if channel_id not in hidden:
+            lines.append(ChannelLine(channel_id, channel, len(group), content.threads_by_level))
+    # The overall digest goes to a wide audience: it never quotes hidden (private) channels.
+    public = frame.loc[~frame["channel_id"].isin(hidden)]
+    public_prev = None if previous is None else previous.loc[~previous["channel_id"].isin(hidden)]
+    lines.sort(key=lambda c: (-c.counts["critical"], -c.counts["high"], -c.counts["medium"]))
+    overall = digest_content(
+        inputs,
+        title,
+        public,
+        kind=kind,
+        scope=OVERALL,
+        label=title,
+        previous=public_prev,
+        people=people,
+        trend_freq=trend_freq,
+        counted=frame,
+        per_channel=tuple(lines),
+        hidden_channels_count=len(set(frame["channel_id"]) & hidden),
+    )
+    row = _row(inputs, "all channels", frame, overall)
+    row["markdown"] = render_markdown(overall)
+    row["opted_out_channels"] = json.dumps(opted_out)
+    rows.append(row)
+    return pd.DataFrame(rows), overall, contents
+
+
 def build_digest(
-    inputs: DigestInputs, title: str, *, trend_freq: str | None = None
+    inputs: DigestInputs, title: str, *, kind: str = "hourly", trend_freq: str | None = None
 ) -> pd.DataFrame:
     """Per-channel rows plus one overall row (``channel_id = '*'``)."""
-    frame, opted_out = audience_filter(inputs.frame, inputs.channels)
-    private = _private(inputs.channels)
-    rows: list[dict[str, Any]] = []
-    per_channel: list[dict[str, Any]] = []
-    for (channel_id, channel), group in frame.groupby(["channel_id", "channel"], sort=True):
-        risks = thread_risks(group)
-        md = render_markdown(
-            f"{title} — #{channel}",
-            level_counts(group),
-            len(group),
-            int(thread_ids(group).nunique()),
-            risks,
-        )
-        row = _row(inputs, channel_id, channel, group, risks, f"#{channel}", md)
-        rows.append(row)
-        per_channel.append(row)
-    # The overall digest goes to a wide audience: it never quotes private channels.
-    public = frame.loc[~frame["channel_id"].isin(private)]
-    risks = thread_risks(public)
-    previous = inputs.previous
-    new, escalated, resolved = _changes(public, risks, previous)
-    trend = _trend(public, trend_freq) if trend_freq else None
-    counts = level_counts(frame)
-    md = render_markdown(
-        title,
-        counts,
-        len(frame),
-        int(thread_ids(frame).nunique()) if len(frame) else 0,
-        risks,
-        per_channel=sorted(per_channel, key=lambda c: -c["critical_count"] * 100 - c["high_count"]),
-        new=new,
-        escalated=escalated,
-        resolved=resolved,
-        trend=trend,
-    )
-    overall = _row(inputs, OVERALL, "all channels", frame, risks, title, md)
-    overall["top_risks"] = json.dumps([r.as_dict() for r in risks[:TOP_RISKS]], ensure_ascii=False)
-    overall["new_risks"] = json.dumps([r.as_dict() for r in new], ensure_ascii=False)
-    overall["escalated_risks"] = json.dumps([r.as_dict() for r in escalated], ensure_ascii=False)
-    overall["resolved_risks"] = json.dumps(resolved, ensure_ascii=False)
-    overall["action_items"] = json.dumps(
-        [r.as_dict() for r in risks if r.requires_attention], ensure_ascii=False
-    )
-    overall["opted_out_channels"] = json.dumps(opted_out)
-    for row in rows:
-        channel_frame = frame.loc[frame["channel_id"] == row["channel_id"]]
-        channel_risks = thread_risks(channel_frame)
-        prev = (
-            None if previous is None else previous.loc[previous["channel_id"] == row["channel_id"]]
-        )
-        c_new, c_esc, c_res = _changes(channel_frame, channel_risks, prev)
-        row["new_risks"] = json.dumps([r.as_dict() for r in c_new], ensure_ascii=False)
-        row["escalated_risks"] = json.dumps([r.as_dict() for r in c_esc], ensure_ascii=False)
-        row["resolved_risks"] = json.dumps(c_res, ensure_ascii=False)
-        row["action_items"] = json.dumps(
-            [r.as_dict() for r in channel_risks if r.requires_attention], ensure_ascii=False
-        )
-        row["opted_out_channels"] = "[]"
-    return pd.DataFrame([*rows, overall])
-
-
-def _changes(
-    frame: pd.DataFrame, risks: list[ThreadRisk], previous: pd.DataFrame | None
-) -> tuple[list[ThreadRisk], list[ThreadRisk], list[dict[str, Any]]]:
-    before = {r.thread_id: r.level for r in thread_risks(previous)} if previous is not None else {}
-    new = [r for r in risks if r.thread_id not in before]
-    escalated = [
-        r
-        for r in risks
-        if r.thread_id in before and LEVEL_RANK[r.level] > LEVEL_RANK[before[r.thread_id]]
-    ]
-    return new, escalated, resolved_threads(frame, set(before))
-
-
-def _trend(frame: pd.DataFrame, freq: str) -> list[tuple[str, int]]:
-    if frame.empty:
-        return []
-    risky = frame.loc[frame["risk_level"].map(LEVEL_RANK).fillna(0) >= LEVEL_RANK["medium"]]
-    buckets = pd.to_datetime(risky["timestamp"], utc=True).dt.floor(freq).value_counts()
-    return [(ts.strftime("%H:%M"), int(n)) for ts, n in sorted(buckets.items())]
+    return build_digests(inputs, title, kind=kind, trend_freq=trend_freq)[0]

@@ -1,0 +1,311 @@
+"""Where digests and alerts go: Slack (post, then update in place), files, an alerts outbox.
+
+* :class:`DigestSlackResource` is dagster-slack's ``SlackResource`` with a ``base_url`` and
+  slack-sdk's retry handlers: the stock resource builds ``WebClient(token)`` and offers no way to
+  point it at another server, and the tests drive the real client against a local fake Slack.
+* :class:`DigestDelivery` holds the delivery settings (channels, folder, allow list).
+* :func:`deliver_digest` posts a digest once per (digest, partition, channel) and on a re-run
+  *updates* that post with ``chat.update``; the post's channel and ``ts`` live in the warehouse
+  table ``digest_posts``. Details go to one reply in the post's thread, updated the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from dagster_slack import SlackResource
+from pydantic import Field
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from digest_pipeline.defs.digest.render import SlackMessage
+from digest_pipeline.defs.storage.schema import table_schema
+from digest_pipeline.defs.storage.warehouse import Warehouse
+
+DEFAULT_BASE_URL = "https://slack.com/api/"
+# A post that vanished (deleted by someone) or is too old to edit: post a fresh one instead.
+_REPOST_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+
+POSTS_TABLE = "digest_posts"
+POSTS_SCHEMA = table_schema(
+    ("digest", "VARCHAR", "hourly_digest or daily_digest (key part)"),
+    ("partition_key", "VARCHAR", "The digest's partition (key part)"),
+    ("channel", "VARCHAR", "DIGEST_POST_CHANNEL as configured (key part)"),
+    ("channel_id", "VARCHAR", "The channel ID Slack answered with"),
+    ("ts", "VARCHAR", "ts of the top-level post"),
+    ("details_ts", "VARCHAR", "ts of the details reply in its thread"),
+    ("content_hash", "VARCHAR", "sha256 of what was last sent"),
+    ("posted_at", "TIMESTAMPTZ", "First posted (UTC)"),
+    ("updated_at", "TIMESTAMPTZ", "Last posted or updated (UTC)"),
+    ("updates", "BIGINT", "How many times the post was updated in place"),
+)
+
+
+class DigestSlackResource(SlackResource):
+    """dagster-slack's ``SlackResource`` with a configurable Web API base URL and retries."""
+
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="SLACK_API_BASE_URL")
+    max_retries: int = Field(default=3, ge=0, description="Retries on 429, 5xx and lost links")
+    timeout_seconds: int = Field(default=30, ge=1)
+
+    def get_client(self) -> WebClient:
+        return WebClient(
+            token=self.token or None,
+            base_url=self.base_url,
+            timeout=self.timeout_seconds,
+            retry_handlers=[
+                RateLimitErrorRetryHandler(max_retry_count=self.max_retries),
+                ServerErrorRetryHandler(max_retry_count=self.max_retries),
+                ConnectionErrorRetryHandler(max_retry_count=self.max_retries),
+            ],
+        )
+
+
+class DigestDelivery(dg.ConfigurableResource):
+    """Where digests and alerts go. Empty channels mean: not posted."""
+
+    post_channel: str | None = Field(default=None, description="DIGEST_POST_CHANNEL")
+    alert_channel: str | None = Field(default=None, description="DIGEST_ALERT_CHANNEL")
+    post_hourly: bool = Field(default=False, description="DIGEST_POST_HOURLY")
+    output_dir: str = Field(default="data/digests", description="DIGEST_OUTPUT_DIR")
+    private_allow: list[str] = Field(
+        default_factory=list,
+        description="DIGEST_PRIVATE_ALLOW: private channels the overall digest may quote",
+    )
+    can_post: bool = Field(default=False, description="A Slack bot token is configured")
+
+    @property
+    def posts_digests(self) -> bool:
+        return bool(self.post_channel) and self.can_post
+
+    @property
+    def posts_alerts(self) -> bool:
+        return bool(self.alert_channel) and self.can_post
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    action: str  # posted, updated or reposted
+    channel_id: str
+    ts: str
+    details_ts: str | None
+    calls: int
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "slack_delivery": self.action,
+            "slack_channel_id": self.channel_id,
+            "slack_ts": self.ts,
+        }
+
+
+def content_hash(message: SlackMessage) -> str:
+    return hashlib.sha256(repr((message.blocks, message.details)).encode()).hexdigest()
+
+
+def _previous_post(
+    warehouse: Warehouse, digest: str, partition_key: str, channel: str
+) -> dict[str, Any] | None:
+    if not warehouse.table_exists(POSTS_TABLE):
+        return None
+    rows = warehouse.query(
+        "SELECT * FROM {schema}." + POSTS_TABLE + " WHERE digest = ? AND partition_key = ?"
+        " AND channel = ?",
+        [digest, partition_key, channel],
+    )
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def _record(
+    warehouse: Warehouse,
+    digest: str,
+    partition_key: str,
+    channel: str,
+    *,
+    channel_id: str,
+    ts: str,
+    details_ts: str | None,
+    digest_hash: str,
+    posted_at: datetime,
+    updates: int,
+) -> None:
+    row = {
+        "digest": digest,
+        "partition_key": partition_key,
+        "channel": channel,
+        "channel_id": channel_id,
+        "ts": ts,
+        "details_ts": details_ts,
+        "content_hash": digest_hash,
+        "posted_at": posted_at,
+        "updated_at": datetime.now(UTC),
+        "updates": updates,
+    }
+    warehouse.replace_rows(
+        POSTS_TABLE,
+        pd.DataFrame([row]),
+        key=["digest", "partition_key", "channel"],
+        schema=POSTS_SCHEMA,
+    )
+
+
+def _failure(what: str, channel: str, e: Exception) -> dg.Failure:
+    code = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+    hint = {
+        "channel_not_found": "check DIGEST_POST_CHANNEL / DIGEST_ALERT_CHANNEL",
+        "not_in_channel": "invite the bot to the channel",
+        "invalid_auth": "check SLACK_BOT_TOKEN",
+        "missing_scope": "the app needs the chat:write scope",
+    }.get(str(code), "")
+    return dg.Failure(
+        f"Slack {what} to {channel} failed: {code}" + (f" ({hint})" if hint else ""),
+        metadata={"slack_error": str(code)},
+    )
+
+
+def deliver_digest(
+    client: WebClient,
+    warehouse: Warehouse,
+    *,
+    digest: str,
+    partition_key: str,
+    channel: str,
+    message: SlackMessage,
+) -> DeliveryResult:
+    """Post ``message`` to ``channel``, or update the post made for this partition before.
+
+    The post is recorded right after Slack accepts it, before the details reply: a failure in
+    between leaves a record, so the retry updates the post instead of posting twice.
+    """
+    digest_hash = content_hash(message)
+    previous = _previous_post(warehouse, digest, partition_key, channel)
+    calls = 0
+    action = "posted"
+    channel_id = ts = details_ts = None
+    posted_at = datetime.now(UTC)
+    updates = 0
+    try:
+        if previous is not None:
+            channel_id, ts = str(previous["channel_id"]), str(previous["ts"])
+            details_ts = previous.get("details_ts") or None
+            posted_at = pd.Timestamp(previous["posted_at"]).to_pydatetime()
+            updates = int(previous.get("updates") or 0)
+            try:
+                calls += 1
+                client.chat_update(
+                    channel=channel_id, ts=ts, text=message.text, blocks=message.blocks
+                )
+                action, updates = "updated", updates + 1
+            except SlackApiError as e:
+                if e.response.get("error") not in _REPOST_ERRORS:
+                    raise
+                previous, details_ts, action = None, None, "reposted"
+        if previous is None:
+            calls += 1
+            response = client.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            channel_id, ts = str(response["channel"]), str(response["ts"])
+            posted_at = datetime.now(UTC)
+            _record(
+                warehouse, digest, partition_key, channel, channel_id=channel_id, ts=ts,
+                details_ts=None, digest_hash=digest_hash, posted_at=posted_at, updates=updates,
+            )  # fmt: skip
+        assert channel_id is not None and ts is not None
+        if message.details:
+            details_ts = _deliver_details(client, channel_id, ts, details_ts, message)
+            calls += 1
+    except (SlackApiError, SlackRequestError, OSError) as e:
+        raise _failure(f"posting {digest} {partition_key}", channel, e) from e
+    _record(
+        warehouse, digest, partition_key, channel, channel_id=channel_id, ts=ts,
+        details_ts=details_ts, digest_hash=digest_hash, posted_at=posted_at, updates=updates,
+    )  # fmt: skip
+    return DeliveryResult(action, channel_id, ts, details_ts, calls)
+
+
+def _deliver_details(
+    client: WebClient, channel_id: str, ts: str, details_ts: str | None, message: SlackMessage
+) -> str:
+    if details_ts:
+        try:
+            client.chat_update(
+                channel=channel_id, ts=details_ts, text=message.details_text,
+                blocks=message.details,
+            )  # fmt: skip
+            return details_ts
+        except SlackApiError as e:
+            if e.response.get("error") not in _REPOST_ERRORS:
+                raise
+    response = client.chat_postMessage(
+        channel=channel_id,
+        thread_ts=ts,
+        text=message.details_text,
+        blocks=message.details,
+        unfurl_links=False,
+        unfurl_media=False,
+    )
+    return str(response["ts"])
+
+
+def post_text(
+    client: WebClient, channel: str, text: str, blocks: Sequence[Mapping[str, Any]] | None = None
+) -> tuple[str, str]:
+    """One plain post (alerts); returns Slack's (channel ID, ts)."""
+    try:
+        response = client.chat_postMessage(
+            channel=channel, text=text, blocks=list(blocks) if blocks else None,
+            unfurl_links=False, unfurl_media=False,
+        )  # fmt: skip
+    except (SlackApiError, SlackRequestError, OSError) as e:
+        raise _failure("alert", channel, e) from e
+    return str(response["channel"]), str(response["ts"])
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def digest_path(folder: str, kind: str, partition_key: str, suffix: str) -> Path:
+    """``<folder>/<kind>/<partition>.<suffix>``; ``2026-03-10-14:00`` → ``2026-03-10-1400``."""
+    name = _UNSAFE.sub("", partition_key.replace(":", ""))
+    return Path(folder) / kind / f"{name}.{suffix}"
+
+
+def write_digest_files(
+    folder: str, kind: str, partition_key: str, *, markdown: str, html: str
+) -> list[str]:
+    """Write the digest as Markdown and HTML (atomically: a reader never sees half a file)."""
+    written = []
+    for suffix, text in (("md", markdown), ("html", html)):
+        path = digest_path(folder, kind, partition_key, suffix)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as e:
+            raise dg.Failure(
+                f"DIGEST_OUTPUT_DIR={folder!r}: cannot write {path.name}: {e.strerror}"
+            ) from e
+        written.append(str(path))
+    return written

@@ -1,0 +1,157 @@
+"""What a digest says, as frozen values: built by :mod:`.build`, rendered by :mod:`.render`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from digest_pipeline.defs.enrichment.taxonomy import LEVELS
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who someone is, as far as ``slack_users`` tells: a name and a role (profile title)."""
+
+    user_id: str
+    name: str
+    title: str = ""
+    is_bot: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.title})" if self.title else self.name
+
+
+@dataclass(frozen=True)
+class ThreadRisk:
+    thread_id: str
+    level: str
+    message_id: str
+    channel_id: str
+    channel: str
+    user: str
+    timestamp: datetime
+    description: str
+    category: str
+    permalink: str
+    requires_attention: bool
+    confidence: float
+    quote: str = ""
+    owner: str = ""  # name (role) of whoever should act, when one can be told
+    owner_reason: str = ""  # "mentioned" (asked in the thread) or "raised" (started it)
+    status: str = "new"  # new, escalated or ongoing (since the previous window)
+    previous_level: str | None = None
+    messages: int = 1  # messages of the thread in the window
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "thread_id": self.thread_id,
+            "risk_level": self.level,
+            "message_id": self.message_id,
+            "channel_id": self.channel_id,
+            "channel": self.channel,
+            "user": self.user,
+            "timestamp": self.timestamp.isoformat(),
+            "description": self.description,
+            "risk_category": self.category,
+            "permalink": self.permalink,
+            "requires_attention": self.requires_attention,
+            "quote": self.quote,
+            "owner": self.owner,
+            "owner_reason": self.owner_reason,
+            "status": self.status,
+            "previous_level": self.previous_level,
+        }
+
+
+@dataclass(frozen=True)
+class Question:
+    """An urgent question nobody has answered yet."""
+
+    message_id: str
+    channel_id: str
+    channel: str
+    user: str
+    timestamp: datetime
+    quote: str
+    permalink: str
+    why: str  # what made it urgent: "critical risk", "@here", "high urgency", ...
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "channel_id": self.channel_id,
+            "channel": self.channel,
+            "user": self.user,
+            "timestamp": self.timestamp.isoformat(),
+            "quote": self.quote,
+            "permalink": self.permalink,
+            "why": self.why,
+        }
+
+
+@dataclass(frozen=True)
+class ChannelLine:
+    channel_id: str
+    channel: str
+    message_count: int
+    counts: Mapping[str, int]  # risky threads per level
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "channel_id": self.channel_id,
+            "channel": self.channel,
+            "message_count": self.message_count,
+            **{f"{lv}_threads": n for lv, n in self.counts.items()},
+        }
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    """Everything one digest says, ready to render (Markdown, Block Kit, HTML)."""
+
+    title: str
+    kind: str  # hourly or daily
+    scope: str  # channel ID, or OVERALL
+    window_start: datetime
+    window_end: datetime
+    message_count: int
+    thread_count: int
+    channel_count: int
+    risks: tuple[ThreadRisk, ...]  # every medium+ thread, ranked, with its status
+    resolved: tuple[dict[str, Any], ...] = ()
+    questions: tuple[Question, ...] = ()
+    trend: tuple[tuple[str, int], ...] = ()  # (label, medium+ messages)
+    per_channel: tuple[ChannelLine, ...] = ()
+    hidden_messages: int = 0  # counted but not quoted (private channels)
+    hidden_channels: int = 0
+    has_previous: bool = False
+    summary: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def threads_by_level(self) -> dict[str, int]:
+        counts = dict.fromkeys(LEVELS, 0)
+        for r in self.risks:
+            counts[r.level] += 1
+        return counts
+
+    @property
+    def new(self) -> list[ThreadRisk]:
+        return [r for r in self.risks if r.status == "new"] if self.has_previous else []
+
+    @property
+    def escalated(self) -> list[ThreadRisk]:
+        return [r for r in self.risks if r.status == "escalated"]
+
+    @property
+    def actions(self) -> list[ThreadRisk]:
+        return [r for r in self.risks if r.requires_attention]
+
+    def cited_message_ids(self) -> set[str]:
+        ids = {r.message_id for r in self.risks}
+        ids |= {str(r["message_id"]) for r in self.resolved}
+        ids |= {q.message_id for q in self.questions}
+        return ids

@@ -1,0 +1,496 @@
+"""Render a :class:`~digest_pipeline.defs.digest.build.DigestContent`: Markdown (the table and the
+Dagster UI), Slack Block Kit (delivery) and a standalone HTML page (files).
+
+Every renderer lists each risk once. Threads with the same level and description (one issue
+raised in several threads or channels) share one line that links to each source message. What
+a reader acts on comes first: the risks someone must act on, with owner and status (new,
+escalated, ongoing); then what was resolved and the urgent questions nobody answered; the trend
+and the per-channel table close the digest.
+
+Slack limits respected by :func:`render_blocks` (https://api.slack.com/reference/block-kit):
+at most 50 blocks a message, 3,000 characters in a section's text, 150 in a header, 10 elements
+in a context block; the fallback ``text`` stays far below the 40,000 characters Slack accepts.
+Details that do not fit the top-level post go to a reply in its thread.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from digest_pipeline.defs.digest.models import DigestContent, ThreadRisk
+from digest_pipeline.defs.enrichment.taxonomy import CATEGORY_LABELS, LEVELS
+
+ICON = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪"}
+SHOWN_GROUPS = 8  # risk lines in the digest itself; the rest are counted
+SHOWN_RESOLVED = 5
+SHOWN_QUESTIONS = 5
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+MAX_HEADER_CHARS = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_TEXT_CHARS = 3000  # the notification fallback; Slack truncates past 40,000
+BAR_WIDTH = 20
+
+
+@dataclass(frozen=True)
+class RiskGroup:
+    """One issue: threads with the same level and description, most severe thread first."""
+
+    level: str
+    description: str
+    category: str
+    risks: tuple[ThreadRisk, ...]
+
+    @property
+    def first(self) -> ThreadRisk:
+        return self.risks[0]
+
+    @property
+    def channels(self) -> list[str]:
+        return list(dict.fromkeys(r.channel for r in self.risks))
+
+    @property
+    def status(self) -> str:
+        statuses = {r.status for r in self.risks}
+        if "escalated" in statuses:
+            prev = next(r.previous_level for r in self.risks if r.status == "escalated")
+            return f"escalated from {prev}"
+        if "new" in statuses:
+            return "new"
+        return "ongoing"
+
+    @property
+    def owner(self) -> str:
+        return next((r.owner for r in self.risks if r.owner), "")
+
+
+def group_risks(risks: Sequence[ThreadRisk]) -> list[RiskGroup]:
+    """Group by (level, description), keeping the ranking of each group's best thread."""
+    groups: dict[tuple[str, str], list[ThreadRisk]] = {}
+    for r in risks:
+        groups.setdefault((r.level, r.description.strip().lower()), []).append(r)
+    return [
+        RiskGroup(items[0].level, items[0].description, items[0].category, tuple(items))
+        for items in groups.values()
+    ]
+
+
+def focus(content: DigestContent) -> tuple[list[RiskGroup], int]:
+    """The groups the digest shows (attention first) and how many risk threads it leaves out."""
+    attention = [r for r in content.risks if r.requires_attention]
+    chosen = attention or list(content.risks)
+    groups = group_risks(chosen)
+    shown = groups[:SHOWN_GROUPS]
+    hidden = len(content.risks) - sum(len(g.risks) for g in shown)
+    return shown, hidden
+
+
+def bar_chart(series: Sequence[tuple[str, int]], width: int = BAR_WIDTH) -> list[str]:
+    """Unicode bars, one line per (label, value); zero shows as an empty bar."""
+    if not series:
+        return []
+    peak = max(n for _, n in series) or 1
+    label_width = max(len(label) for label, _ in series)
+    return [
+        f"{label:<{label_width}} {'█' * round(width * n / peak):<{width}} {n}"
+        for label, n in series
+    ]
+
+
+def _md_cell(text: str) -> str:
+    return " ".join(text.replace("|", "/").split())
+
+
+def _status_text(status: str) -> str:
+    return "↑ " + status.removeprefix("escalated ") if status.startswith("escalated") else status
+
+
+def headline(content: DigestContent) -> str:
+    counts = content.threads_by_level
+    text = (
+        f"**{content.message_count:,}** messages · **{content.thread_count:,}** threads · "
+        f"**{content.channel_count}** channel{'s' if content.channel_count != 1 else ''}"
+    )
+    if content.hidden_messages:
+        text += (
+            f" (incl. {content.hidden_messages:,} messages in {content.hidden_channels} private "
+            f"channel{'s' if content.hidden_channels != 1 else ''}: counted, not quoted)"
+        )
+    risk = " · ".join(f"{ICON[lv]} **{counts[lv]}** {lv}" for lv in ("critical", "high", "medium"))
+    text += f"\n\nRisk threads: {risk}"
+    if content.has_previous:
+        text += (
+            f" — **{len(content.new)}** new, **{len(content.escalated)}** escalated, "
+            f"**{len(content.resolved)}** resolved since the {_previous_word(content)}"
+        )
+    return text
+
+
+def _previous_word(content: DigestContent) -> str:
+    return "day before" if content.kind == "daily" else "hour before"
+
+
+def _links_md(group: RiskGroup, limit: int = 3) -> str:
+    links = [f"[{i}]({r.permalink})" for i, r in enumerate(group.risks[:limit], start=1)]
+    if len(group.risks) == 1:
+        return f"[message]({group.first.permalink})"
+    more = f" +{len(group.risks) - limit}" if len(group.risks) > limit else ""
+    return " ".join(links) + more
+
+
+def _where(group: RiskGroup) -> str:
+    if len(group.risks) == 1:
+        return f"#{group.first.channel}"
+    return f"{len(group.risks)} threads in " + ", ".join(f"#{c}" for c in group.channels[:4])
+
+
+def render_markdown(content: DigestContent) -> str:
+    lines = [f"# {content.title}", "", headline(content), ""]
+    if content.message_count == 0:
+        lines += ["No messages in this window.", ""]
+        return "\n".join(lines)
+    groups, left_out = focus(content)
+    if groups:
+        needing = len(content.actions)
+        heading = (
+            f"## Act on these ({needing} thread{'s' if needing != 1 else ''} need attention)"
+            if content.actions
+            else "## Top risks"
+        )
+        lines += [
+            heading,
+            "",
+            "| | risk | where | owner | status | source |",
+            "|---|---|---|---|---|---|",
+        ]
+        for g in groups:
+            first = g.first
+            label = CATEGORY_LABELS.get(g.category, g.category)
+            quote_text = f" — “{_md_cell(first.quote)}”" if first.quote else ""
+            lines.append(
+                f"| {ICON[g.level]} {g.level} | **{_md_cell(g.description)}** ({label})"
+                f"{quote_text} | {_where(g)} | {_md_cell(g.owner) or '—'} | "
+                f"{_status_text(g.status) if content.has_previous else '—'} | {_links_md(g)} |"
+            )
+        if left_out:
+            lines.append("")
+            lines.append(
+                f"_{left_out} more medium+ risk thread{'s' if left_out != 1 else ''} "
+                "not listed: see the full table in the digest file or the warehouse._"
+            )
+        lines.append("")
+    else:
+        lines += ["No medium or higher risks in this window.", ""]
+    if content.resolved:
+        lines += ["## Resolved", ""]
+        lines += [
+            f"- ✅ #{r['channel']} — {r['user']}: “{_md_cell(str(r['text']))}” "
+            f"([message]({r['permalink']}))"
+            for r in content.resolved[:SHOWN_RESOLVED]
+        ]
+        if len(content.resolved) > SHOWN_RESOLVED:
+            lines.append(f"- … and {len(content.resolved) - SHOWN_RESOLVED} more")
+        lines.append("")
+    if content.questions:
+        lines += ["## Urgent questions without an answer", ""]
+        lines += [
+            f"- ❓ #{q.channel} — {q.user} at {q.timestamp:%H:%M} UTC ({q.why}): "
+            f"“{_md_cell(q.quote)}” ([message]({q.permalink}))"
+            for q in content.questions[:SHOWN_QUESTIONS]
+        ]
+        if len(content.questions) > SHOWN_QUESTIONS:
+            lines.append(f"- … and {len(content.questions) - SHOWN_QUESTIONS} more")
+        lines.append("")
+    if content.trend and any(n for _, n in content.trend):
+        lines += ["## Trend: medium+ messages per hour", "", "```"]
+        lines += bar_chart(content.trend)
+        lines += ["```", ""]
+    if content.per_channel:
+        lines += [
+            "## By channel (risk threads)",
+            "",
+            "| channel | messages | 🔴 | 🟠 | 🟡 |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| #{c.channel} | {c.message_count} | {c.counts['critical']} | "
+            f"{c.counts['high']} | {c.counts['medium']} |"
+            for c in content.per_channel
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def risk_counts_markdown(content: DigestContent) -> str:
+    """For the UI's metadata: risk threads per level as a table and a small bar chart."""
+    counts = content.threads_by_level
+    order = list(reversed(LEVELS))[:-1]  # critical, high, medium
+    lines = ["| level | risk threads | new | escalated |", "|---|---|---|---|"]
+    for lv in order:
+        new = sum(1 for r in content.new if r.level == lv)
+        esc = sum(1 for r in content.escalated if r.level == lv)
+        lines.append(f"| {ICON[lv]} {lv} | {counts[lv]} | {new} | {esc} |")
+    lines += ["", "```", *bar_chart([(lv, counts[lv]) for lv in order]), "```"]
+    return "\n".join(lines)
+
+
+# -- Slack ----------------------------------------------------------------------------------------
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Slack's three control characters; everything else is shown as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_link(url: str, label: str) -> str:
+    safe = escape_mrkdwn(label).replace("|", "/")
+    return f"<{url}|{safe}>" if url else safe
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(text, 3000)}}
+
+
+def _context(*texts: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [
+            {"type": "mrkdwn", "text": _truncate(t, 3000)} for t in texts[:MAX_CONTEXT_ELEMENTS]
+        ],
+    }
+
+
+def _group_mrkdwn(group: RiskGroup, with_status: bool) -> str:
+    first = group.first
+    title = _slack_link(first.permalink, group.description)
+    where = (
+        f"#{escape_mrkdwn(first.channel)}"
+        if len(group.risks) == 1
+        else f"{len(group.risks)} threads in "
+        + ", ".join(f"#{escape_mrkdwn(c)}" for c in group.channels[:4])
+    )
+    facts = [where]
+    if group.owner:
+        facts.append(f"owner: {escape_mrkdwn(group.owner)}")
+    if with_status:
+        facts.append(_status_text(group.status))
+    text = f"{ICON[group.level]} *{title}*  ·  " + "  ·  ".join(facts)
+    if first.quote:
+        text += f"\n> {escape_mrkdwn(first.quote)}"
+    if len(group.risks) > 1:
+        more = [_slack_link(r.permalink, f"#{r.channel}") for r in group.risks[1:6]]
+        text += "\nAlso: " + ", ".join(more)
+    return text
+
+
+def _chunked_sections(title: str, items: Sequence[str]) -> list[dict[str, Any]]:
+    """``title`` and bullet ``items`` as sections of at most 3,000 characters each."""
+    blocks: list[dict[str, Any]] = []
+    current = f"*{title}*"
+    for item in items:
+        line = "\n• " + _truncate(item, MAX_SECTION_CHARS - len(title) - 10)
+        if len(current) + len(line) > MAX_SECTION_CHARS:
+            blocks.append(_section(current))
+            current = f"*{title} (continued)*"
+        current += line
+    blocks.append(_section(current))
+    return blocks
+
+
+def _fit(blocks: list[dict[str, Any]], note: str) -> list[dict[str, Any]]:
+    """At most :data:`MAX_BLOCKS` blocks; the last one says what was cut."""
+    if len(blocks) <= MAX_BLOCKS:
+        return blocks
+    kept = blocks[: MAX_BLOCKS - 1]
+    return [*kept, _context(f"_{len(blocks) - len(kept)} more blocks cut: {note}_")]
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """A digest as Slack messages: a top-level post and the details replied in its thread."""
+
+    text: str  # notification fallback (plain)
+    blocks: list[dict[str, Any]]
+    details: list[dict[str, Any]]
+    details_text: str
+
+
+def render_blocks(content: DigestContent) -> SlackMessage:
+    """Block Kit for the post (the essentials) and the thread reply (everything else)."""
+    plain = _truncate(content.summary or content.title, MAX_TEXT_CHARS)
+    head = headline(content).replace("**", "*")
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _truncate(content.title, MAX_HEADER_CHARS)},
+        },
+        _section(escape_mrkdwn(head).replace("\n\n", "\n")),
+    ]
+    groups, left_out = focus(content)
+    if groups:
+        blocks.append({"type": "divider"})
+        blocks += [_section(_group_mrkdwn(g, content.has_previous)) for g in groups]
+    elif content.message_count:
+        blocks.append(_section("No medium or higher risks in this window."))
+    if content.resolved:
+        items = [
+            f"#{escape_mrkdwn(str(r['channel']))}: "
+            + _slack_link(str(r["permalink"]), quote_line(str(r["text"]), 120))
+            for r in content.resolved[:SHOWN_RESOLVED]
+        ]
+        blocks += _chunked_sections("✅ Resolved", items)
+    if content.questions:
+        items = [
+            f"#{escape_mrkdwn(q.channel)} · {escape_mrkdwn(q.user)} ({escape_mrkdwn(q.why)}): "
+            + _slack_link(q.permalink, quote_line(q.quote, 120))
+            for q in content.questions[:SHOWN_QUESTIONS]
+        ]
+        blocks += _chunked_sections("❓ Urgent questions without an answer", items)
+    notes = []
+    if left_out:
+        notes.append(
+            f"{left_out} more risk threads, the trend and the channel table: in the thread"
+        )
+    else:
+        notes.append("Trend and channel table: in the thread")
+    blocks.append(_context(*notes))
+    details = _details_blocks(content, groups)
+    return SlackMessage(
+        text=plain,
+        blocks=_fit(blocks, "see the thread"),
+        details=_fit(details, "see the digest file"),
+        details_text=f"Details: {content.title}",
+    )
+
+
+def quote_line(text: str, limit: int) -> str:
+    return _truncate(" ".join(text.split()), limit)
+
+
+def _details_blocks(content: DigestContent, shown: Sequence[RiskGroup]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    shown_ids = {r.thread_id for g in shown for r in g.risks}
+    rest = group_risks([r for r in content.risks if r.thread_id not in shown_ids])
+    if rest:
+        items = [
+            f"{ICON[g.level]} "
+            + _slack_link(g.first.permalink, g.description)
+            + f" · {escape_mrkdwn(_where(g))}"
+            + (f" · owner: {escape_mrkdwn(g.owner)}" if g.owner else "")
+            for g in rest
+        ]
+        blocks += _chunked_sections("More risk threads", items)
+    if len(content.resolved) > SHOWN_RESOLVED:
+        items = [
+            f"#{escape_mrkdwn(str(r['channel']))}: "
+            + _slack_link(str(r["permalink"]), quote_line(str(r["text"]), 120))
+            for r in content.resolved[SHOWN_RESOLVED:]
+        ]
+        blocks += _chunked_sections("✅ More resolved", items)
+    if content.trend and any(n for _, n in content.trend):
+        chart = "\n".join(bar_chart(content.trend))
+        blocks.append(_section(f"*Medium+ messages per hour*\n```{_truncate(chart, 2900)}```"))
+    if content.per_channel:
+        rows = [
+            f"#{escape_mrkdwn(c.channel)}: {c.message_count} messages · "
+            f"🔴 {c.counts['critical']} · 🟠 {c.counts['high']} · 🟡 {c.counts['medium']}"
+            for c in content.per_channel
+        ]
+        blocks += _chunked_sections("By channel (risk threads)", rows)
+    if not blocks:
+        blocks.append(_section("Nothing more in this window."))
+    return blocks
+
+
+# -- HTML -----------------------------------------------------------------------------------------
+
+_CSS = """
+body{font:15px/1.45 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:60rem;
+margin:2rem auto;padding:0 1rem;color:#1d1c1d}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}
+td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
+.q{color:#555;font-style:italic}.bar{background:#e8912d;height:.8rem;display:inline-block}
+.muted{color:#777;font-size:.9em}
+"""
+
+
+def render_html(content: DigestContent) -> str:
+    """A standalone page (no scripts, every value escaped)."""
+    e = html.escape
+    counts = content.threads_by_level
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(content.title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{e(content.title)}</h1>",
+        f"<p>{e(content.summary)}</p>",
+        "<p>"
+        + " · ".join(f"{ICON[lv]} {counts[lv]} {lv}" for lv in ("critical", "high", "medium"))
+        + "</p>",
+    ]
+    groups, left_out = focus(content)
+    if groups:
+        parts.append(
+            "<h2>Act on these</h2><table><tr><th></th><th>risk</th><th>where</th>"
+            "<th>owner</th><th>status</th><th>source</th></tr>"
+        )
+        for g in groups:
+            links = " ".join(
+                f'<a href="{e(r.permalink)}">{i}</a>' for i, r in enumerate(g.risks[:3], start=1)
+            )
+            parts.append(
+                f"<tr><td>{ICON[g.level]} {e(g.level)}</td><td><b>{e(g.description)}</b>"
+                f'<div class="q">“{e(g.first.quote)}”</div></td><td>{e(_where(g))}</td>'
+                f"<td>{e(g.owner) or '—'}</td>"
+                f"<td>{e(_status_text(g.status)) if content.has_previous else '—'}</td>"
+                f"<td>{links}</td></tr>"
+            )
+        parts.append("</table>")
+        if left_out:
+            parts.append(f'<p class="muted">{left_out} more medium+ risk threads.</p>')
+    if content.resolved:
+        parts.append("<h2>Resolved</h2><ul>")
+        parts += [
+            f'<li>#{e(str(r["channel"]))}: <a href="{e(str(r["permalink"]))}">'
+            f"{e(str(r['text']))}</a></li>"
+            for r in content.resolved
+        ]
+        parts.append("</ul>")
+    if content.questions:
+        parts.append("<h2>Urgent questions without an answer</h2><ul>")
+        parts += [
+            f'<li>#{e(q.channel)} · {e(q.user)} ({e(q.why)}): <a href="{e(q.permalink)}">'
+            f"{e(q.quote)}</a></li>"
+            for q in content.questions
+        ]
+        parts.append("</ul>")
+    if content.trend and any(n for _, n in content.trend):
+        peak = max(n for _, n in content.trend) or 1
+        parts.append("<h2>Medium+ messages per hour</h2><table>")
+        parts += [
+            f'<tr><td>{e(label)}</td><td><span class="bar" style="width:{round(20 * n / peak)}rem">'
+            f"</span> {n}</td></tr>"
+            for label, n in content.trend
+        ]
+        parts.append("</table>")
+    if content.per_channel:
+        parts.append(
+            "<h2>By channel</h2><table><tr><th>channel</th><th>messages</th>"
+            "<th>🔴</th><th>🟠</th><th>🟡</th></tr>"
+        )
+        parts += [
+            f"<tr><td>#{e(c.channel)}</td><td>{c.message_count}</td>"
+            f"<td>{c.counts['critical']}</td><td>{c.counts['high']}</td>"
+            f"<td>{c.counts['medium']}</td></tr>"
+            for c in content.per_channel
+        ]
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
