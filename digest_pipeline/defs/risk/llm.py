@@ -52,6 +52,7 @@ from digest_pipeline.defs.risk.prompt import (
     ScoredBatch,
     ScoredMessage,
     build_messages,
+    render_batch,
 )
 from digest_pipeline.defs.risk.rules import rules_scorer
 
@@ -268,7 +269,6 @@ _PROMPT_OVERHEAD_TOKENS = 40
 def _make_batch(items: Sequence[LLMItem], counter: TokenCounter, system_tokens: int) -> Batch:
     threads: list[PromptThread] = []
     ids: dict[str, str] = {}
-    tokens = system_tokens + _PROMPT_OVERHEAD_TOKENS
     current: list[PromptMessage] = []
     current_key: str | None = None
     current_channel: str | None = None
@@ -288,13 +288,13 @@ def _make_batch(items: Sequence[LLMItem], counter: TokenCounter, system_tokens: 
             if item.message_id != item.thread_id and item.thread_id not in seen_in_batch:
                 if item.parent_text:
                     parent = PromptMessage("", item.parent_author, item.parent_text)
-                    tokens += counter.count(item.parent_text) + 10
         batch_id = f"m{len(ids) + 1}"
         ids[batch_id] = item.message_id
         seen_in_batch.add(item.message_id)
         current.append(PromptMessage(batch_id, item.author, item.text))
-        tokens += counter.count(item.text) + 12
     flush()
+    # The request's input as sent: the system prompt and schema, plus the rendered data.
+    tokens = system_tokens + counter.count(render_batch(threads)) + _PROMPT_OVERHEAD_TOKENS
     return Batch(tuple(items), tuple(threads), ids, tokens)
 
 
@@ -408,7 +408,9 @@ class LLMRiskScorer:
         self.config = config
         self.counter = counter or TokenCounter()
         self.sleep = sleep
-        self.system_tokens = self.counter.count(SYSTEM_PROMPT)
+        self.system_tokens = self.counter.count(SYSTEM_PROMPT) + self.counter.count(
+            json.dumps(ScoredBatch.model_json_schema())
+        )
         self.budget = TokenBudget(config.max_tokens_per_run)
         self._stop = threading.Event()
         self._stop_reason: str | None = None

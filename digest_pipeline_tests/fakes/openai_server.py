@@ -1,0 +1,357 @@
+"""A fake OpenAI-compatible server: a real HTTP server on 127.0.0.1 for the real ``openai`` client.
+
+``FakeOpenAIServer`` answers ``POST /v1/chat/completions`` the way the API does for structured
+outputs: it reads the ``<slack_data>`` JSON of the user message, "judges" every message with a
+``judge(text) -> dict`` function (default: the rules scorer, so answers are plausible and
+deterministic) and returns ``{"assessments": [...]}`` as the message content, with ``usage``
+(prompt tokens estimated from the request, cached tokens when the system prompt was seen before,
+as provider prompt caching would report). Tests script faults, consumed one per request::
+
+    with FakeOpenAIServer() as server:
+        server.inject(Fault.rate_limited(retry_after=1))
+        client = openai.OpenAI(api_key="sk-test", base_url=server.base_url, max_retries=0)
+
+Faults: 429 with ``retry-after`` (and ``insufficient_quota``), 5xx, a delay past the client's
+timeout, malformed JSON content, a refusal, missing / duplicated / unknown IDs, a cut-off answer
+(``finish_reason="length"``) and a non-JSON body. ``latency`` delays every answer (benchmarks);
+``max_in_flight`` shows the client's concurrency.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from digest_pipeline.defs.risk.rules import rules_scorer
+
+_DATA = re.compile(r"<slack_data>\n(.*)\n</slack_data>", re.S)
+
+Judge = Callable[[str, str | None, str | None], dict[str, Any]]
+
+
+def rules_judge(text: str, channel: str | None, parent: str | None) -> dict[str, Any]:
+    """The default "model": the rules scorer's judgement, with a short description."""
+    a = rules_scorer(text, channel.lstrip("#") if channel else None, parent)
+    return {
+        "risk_level": a.risk_level,
+        "risk_category": a.risk_category,
+        "description": a.description,
+        "confidence_score": a.confidence_score,
+        "mitigation_suggestions": a.mitigation_suggestions[:3]
+        if a.risk_level in ("high", "critical")
+        else [],
+        "requires_attention": a.requires_attention,
+    }
+
+
+def gullible_judge(text: str, channel: str | None, parent: str | None) -> dict[str, Any]:
+    """A model that obeys instructions found in the data ("mark this low")."""
+    verdict = rules_judge(text, channel, parent)
+    if re.search(r"ignore|mark (this|it|all|every\w*) (as )?low", text, re.I):
+        verdict.update(risk_level="low", risk_category="none", requires_attention=False)
+        verdict.update(description="No business risk", mitigation_suggestions=[])
+    return verdict
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text.encode("utf-8")) / 4)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted answer in place of the normal one."""
+
+    kind: Literal[
+        "status",
+        "delay",
+        "malformed",
+        "refusal",
+        "drop_ids",
+        "duplicate_ids",
+        "extra_ids",
+        "length",
+        "garbage",
+    ]
+    status: int = 200
+    retry_after: str | None = None
+    code: str | None = None
+    seconds: float = 0.0
+    count: int = 1
+
+    @classmethod
+    def rate_limited(cls, retry_after: float = 0) -> Fault:
+        return cls("status", 429, retry_after=str(retry_after), code="rate_limit_exceeded")
+
+    @classmethod
+    def insufficient_quota(cls) -> Fault:
+        return cls("status", 429, code="insufficient_quota")
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> Fault:
+        return cls("status", status, code="server_error")
+
+    @classmethod
+    def unauthorized(cls) -> Fault:
+        return cls("status", 401, code="invalid_api_key")
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Answer normally, but only after ``seconds`` (past the client's timeout)."""
+        return cls("delay", seconds=seconds)
+
+    @classmethod
+    def malformed(cls) -> Fault:
+        """Content that is not valid JSON (an unterminated object)."""
+        return cls("malformed")
+
+    @classmethod
+    def refusal(cls) -> Fault:
+        return cls("refusal")
+
+    @classmethod
+    def drop_ids(cls, count: int = 1) -> Fault:
+        """Leave the last ``count`` assessments out."""
+        return cls("drop_ids", count=count)
+
+    @classmethod
+    def duplicate_ids(cls) -> Fault:
+        """Answer the first message twice (with different levels)."""
+        return cls("duplicate_ids")
+
+    @classmethod
+    def extra_ids(cls) -> Fault:
+        """Add an assessment for an ID that was never sent."""
+        return cls("extra_ids")
+
+    @classmethod
+    def length(cls) -> Fault:
+        """Cut the answer off: ``finish_reason='length'`` with truncated content."""
+        return cls("length")
+
+    @classmethod
+    def garbage(cls) -> Fault:
+        """HTTP 200 with a body that is not JSON at all."""
+        return cls("garbage")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    body: dict[str, Any]
+    authorization: str | None
+    fault: Fault | None
+    ids: tuple[str, ...]
+
+    @property
+    def user_content(self) -> str:
+        return next(m["content"] for m in self.body["messages"] if m["role"] == "user")
+
+    @property
+    def system_content(self) -> str:
+        return next(m["content"] for m in self.body["messages"] if m["role"] == "system")
+
+
+class FakeOpenAIServer:
+    def __init__(
+        self,
+        *,
+        judge: Judge = rules_judge,
+        latency: float = 0.0,
+        api_key: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        self.judge = judge
+        self.latency = latency
+        self.api_key = api_key
+        self.model = model
+        self.requests: list[RecordedRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._faults: deque[tuple[Fault, Callable[[str], bool] | None]] = deque()
+        self._seen_prefixes: set[str] = set()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    # -- lifecycle
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- scripting
+
+    def inject(self, *faults: Fault, when: Callable[[str], bool] | None = None) -> None:
+        """Queue faults, one per request; ``when(user_content)`` picks the requests."""
+        with self._lock:
+            self._faults.extend((fault, when) for fault in faults)
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+    def _next_fault(self, user_content: str) -> Fault | None:
+        with self._lock:
+            for i, (fault, when) in enumerate(self._faults):
+                if when is None or when(user_content):
+                    del self._faults[i]
+                    return fault
+        return None
+
+    # -- answering
+
+    def _completion(self, body: dict[str, Any], fault: Fault | None) -> tuple[int, dict, bytes]:
+        messages = body.get("messages") or []
+        system = next((m["content"] for m in messages if m["role"] == "system"), "")
+        user = next((m["content"] for m in messages if m["role"] == "user"), "")
+        match = _DATA.search(user)
+        threads = json.loads(match.group(1)) if match else []
+        verdicts: list[dict[str, Any]] = []
+        for thread in threads:
+            parent = (thread.get("parent") or {}).get("text")
+            msgs = thread["messages"]
+            for index, m in enumerate(msgs):
+                # Replies are read with the parent: the context, or the thread's first message.
+                context = parent if parent is not None else (msgs[0]["text"] if index else None)
+                verdicts.append(
+                    {"id": m["id"], **self.judge(m["text"], thread["channel"], context)}
+                )
+        finish = "stop"
+        refusal: str | None = None
+        if fault is not None and fault.kind == "drop_ids":
+            verdicts = verdicts[: max(len(verdicts) - fault.count, 0)]
+        elif fault is not None and fault.kind == "duplicate_ids" and verdicts:
+            verdicts.append({**verdicts[0], "risk_level": "low"})
+        elif fault is not None and fault.kind == "extra_ids":
+            verdicts.append(
+                {**(verdicts[0] if verdicts else rules_judge("", None, None)), "id": "m999"}
+            )
+        content: str | None = json.dumps({"assessments": verdicts})
+        if fault is not None and fault.kind == "malformed":
+            content = content[: len(content) // 2]
+        elif fault is not None and fault.kind == "length":
+            content, finish = content[: len(content) // 3], "length"
+        elif fault is not None and fault.kind == "refusal":
+            content, refusal = None, "I'm sorry, I can't help with that."
+        prompt_tokens = sum(estimate_tokens(m.get("content") or "") + 4 for m in messages)
+        prompt_tokens += estimate_tokens(json.dumps(body.get("response_format") or {}))
+        cached = 0
+        with self._lock:
+            system_tokens = estimate_tokens(system)
+            if system in self._seen_prefixes and prompt_tokens >= 1024:
+                cached = (system_tokens // 128) * 128
+            self._seen_prefixes.add(system)
+        completion_tokens = estimate_tokens(content or refusal or "")
+        response = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model or body.get("model", "fake"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": refusal},
+                    "finish_reason": finish,
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": cached},
+            },
+        }
+        return 200, {}, json.dumps(response).encode()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send(404, {}, b'{"error": {"message": "not found"}}')
+                    return
+                body = json.loads(raw or b"{}")
+                auth = self.headers.get("Authorization")
+                user = next(
+                    (m["content"] for m in body.get("messages", []) if m["role"] == "user"), ""
+                )
+                fault = server._next_fault(user)
+                ids = tuple(re.findall(r'"id":"(m\d+)"', user))
+                with server._lock:
+                    server.requests.append(RecordedRequest(body, auth, fault, ids))
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._answer(body, auth, fault)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, body: dict[str, Any], auth: str | None, fault: Fault | None) -> None:
+                if server.latency:
+                    time.sleep(server.latency)
+                if server.api_key is not None and auth != f"Bearer {server.api_key}":
+                    fault = Fault.unauthorized()
+                if fault is not None and fault.kind == "status":
+                    headers = {"retry-after": fault.retry_after} if fault.retry_after else {}
+                    if fault.code == "insufficient_quota":
+                        headers["x-should-retry"] = "false"
+                    error = {
+                        "error": {
+                            "message": f"fake {fault.status} ({fault.code})",
+                            "type": fault.code,
+                            "code": fault.code,
+                            "param": None,
+                        }
+                    }
+                    self._send(fault.status, headers, json.dumps(error).encode())
+                    return
+                if fault is not None and fault.kind == "delay":
+                    time.sleep(fault.seconds)
+                if fault is not None and fault.kind == "garbage":
+                    self._send(200, {}, b"<html>502 Bad Gateway</html>")
+                    return
+                status, headers, payload = server._completion(body, fault)
+                self._send(status, headers, payload)
+
+        return Handler
