@@ -310,3 +310,22 @@ def test_question_marks_become_psycopg_placeholders(sql, params, expected):
 def test_placeholder_count_mismatches_are_errors(sql, params):
     with pytest.raises(ValueError, match="placeholders"):
         to_pyformat(sql, params)
+
+
+def test_the_wait_command_reports_up_or_a_missing_variable(postgres_url, monkeypatch, capsys):
+    from digest_pipeline.defs.storage.postgres import main
+
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    monkeypatch.delenv("DIGEST_UNSET_URL", raising=False)
+    assert main([]) == 0
+    assert "is up" in capsys.readouterr().err
+    assert main(["DIGEST_UNSET_URL"]) == 2
+
+
+def test_the_partition_column_is_indexed(postgres_url):
+    asset = _events_asset(lambda key: _rows(_hour(key), 2))
+    for key in ["2026-01-01-00:00", "2026-01-01-01:00"]:
+        dg.materialize([asset], partition_key=key, resources={"io_manager": _io(postgres_url)})
+    assert _sql(postgres_url, "SELECT indexdef FROM pg_indexes WHERE schemaname = 'digest'") == [
+        ('CREATE INDEX events_timestamp_idx ON digest.events USING btree ("timestamp")',)
+    ]

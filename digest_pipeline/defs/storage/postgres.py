@@ -283,6 +283,23 @@ def ensure_table(
     return table_columns(conn, schema, table)
 
 
+def ensure_index(conn: psycopg.Connection, schema: str, table: str, column: str) -> None:
+    """An index on the partition column: replacing or reading one hour of a table that holds
+    years of them must not scan the whole table."""
+    name = f"{table}_{column}_idx"[:63]
+    exists = conn.execute(
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = %s",
+        [schema, name],
+    ).fetchone()
+    if not exists:
+        _lock(conn, _DDL_LOCK)
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {quote_ident(name)}"
+            f" ON {qualified(schema, table)} ({quote_ident(column)})"
+        )
+
+
 def lock_table(conn: psycopg.Connection, schema: str, table: str) -> None:
     """Serialize writers of one table until the transaction ends (see the module docstring)."""
     _lock(conn, f"digest:write:{schema}.{table}")
@@ -471,6 +488,9 @@ class PostgresPandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
         columns = declared_columns(context, obj)
         types = ensure_table(connection, table_slice.schema, table_slice.table, columns)
         copy_frame(connection, qualified(table_slice.schema, table_slice.table), obj, types)
+        # After the COPY: on a first bulk load, building the index once beats maintaining it.
+        for dim in table_slice.partition_dimensions:
+            ensure_index(connection, table_slice.schema, table_slice.table, dim.partition_expr)
         row_count = int(obj.shape[0])
         if context.has_asset_partitions:
             return {"dagster/partition_row_count": row_count, "storage": "postgres"}
@@ -546,3 +566,29 @@ def rows_per_table(conn: psycopg.Connection, schema: str, tables: Iterable[str])
         row = conn.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchone()
         counts[table] = int(row[0]) if row else 0
     return counts
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m digest_pipeline.defs.storage.postgres [VAR …]``: wait for the servers named by
+    the environment variables (default DATABASE_URL), 30 attempts 2 s apart; for entrypoints
+    that start the webserver, the daemon or the code server only once the database answers."""
+    import os
+    import sys
+
+    names = list(argv if argv is not None else sys.argv[1:]) or ["DATABASE_URL"]
+    for name in names:
+        url = os.environ.get(name)
+        if not url:
+            sys.stderr.write(f"{name} is not set\n")
+            return 2
+        try:
+            version = wait_for_postgres(url)
+        except WarehouseUnavailable as e:
+            sys.stderr.write(f"{name}: {e.description}\n")
+            return 1
+        sys.stderr.write(f"{name}: PostgreSQL {version} at {describe_url(url)} is up\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
