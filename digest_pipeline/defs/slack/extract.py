@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from digest_pipeline.defs.slack.models import SlackApi, SlackCallError, require_ok
@@ -74,9 +75,13 @@ class Window:
     def latest(self) -> str:
         return datetime_to_ts(self.end)
 
+    @cached_property
+    def ts_bounds(self) -> tuple[Decimal, Decimal]:
+        return ts_to_decimal(self.oldest), ts_to_decimal(self.latest)
+
     def contains(self, ts: str) -> bool:
-        value = ts_to_decimal(ts)
-        return ts_to_decimal(self.oldest) <= value < ts_to_decimal(self.latest)
+        low, high = self.ts_bounds
+        return low <= ts_to_decimal(ts) < high
 
 
 @dataclass(frozen=True)
@@ -228,7 +233,7 @@ def _has_replies_in(parent: Mapping[str, Any], window: Window) -> bool:
     latest_reply = parent.get("latest_reply")
     if not parent.get("reply_count") or not isinstance(latest_reply, str):
         return False
-    return ts_to_decimal(latest_reply) >= ts_to_decimal(window.oldest)
+    return ts_to_decimal(latest_reply) >= window.ts_bounds[0]
 
 
 @dataclass
