@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pandas as pd
 
-from digest_pipeline.defs.enrichment.analyzer import ENTITY_KINDS, default_analyzer
+from digest_pipeline.defs.enrichment.analyzer import ENTITY_KINDS, Analysis, default_analyzer
 from digest_pipeline.defs.enrichment.classify import category_of, priority_level, urgency_of
 from digest_pipeline.defs.enrichment.mrkdwn import MrkdwnCleaner, message_mrkdwn
 from digest_pipeline.defs.enrichment.sentiment import sentiment_of
@@ -194,6 +195,35 @@ def _reactions(msg: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str],
     return out, names, total
 
 
+def _decode(payload: str | bytes) -> Any:
+    """A JSON payload with orjson (2-3x faster than ``json``); ``json`` for what orjson refuses
+    (lone surrogate escapes, NaN); ``None`` when neither can read it."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(payload)
+        except (ValueError, RecursionError):
+            return None
+
+
+# What depends on the cleaned text alone: (analysis, category, sentiment, entities JSON, sha256).
+_Features = tuple[Analysis, str, float, str, str]
+
+
+def _text_features(analysis: Analysis, text: str) -> _Features:
+    entities = analysis.entities
+    return (
+        analysis,
+        category_of(analysis),
+        sentiment_of(analysis, text),
+        _JSON_UNICODE.encode({k: entities.get(k, []) for k in ENTITY_KINDS})
+        if entities
+        else _EMPTY_ENTITIES_JSON,
+        hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
+
+
 def enrich_messages(
     raw: pd.DataFrame | None,
     users: pd.DataFrame | None,
@@ -236,15 +266,17 @@ def enrich_messages(
 
     rows: list[tuple[Any, ...]] = []
     kept_rows: list[int] = []
+    # Chatter repeats ("ok", "+1", bot alerts): clean and analyze each distinct text once.
+    clean_cache: dict[str, tuple[str, list[str], str]] = {}
+    text_cache: dict[str, _Features] = {}
     for i, (channel_id, ts, row_thread_ts, payload) in enumerate(
         zip(channel_ids, tss, thread_tss, payloads, strict=True)
     ):
         if last_index[(channel_id, ts)] != i:
             continue
         if isinstance(payload, str | bytes):
-            try:
-                msg = json.loads(payload)
-            except (ValueError, RecursionError):
+            msg = _decode(payload)
+            if msg is None:
                 skipped["malformed_payload"] += 1
                 continue
         else:
@@ -275,7 +307,16 @@ def enrich_messages(
             skipped["bot"] += 1
             continue
 
-        text, mentions = cleaner.clean(message_mrkdwn(msg))
+        mrkdwn = message_mrkdwn(msg)
+        cleaned = clean_cache.get(mrkdwn)
+        if cleaned is None:
+            text, mentions = cleaner.clean(mrkdwn)
+            cleaned = clean_cache[mrkdwn] = (
+                text,
+                mentions,
+                json.dumps(mentions) if mentions else _EMPTY_LIST_JSON,
+            )
+        text, mentions, mentions_json = cleaned
         if not text:
             skipped["empty"] += 1
             continue
@@ -306,10 +347,11 @@ def enrich_messages(
         except (TypeError, ValueError):
             reply_count = 0
 
-        analysis = analyzer.analyze(text)
+        features = text_cache.get(text)
+        if features is None:
+            features = text_cache[text] = _text_features(analyzer.analyze(text), text)
+        analysis, topic, sentiment, entities_json, content_hash = features
         level = urgency_of(analysis, mentions=mentions, reactions=reaction_names)
-        topic = category_of(analysis)
-        entities = analysis.entities
 
         rows.append(
             (
@@ -324,9 +366,9 @@ def enrich_messages(
                 message_type,
                 level,
                 topic,
-                json.dumps(mentions) if mentions else _EMPTY_LIST_JSON,
+                mentions_json,
                 json.dumps(reactions) if reactions else _EMPTY_LIST_JSON,
-                sentiment_of(analysis, text),
+                sentiment,
                 priority_level(
                     level,
                     topic,
@@ -341,10 +383,8 @@ def enrich_messages(
                 reply_count,
                 edited,
                 subtype,
-                _JSON_UNICODE.encode({k: entities.get(k, []) for k in ENTITY_KINDS})
-                if entities
-                else _EMPTY_ENTITIES_JSON,
-                hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                entities_json,
+                content_hash,
             )
         )
         kept_rows.append(i)
