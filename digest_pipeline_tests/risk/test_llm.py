@@ -247,3 +247,36 @@ def test_combine_keeps_both_judgements_and_says_which_won():
     assert out.loc["f", ["judgement", "fallback_reason"]].tolist() == ["fallback", "not_scored"]
     assert str(out["message_timestamp"].dtype).startswith("datetime64")
     assert len(out) == len(rules)
+
+
+def test_llm_settings_are_validated_with_one_line_errors(tmp_path):
+    from digest_pipeline.settings import ConfigError, load_settings
+
+    base = {"DIGEST_DUCKDB_PATH": str(tmp_path / "x.duckdb")}
+    with pytest.raises(ConfigError, match="DIGEST_SCORER=llm needs OPENAI_API_KEY"):
+        load_settings({**base, "DIGEST_SCORER": "llm"})
+    with pytest.raises(ConfigError, match="DIGEST_LLM_MODE"):
+        load_settings({**base, "DIGEST_LLM_MODE": "turbo"})
+    with pytest.raises(ConfigError, match="DIGEST_LLM_CONCURRENCY"):
+        load_settings({**base, "DIGEST_LLM_CONCURRENCY": "0"})
+    local = load_settings(
+        {**base, "DIGEST_SCORER": "llm", "OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}
+    )
+    assert local.effective_scorer == "llm" and local.openai_base_url.endswith("/v1")
+    keyed = load_settings({**base, "OPENAI_API_KEY": "sk-x", "DIGEST_LLM_MAX_TOKENS_PER_RUN": "5"})
+    assert keyed.effective_scorer == "llm" and keyed.llm_max_tokens_per_run == 5
+
+
+def test_digest_eval_scores_with_the_llm_through_a_compatible_server(monkeypatch):
+    from digest_pipeline.defs.risk.eval import evaluate, load_labeled, resolve_scorer
+    from digest_pipeline_tests.fakes.openai_server import FakeOpenAIServer
+
+    records = load_labeled()[:12]
+    with FakeOpenAIServer(api_key="sk-eval") as server:
+        env = {"OPENAI_API_KEY": "sk-eval", "OPENAI_BASE_URL": server.base_url}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        scorer, name, _ = resolve_scorer("llm", env)
+        report = evaluate(records, scorer)
+    assert name == "llm" and report.total == 12
+    assert 0 < server.calls <= 12  # trivial rows are triaged
