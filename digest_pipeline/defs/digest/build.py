@@ -102,7 +102,7 @@ def people_directory(users: pd.DataFrame | None) -> dict[str, Person]:
             user_id,
             name,
             title.strip() if isinstance(title, str) else "",
-            bool(row.get("is_bot")) if row.get("is_bot") is not None else False,
+            _truthy(row.get("is_bot")),
         )
     return out
 
@@ -243,7 +243,7 @@ def resolved_threads(frame: pd.DataFrame, earlier_risky: set[str]) -> list[dict[
 def unanswered_questions(frame: pd.DataFrame) -> list[Question]:
     """Urgent top-level questions with no reply yet, oldest first.
 
-    Urgent: assessed high or critical, urgency high or critical, or sent with @here/@channel.
+    Urgent: urgency high or critical, sent with @here/@channel, or assessed critical.
     Answered: the parent advertises replies (``reply_count``) or a reply from someone else is in
     the window. Bots do not ask questions.
     """
@@ -284,7 +284,9 @@ def unanswered_questions(frame: pd.DataFrame) -> list[Question]:
 
 
 def _urgent_reason(risk_level: object, urgency: object, mentions: list[str]) -> str | None:
-    if _level_rank(risk_level) >= LEVEL_RANK["high"]:
+    """Why a question is urgent. A high *risk* alone is not enough: the asker's own urgency
+    (wording, @here, alarm reactions) is, and so is a critical risk."""
+    if _level_rank(risk_level) >= LEVEL_RANK["critical"]:
         return f"{risk_level} risk"
     if not BROADCAST_MENTIONS.isdisjoint(mentions):
         return "@" + next(m for m in mentions if m in BROADCAST_MENTIONS)
@@ -406,7 +408,7 @@ def _summary(content: DigestContent, label: str) -> str:
         parts.append("Nothing needs attention.")
     else:
         top = content.risks[0]
-        owner = f", owner {top.owner}" if top.owner else ""
+        owner = f", owner {top.owner}" if top.owner_reason == "mentioned" else ""
         parts.append(f"Top risk ({top.level}) in #{top.channel}: {top.description}{owner}.")
     if content.questions:
         n = len(content.questions)
@@ -428,6 +430,7 @@ def digest_content(
     counted: pd.DataFrame | None = None,
     per_channel: tuple[ChannelLine, ...] = (),
     hidden_channels_count: int = 0,
+    compared: bool | None = None,
 ) -> DigestContent:
     """The content of one digest over ``frame`` (the rows it may quote).
 
@@ -436,8 +439,17 @@ def digest_content(
     """
     counted = frame if counted is None else counted
     risks, _before = _with_changes(thread_risks(frame, people), previous)
-    before_ids = {r.thread_id for r in thread_risks(previous)} if previous is not None else set()
-    resolved = resolved_threads(frame, before_ids) if len(frame) else []
+    earlier = {r.thread_id: r for r in thread_risks(previous)} if previous is not None else {}
+    resolved = resolved_threads(frame, set(earlier)) if len(frame) else []
+    # A resolved thread is no longer something to act on: it is listed once, as resolved, with
+    # the risk it was.
+    known = {**earlier, **{r.thread_id: r for r in risks}}
+    for item in resolved:
+        was = known.get(item["thread_id"])
+        if was is not None:
+            item.update(risk_level=was.level, description=was.description)
+    done = {item["thread_id"] for item in resolved}
+    risks = [r for r in risks if r.thread_id not in done]
     content = DigestContent(
         title=title,
         kind=kind,
@@ -456,7 +468,7 @@ def digest_content(
         per_channel=per_channel,
         hidden_messages=len(counted) - len(frame),
         hidden_channels=hidden_channels_count,
-        has_previous=previous is not None,
+        has_previous=compared if compared is not None else previous is not None,
     )
     return replace(content, summary=_summary(content, label))
 
@@ -502,12 +514,16 @@ def build_digests(
     returned contents by whoever delivers them.
     """
     frame = normalize_inputs(inputs.frame)
-    previous = normalize_inputs(inputs.previous) if inputs.previous is not None else None
+    previous = inputs.previous
+    previous = normalize_inputs(previous) if previous is not None and len(previous) else None
     frame, opted_out = audience_filter(frame, inputs.channels)
     if previous is not None:
         previous, _ = audience_filter(previous, inputs.channels)
     people = people_directory(inputs.users)
     hidden = hidden_channels(inputs.channels, inputs.private_allow)
+    # An empty previous window is one never extracted (or entirely silent): no comparison, so
+    # nothing is called "new" just because the warehouse starts today.
+    compared = previous is not None
     rows: list[dict[str, Any]] = []
     contents: dict[str, DigestContent] = {}
     lines: list[ChannelLine] = []
@@ -523,6 +539,7 @@ def build_digests(
             previous=prev,
             people=people,
             trend_freq=trend_freq,
+            compared=compared,
         )
         contents[channel_id] = content
         row = _row(inputs, channel, group, content)
@@ -548,6 +565,7 @@ def build_digests(
         counted=frame,
         per_channel=tuple(lines),
         hidden_channels_count=len(set(frame["channel_id"]) & hidden),
+        compared=compared,
     )
     row = _row(inputs, "all channels", frame, overall)
     row["markdown"] = render_markdown(overall)

@@ -21,7 +21,7 @@ class Person:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.title})" if self.title else self.name
+        return f"{self.name}, {self.title}" if self.title else self.name
 
 
 @dataclass(frozen=True)

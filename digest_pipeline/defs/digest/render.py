@@ -16,12 +16,12 @@ Details that do not fit the top-level post go to a reply in its thread.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from digest_pipeline.defs.digest.models import DigestContent, ThreadRisk
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORY_LABELS, LEVELS
+from digest_pipeline.defs.enrichment.taxonomy import LEVELS
 
 ICON = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪"}
 SHOWN_GROUPS = 8  # risk lines in the digest itself; the rest are counted
@@ -64,7 +64,12 @@ class RiskGroup:
 
     @property
     def owner(self) -> str:
-        return next((r.owner for r in self.risks if r.owner), "")
+        """``Name (role)`` of whoever was asked in the thread, else ``raised by Name (role)``."""
+        asked = next((r.owner for r in self.risks if r.owner_reason == "mentioned"), "")
+        if asked:
+            return asked
+        raised = next((r.owner for r in self.risks if r.owner), "")
+        return f"raised by {raised}" if raised else ""
 
 
 def group_risks(risks: Sequence[ThreadRisk]) -> list[RiskGroup]:
@@ -100,6 +105,26 @@ def bar_chart(series: Sequence[tuple[str, int]], width: int = BAR_WIDTH) -> list
     ]
 
 
+_SPARKS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(series: Sequence[tuple[str, int]]) -> str:
+    """One character per bucket: a day's trend on one line."""
+    peak = max((n for _, n in series), default=0) or 1
+    return "".join(_SPARKS[0 if n == 0 else max(1, round(8 * n / peak))] for _, n in series)
+
+
+def trend_line(content: DigestContent) -> str:
+    series = content.trend
+    total = sum(n for _, n in series)
+    label, peak = max(series, key=lambda item: item[1])
+    zone = content.window_start.tzname() or ""
+    return (
+        f"Medium+ messages per hour, {series[0][0]} to {series[-1][0]} {zone}: "
+        f"`{sparkline(series)}` — {total} in all, peak {peak} at {label}"
+    )
+
+
 def _md_cell(text: str) -> str:
     return " ".join(text.replace("|", "/").split())
 
@@ -126,7 +151,21 @@ def headline(content: DigestContent) -> str:
             f" — **{len(content.new)}** new, **{len(content.escalated)}** escalated, "
             f"**{len(content.resolved)}** resolved since the {_previous_word(content)}"
         )
+    else:
+        text += f" — no data for the {_previous_word(content)}, so no new/escalated comparison"
     return text
+
+
+def _resolved_what(item: Mapping[str, Any]) -> str:
+    if not item.get("description"):
+        return ""
+    return f"**{_md_cell(str(item['description']))}** ({item.get('risk_level')}) in "
+
+
+def _local(moment: Any, content: DigestContent) -> str:
+    zone = content.window_start.tzinfo
+    local = moment.astimezone(zone) if zone is not None else moment
+    return f"{local:%H:%M} {local.tzname() or ''}".strip()
 
 
 def _previous_word(content: DigestContent) -> str:
@@ -155,31 +194,36 @@ def render_markdown(content: DigestContent) -> str:
     groups, left_out = focus(content)
     if groups:
         needing = len(content.actions)
+        shown = sum(len(g.risks) for g in groups)
         heading = (
-            f"## Act on these ({needing} thread{'s' if needing != 1 else ''} need attention)"
+            f"## Act on these — {shown} of {needing} thread{'s' if needing != 1 else ''} "
+            "needing attention"
             if content.actions
             else "## Top risks"
         )
+        status = content.has_previous
         lines += [
             heading,
             "",
-            "| | risk | where | owner | status | source |",
-            "|---|---|---|---|---|---|",
+            "| | risk (source quote) | where | who | "
+            + ("status | " if status else "")
+            + "source |",
+            "|---|---|---|---|" + ("---|" if status else "") + "---|",
         ]
         for g in groups:
             first = g.first
-            label = CATEGORY_LABELS.get(g.category, g.category)
             quote_text = f" — “{_md_cell(first.quote)}”" if first.quote else ""
             lines.append(
-                f"| {ICON[g.level]} {g.level} | **{_md_cell(g.description)}** ({label})"
-                f"{quote_text} | {_where(g)} | {_md_cell(g.owner) or '—'} | "
-                f"{_status_text(g.status) if content.has_previous else '—'} | {_links_md(g)} |"
+                f"| {ICON[g.level]} | **{_md_cell(g.description)}**{quote_text} | {_where(g)} | "
+                f"{_md_cell(g.owner) or '—'} | "
+                + (f"{_status_text(g.status)} | " if status else "")
+                + f"{_links_md(g)} |"
             )
         if left_out:
             lines.append("")
             lines.append(
-                f"_{left_out} more medium+ risk thread{'s' if left_out != 1 else ''} "
-                "not listed: see the full table in the digest file or the warehouse._"
+                f"_{left_out} more medium+ risk thread{'s' if left_out != 1 else ''}: "
+                "in the Slack thread of this digest and in `risk_assessments`._"
             )
         lines.append("")
     else:
@@ -187,7 +231,7 @@ def render_markdown(content: DigestContent) -> str:
     if content.resolved:
         lines += ["## Resolved", ""]
         lines += [
-            f"- ✅ #{r['channel']} — {r['user']}: “{_md_cell(str(r['text']))}” "
+            f"- ✅ {_resolved_what(r)}#{r['channel']} — {r['user']}: “{_md_cell(str(r['text']))}” "
             f"([message]({r['permalink']}))"
             for r in content.resolved[:SHOWN_RESOLVED]
         ]
@@ -197,7 +241,7 @@ def render_markdown(content: DigestContent) -> str:
     if content.questions:
         lines += ["## Urgent questions without an answer", ""]
         lines += [
-            f"- ❓ #{q.channel} — {q.user} at {q.timestamp:%H:%M} UTC ({q.why}): "
+            f"- ❓ #{q.channel} — {q.user} at {_local(q.timestamp, content)} ({q.why}): "
             f"“{_md_cell(q.quote)}” ([message]({q.permalink}))"
             for q in content.questions[:SHOWN_QUESTIONS]
         ]
@@ -205,9 +249,7 @@ def render_markdown(content: DigestContent) -> str:
             lines.append(f"- … and {len(content.questions) - SHOWN_QUESTIONS} more")
         lines.append("")
     if content.trend and any(n for _, n in content.trend):
-        lines += ["## Trend: medium+ messages per hour", "", "```"]
-        lines += bar_chart(content.trend)
-        lines += ["```", ""]
+        lines += ["## Trend", "", trend_line(content), ""]
     if content.per_channel:
         lines += [
             "## By channel (risk threads)",
@@ -233,7 +275,10 @@ def risk_counts_markdown(content: DigestContent) -> str:
         new = sum(1 for r in content.new if r.level == lv)
         esc = sum(1 for r in content.escalated if r.level == lv)
         lines.append(f"| {ICON[lv]} {lv} | {counts[lv]} | {new} | {esc} |")
-    lines += ["", "```", *bar_chart([(lv, counts[lv]) for lv in order]), "```"]
+    levels = bar_chart([(lv, counts[lv]) for lv in order])
+    lines += ["", "Risk threads by level:", "", "```", *levels, "```"]
+    if content.trend:
+        lines += ["", "Medium+ messages per hour:", "", "```", *bar_chart(content.trend), "```"]
     return "\n".join(lines)
 
 
@@ -341,7 +386,8 @@ def render_blocks(content: DigestContent) -> SlackMessage:
         blocks.append(_section("No medium or higher risks in this window."))
     if content.resolved:
         items = [
-            f"#{escape_mrkdwn(str(r['channel']))}: "
+            (f"*{escape_mrkdwn(str(r['description']))}* · " if r.get("description") else "")
+            + f"#{escape_mrkdwn(str(r['channel']))}: "
             + _slack_link(str(r["permalink"]), quote_line(str(r["text"]), 120))
             for r in content.resolved[:SHOWN_RESOLVED]
         ]

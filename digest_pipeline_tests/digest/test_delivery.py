@@ -1,0 +1,152 @@
+"""Delivery against the fake Slack server, through the real slack_sdk WebClient."""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from digest_pipeline.defs.digest.build import DigestInputs, build_digests
+from digest_pipeline.defs.digest.delivery import (
+    POSTS_TABLE,
+    DigestSlackResource,
+    deliver_digest,
+    digest_path,
+    write_digest_files,
+)
+from digest_pipeline.defs.digest.render import render_blocks
+from digest_pipeline.defs.storage.warehouse import Warehouse
+from digest_pipeline_tests.fakes.slack_chat import FakeChatWorkspace
+from digest_pipeline_tests.fakes.slack_server import FakeSlackServer, Fault
+
+T0 = datetime(2026, 3, 10, tzinfo=UTC)
+CHANNELS = pd.DataFrame(
+    [{"channel_id": "C1", "name": "supply-chain", "is_private": False, "topic": "", "purpose": ""}]
+)
+
+
+def _content(description: str = "PMIC on allocation"):
+    frame = pd.DataFrame(
+        [
+            {
+                "id": "C1:1.000100",
+                "channel_id": "C1",
+                "channel": "supply-chain",
+                "user": "dan",
+                "timestamp": T0 + timedelta(hours=9),
+                "content": "TI put the PMIC on allocation, 40 wk",
+                "permalink": "https://x.slack.com/archives/C1/p1000100",
+                "is_reply": False,
+                "parent_id": None,
+                "risk_level": "high",
+                "risk_category": "supply_chain",
+                "description": description,
+                "confidence_score": 0.8,
+                "requires_attention": True,
+            }
+        ]
+    )
+    inputs = DigestInputs(T0, T0 + timedelta(days=1), frame, CHANNELS)
+    return build_digests(inputs, "Daily digest 2026-03-10", kind="daily", trend_freq="h")[1]
+
+
+@pytest.fixture
+def slack():
+    workspace = FakeChatWorkspace()
+    workspace.add_channel("CDIGEST", "gtm-digest")
+    workspace.add_channel("COUT", "outsiders", is_member=False)
+    with FakeSlackServer(workspace, token="xoxb-test") as server:
+        yield server, workspace
+
+
+def _client(server: FakeSlackServer):
+    return DigestSlackResource(token="xoxb-test", base_url=server.base_url).get_client()
+
+
+def test_slack_resource_is_dagster_slacks_with_a_base_url(slack):
+    server, _ = slack
+    client = _client(server)
+    assert client.base_url == server.base_url
+    assert client.auth_test()["ok"]
+
+
+def test_posting_then_rematerializing_updates_the_same_post(slack, duckdb_path):
+    server, workspace = slack
+    warehouse = Warehouse(duckdb_path=duckdb_path)
+    first = deliver_digest(
+        _client(server), warehouse, digest="daily_digest", partition_key="2026-03-10",
+        channel="#gtm-digest", message=render_blocks(_content()),
+    )  # fmt: skip
+    second = deliver_digest(
+        _client(server), warehouse, digest="daily_digest", partition_key="2026-03-10",
+        channel="#gtm-digest", message=render_blocks(_content("PMIC allocation: 52 wk now")),
+    )  # fmt: skip
+    assert (first.action, second.action) == ("posted", "updated")
+    assert (first.channel_id, first.ts) == (second.channel_id, second.ts) == ("CDIGEST", first.ts)
+    posts = workspace.top_level_posts("CDIGEST")
+    assert len(posts) == 1 and posts[0]["edits"] == 1
+    assert "52 wk now" in str(posts[0]["blocks"])
+    details = workspace.replies_to("CDIGEST", first.ts)
+    assert len(details) == 1 and details[0]["edits"] == 1  # the thread reply is updated too
+    assert workspace.calls_of("chat.postMessage") == 2  # post + its details reply, once
+    assert workspace.calls_of("chat.update") == 2
+    rows = warehouse.query("SELECT * FROM {schema}." + POSTS_TABLE)
+    assert len(rows) == 1 and rows.iloc[0]["updates"] == 1
+
+
+def test_a_deleted_post_is_posted_again(slack, duckdb_path):
+    server, workspace = slack
+    warehouse = Warehouse(duckdb_path=duckdb_path)
+    first = deliver_digest(
+        _client(server), warehouse, digest="daily_digest", partition_key="2026-03-10",
+        channel="gtm-digest", message=render_blocks(_content()),
+    )  # fmt: skip
+    workspace.call("chat.delete", {"channel": "CDIGEST", "ts": first.ts})
+    again = deliver_digest(
+        _client(server), warehouse, digest="daily_digest", partition_key="2026-03-10",
+        channel="gtm-digest", message=render_blocks(_content()),
+    )  # fmt: skip
+    assert again.action == "reposted" and again.ts != first.ts
+    assert len(workspace.top_level_posts("CDIGEST")) == 1
+
+
+def test_another_partition_is_another_post(slack, duckdb_path):
+    server, workspace = slack
+    warehouse = Warehouse(duckdb_path=duckdb_path)
+    for key in ("2026-03-10", "2026-03-11"):
+        deliver_digest(
+            _client(server), warehouse, digest="daily_digest", partition_key=key,
+            channel="gtm-digest", message=render_blocks(_content()),
+        )  # fmt: skip
+    assert len(workspace.top_level_posts("CDIGEST")) == 2
+
+
+def test_a_rate_limited_post_is_retried_by_the_sdk(slack, duckdb_path):
+    server, workspace = slack
+    server.inject("chat.postMessage", Fault.rate_limited(retry_after=0))
+    result = deliver_digest(
+        _client(server), Warehouse(duckdb_path=duckdb_path), digest="daily_digest",
+        partition_key="2026-03-10", channel="gtm-digest", message=render_blocks(_content()),
+    )  # fmt: skip
+    assert result.action == "posted"
+    assert len(workspace.top_level_posts("CDIGEST")) == 1
+
+
+def test_a_channel_the_bot_is_not_in_fails_with_one_clear_line(slack, duckdb_path):
+    server, _ = slack
+    with pytest.raises(dg.Failure, match=r"to outsiders failed: not_in_channel \(invite the bot"):
+        deliver_digest(
+            _client(server), Warehouse(duckdb_path=duckdb_path), digest="daily_digest",
+            partition_key="2026-03-10", channel="outsiders", message=render_blocks(_content()),
+        )  # fmt: skip
+
+
+def test_digest_files_are_written_per_partition(tmp_path):
+    paths = write_digest_files(
+        str(tmp_path), "hourly", "2026-03-10-14:00", markdown="# hi", html="<p>hi</p>"
+    )
+    assert paths == [
+        str(digest_path(str(tmp_path), "hourly", "2026-03-10-14:00", "md")),
+        str(tmp_path / "hourly" / "2026-03-10-1400.html"),
+    ]
+    assert (tmp_path / "hourly" / "2026-03-10-1400.md").read_text() == "# hi"

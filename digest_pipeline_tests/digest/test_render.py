@@ -1,0 +1,112 @@
+"""Rendering: Block Kit within Slack's limits, HTML escaped, Markdown charts."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from digest_pipeline.defs.digest.build import DigestInputs, build_digests
+from digest_pipeline.defs.digest.render import (
+    MAX_BLOCKS,
+    bar_chart,
+    render_blocks,
+    render_html,
+    risk_counts_markdown,
+    sparkline,
+)
+
+T0 = datetime(2026, 3, 10, 0, 0, tzinfo=UTC)
+CHANNELS = pd.DataFrame(
+    [
+        {"channel_id": f"C{i}", "name": f"chan-{i}", "is_private": False, "topic": "",
+         "purpose": ""}
+        for i in range(30)
+    ]
+)  # fmt: skip
+
+
+def _huge_day(n: int = 400, text_chars: int = 5000) -> DigestInputs:
+    rows = []
+    for i in range(n):
+        rows.append(
+            {
+                "id": f"C{i % 30}:{i}",
+                "channel_id": f"C{i % 30}",
+                "channel": f"chan-{i % 30}",
+                "user": "<@U1> & <b>friends</b>",
+                "timestamp": T0 + timedelta(minutes=3 * i),
+                "content": "x" * text_chars + " <script>alert(1)</script> & more",
+                "permalink": f"https://x.slack.com/archives/C{i % 30}/p{i}",
+                "is_reply": False,
+                "parent_id": None,
+                "risk_level": ("critical", "high", "medium")[i % 3],
+                "risk_category": "supply_chain",
+                "description": f"Risk {i} " + "d" * 300 + " <|> & *bold*",
+                "confidence_score": 0.7,
+                "requires_attention": True,
+                "urgency": "high",
+                "content_question": None,
+            }
+        )
+        if i % 5 == 0:
+            rows[-1]["content"] += " can someone approve this?"
+    frame = pd.DataFrame(rows).drop(columns=["content_question"])
+    return DigestInputs(T0, T0 + timedelta(days=1), frame, CHANNELS, previous=frame.head(10))
+
+
+def _texts(blocks: list[dict]) -> list[str]:
+    out = []
+    for block in blocks:
+        if isinstance(block.get("text"), dict):
+            out.append(block["text"]["text"])
+        out += [e.get("text", "") for e in block.get("elements", [])]
+    return out
+
+
+def test_a_huge_digest_stays_within_slack_limits():
+    _, content, _ = build_digests(_huge_day(), "Daily digest", kind="daily", trend_freq="h")
+    message = render_blocks(content)
+    for blocks in (message.blocks, message.details):
+        assert 0 < len(blocks) <= MAX_BLOCKS
+        for block in blocks:
+            text = block.get("text")
+            if block["type"] == "section":
+                assert len(text["text"]) <= 3000
+            if block["type"] == "header":
+                assert text["type"] == "plain_text" and len(text["text"]) <= 150
+            if block["type"] == "context":
+                assert len(block["elements"]) <= 10
+    assert len(message.text) <= 40_000
+    assert len(json.dumps(message.blocks)) < 50_000
+
+
+def test_slack_text_escapes_control_characters_and_links_every_risk():
+    _, content, _ = build_digests(_huge_day(20, 50), "Daily digest", kind="daily")
+    message = render_blocks(content)
+    risk_sections = [t for t in _texts(message.blocks) if t.startswith(("🔴", "🟠", "🟡"))]
+    assert risk_sections
+    for text in risk_sections:
+        assert "<https://x.slack.com/archives/" in text  # the source message
+        assert "<script>" not in text and "&lt;script&gt;" in text
+
+
+def test_html_is_escaped_and_self_contained():
+    _, content, _ = build_digests(_huge_day(20, 50), "Daily <digest>", kind="daily")
+    page = render_html(content)
+    assert page.startswith("<!doctype html>")
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    assert "Daily &lt;digest&gt;" in page
+
+
+def test_charts_show_zero_buckets_and_scale_to_the_peak():
+    lines = bar_chart([("00:00", 0), ("01:00", 10), ("02:00", 5)], width=10)
+    assert lines == ["00:00            0", "01:00 ██████████ 10", "02:00 █████      5"]
+    assert sparkline([("a", 0), ("b", 8), ("c", 1)]) == " █▁"
+
+
+def test_risk_counts_metadata_has_a_table_and_a_chart():
+    _, content, _ = build_digests(_huge_day(30, 50), "Daily digest", kind="daily", trend_freq="h")
+    text = risk_counts_markdown(content)
+    assert "| 🔴 critical | 10 |" in text
+    assert "critical █" in text
