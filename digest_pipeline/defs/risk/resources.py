@@ -64,7 +64,6 @@ class RiskScorer(dg.ConfigurableResource):
             timeout_seconds=self.timeout_seconds,
             max_tokens_per_run=self.max_tokens_per_run,
             max_retry_wait_seconds=self.max_retry_wait_seconds,
-            batch_api=self.mode == "batch",
         )
 
     @contextmanager
