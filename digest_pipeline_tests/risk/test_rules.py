@@ -62,6 +62,20 @@ ALLOCATION = "Yageo put the 0603 caps on allocation, we get 50% of forecast"
         ("Die Linie 3 steht seit heute früh", "critical", "manufacturing_quality"),
         ("供应商说MCU缺货", "high", "supply_chain"),
         ("Un cliente reporta que la batería se hinchó", "critical", "manufacturing_quality"),
+        # gaps found against the demo workspace's ground truth (general phrasings)
+        ("SMT line 2 at the Penang site is down, feeder jam", "critical", "manufacturing_quality"),
+        ("We halted the Orbit Mini line after the drop test", "critical", "manufacturing_quality"),
+        ("Pallets flagged for customs exam in Rotterdam", "high", "logistics"),
+        ("La carga está retenida en aduana en Manzanillo", "high", "logistics"),
+        (
+            "Customs hold on the samples, broker needs the corrected packing list",
+            "high",
+            "logistics",
+        ),
+        ("Realistically the DVT exit is not going to happen this month", "high", "schedule_launch"),
+        ("AOI fallout is 8.5% on the night shift", "high", "manufacturing_quality"),
+        ("We shipped 300 units before anyone noticed the label error", "high", None),
+        ("Updated the shortage tracker (link) with this week's numbers", "low", "none"),
         # chatter
         ("lunch is here", "low", "none"),
         ("👍", "low", "none"),

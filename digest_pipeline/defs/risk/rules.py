@@ -82,7 +82,10 @@ _HARMLESS = re.compile(
     r"|\bsmoke[- ]tests?\w*|\bburn[- ]?in\b|\bburn[- ]?down\b|\bburn rate\b"
     r"|\b(?:is|was|absolutely|totally|be|going to be)\s+(?:on\s+)?fire\b|\bon fire\b"
     r"|\bkill(?:ing|ed)? it\b|\bkiller\b|\bcrush(?:ed|ing)? it\b|\bthe bomb\b|\bblow up\b"
-    r"|\bdying to\b|\bkilling me\b|\bjust kidding\b|\bjk\b|\bcritical path\b|\bnot a real \w+",
+    r"|\bdying to\b|\bkilling me\b|\bjust kidding\b|\bjk\b|\bcritical path\b|\bnot a real \w+"
+    # A document or tool named after a risk ("shortage tracker (link)") is not the risk itself.
+    r"|\b(?:shortage|risk|issue|escalation|eol|delay)s?\s+(?:tracker|sheet|spreadsheet|log|register"
+    r"|dashboard|template)\b",
     _F,
 )
 
@@ -151,6 +154,8 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         CRITICAL,
         "Production line down",
         r"\bline\s*\d*\s+(?:is\s+|went\s+|has been\s+|was\s+)?(?:down|stopped|halted)\b"
+        r"|\bline\s*\d*\s+(?:at|in)\s+[^.\n]{1,30}?\s(?:is|went|has been|was)\s+(?:down|stopped"
+        r"|halted)\b|\b(?:stopped|halted|shut down)\s+the\s+(?:[\w-]+\s+){0,3}line\b"
         r"|\bline[- ]down\b|\bproduction\s+(?:is\s+)?(?:stopped|halted|down)\b"
         r"|\blinie\s*\d*\s+steht|\bstillstand\b|停线|ライン(?:が)?停止",
     ),
@@ -273,6 +278,16 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         r"\s*%"
         r"|(?:良率|歩留まり|直通率)[^\d\n]{0,12}\d+(?:\.\d+)?\s*%",
     ),
+    # Fallout is yield loss stated the other way round ("ICT fallout is 11.3%").
+    ("fallout", MQ, None, "Yield excursion", r"\bfallout\b[^\n%]{0,20}?\d+(?:\.\d+)?\s*%"),
+    (
+        "quality_escape",
+        MQ,
+        HIGH,
+        "Defective units shipped",
+        r"\b(?:shipped|went out|escaped)\b[^.\n]{0,50}\bbefore (?:anyone|we|qa) (?:noticed|caught"
+        r"|saw)\b",
+    ),
     (
         "returns",
         MQ,
@@ -379,6 +394,8 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         r"|\bpushes (?:the\s+)?launch\b|\bmiss\w*\s+(?:the\s+)?(?:\w+\s+){0,3}(?:reset|window|laun"
         r"ch"
         r"|ship date|deadline)\b|\b(?:isn'?t|not) going to be ready\b|\bwon'?t be ready\b"
+        r"|\b(?:exit|launch|gate|milestone|ship date|build)\b[^.\n]{0,20}\b(?:is|are)\s+not going"
+        r" to happen\b"
         r"|発売日?[^。\n]{0,10}(?:延期|遅れ)|(?:量产|上市|发布)[^。\n]{0,10}(?:推迟|延期|延迟)",
     ),
     (
@@ -459,7 +476,8 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         LO,
         HIGH,
         "Shipment held at customs",
-        r"\b(?:held|stuck|detained|seized|hängt)\b[^.\n]{0,30}\b(?:customs|zoll|aduana|douane|port)"
+        r"\b(?:held|stuck|detained|seized|hängt|retenid[oa]s?)\b[^.\n]{0,30}\b(?:customs|zoll|aduana"
+        r"|douane|port)|\bflagged for (?:an? )?(?:customs )?(?:exam|inspection)\w*"
         r"|\b(?:customs|zoll|aduana|douane)\b[^.\n]{0,40}\b(?:held|hold|stuck|detained|seized|fest"
         r"|want\w*|audit|inspection)\b|税関[^。\n]{0,20}(?:止め|保留)|海关[^。\n]{0,10}(?:扣|滞留)",
     ),
@@ -551,12 +569,14 @@ _NEGATED = re.compile(
 )
 _RESOLVED = re.compile(
     r"\b(?:resolved|fixed|solved|sorted(?: out)?|back up|back running|back online|back to normal"
-    r"|back in stock|back to \d|is over|after all|lifted|cleared|clear(?:ed)? up|released"
+    r"|back in stock|back to \d|is over|after all|lifted|(?<!the )(?<!an )(?<!a )cleared"
+    r"|clear(?:ed)? up|(?<!the )(?<!an )(?<!a )released"
     r"|passed|we'?re good|we'?re covered|covered (?:through|until|for)|covers us"
     r"|no (?:defects?|issues?|problems?|impact) found|no impact|turned out|false alarm"
     r"|root[- ]caused|fix (?:is )?verified|verified on|accepted|holds|on track|found them"
     r"|back on schedule|recovered|doesn'?t affect|not affected|(?:moving|running|working|shipping)"
-    r" again|all clear|corrected|signed off|confirmed full|replied|responded"
+    r" again|all clear|(?<!the )(?<!an )(?<!a )corrected|signed off|confirmed full|replied"
+    r"|responded"
     r"|all fine|all good|validée|resuelto|gelöst|erledigt|已解决|解決済)\b",
     _F,
 )
@@ -804,7 +824,9 @@ del _index, _spec, _key
 _SIGNAL_KEYS = frozenset(_SIGNALS_BY_KEY)
 
 _INJECTION_GATE = _gated(_INJECTION_HINT, "ign dis for sys ris req not mar rat cla lab sco fla")
-_HARMLESS_GATE = _gated(_HARMLESS, "dri smo bur fir kil cru bom blo dyi jus jk cri rea")
+_HARMLESS_GATE = _gated(
+    _HARMLESS, "dri smo bur fir kil cru bom blo dyi jus jk cri rea tra she spr log reg das tem"
+)
 _SARCASM_GATE = _gated(_SARCASM, chars='🙃🙄😒"“')
 
 
@@ -915,6 +937,17 @@ def _grade_yield(match_text: str, text: str) -> _Finding | None:
     return None
 
 
+def _grade_fallout(match_text: str, text: str) -> _Finding | None:
+    nums = _numbers(match_text)
+    if not nums:
+        return None
+    if nums[-1] >= 5:
+        return _Finding(HIGH, MQ, "Yield excursion", f"fallout {nums[-1]:g}%")
+    if nums[-1] >= 2:
+        return _Finding(MEDIUM, MQ, "Yield below target", f"fallout {nums[-1]:g}%")
+    return None
+
+
 def _grade_cpk(match_text: str, text: str) -> _Finding | None:
     nums = _numbers(match_text)
     if nums and nums[-1] < 1.33:
@@ -973,6 +1006,7 @@ _HANDLERS: dict[str, Callable[[str, str], _Finding | None]] = {
     "ww_move": _grade_ww_move,
     "stock_cover": _grade_stock_cover,
     "yield": _grade_yield,
+    "fallout": _grade_fallout,
     "cpk": _grade_cpk,
     "db_margin": _grade_db_margin,
     "slip": _grade_slip,
