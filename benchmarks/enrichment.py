@@ -283,6 +283,57 @@ def run_naive(sample: int, scale: float) -> dict[str, Any]:
     }
 
 
+def demo_truth(days: int, scale: float) -> dict[str, Any]:
+    """The rules scorer on the demo's top-level messages vs the scenario each was drawn from
+    (``DemoWorkspace.scenario_of`` → ``content.scenario_level``; routine chatter is low)."""
+    from digest_pipeline.defs.enrichment.enrich import enrich_messages
+    from digest_pipeline.defs.risk.rules import score_frame
+    from digest_pipeline.defs.slack.extract import ts_to_datetime
+    from digest_pipeline.demo.content import scenario_level
+    from digest_pipeline.demo.workspace import DemoWorkspace
+
+    ws = DemoWorkspace(scale=scale, now=datetime(2027, 1, 1, tzinfo=UTC))
+    users, channels, url = _directory_frames(ws)
+    rows = [
+        {
+            "channel_id": cid,
+            "ts": m["ts"],
+            "thread_ts": m.get("thread_ts"),
+            "payload": json.dumps(m),
+            "timestamp": ts_to_datetime(m["ts"]),
+        }
+        for cid, m in ws.iter_messages(FIRST_DAY, FIRST_DAY + timedelta(days=days))
+        if not m.get("thread_ts") or m["thread_ts"] == m["ts"]
+    ]
+    messages = enrich_messages(pd.DataFrame(rows), users, channels, workspace_url=url).frame
+    scored = score_frame(messages[["id", "content", "channel"]].assign(thread_context=None))
+    pairs = zip(messages["channel_id"], messages["ts"], strict=True)
+    scenarios = [ws.scenario_of(c, t) for c, t in pairs]
+    gold = [scenario_level(s) or "low" for s in scenarios]
+    predicted = scored["risk_level"].tolist()
+    levels = ("low", "medium", "high", "critical")
+    confusion = {g: {p: 0 for p in levels} for g in levels}
+    misses: dict[str, int] = {}
+    for g, p, s in zip(gold, predicted, scenarios, strict=True):
+        confusion[g][p] += 1
+        if g != p:
+            key = f"{s or 'routine'}: {g} -> {p}"
+            misses[key] = misses.get(key, 0) + 1
+    risky = {"high", "critical"}
+    hc_gold = sum(g in risky for g in gold)
+    hc_pred = sum(p in risky for p in predicted)
+    hc_both = sum(g in risky and p in risky for g, p in zip(gold, predicted, strict=True))
+    return {
+        "messages": len(gold),
+        "accuracy": round(sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold), 3),
+        "high_critical_recall": round(hc_both / hc_gold, 3) if hc_gold else None,
+        "high_critical_precision": round(hc_both / hc_pred, 3) if hc_pred else None,
+        "high_critical_support": hc_gold,
+        "confusion": confusion,
+        "top_disagreements": dict(sorted(misses.items(), key=lambda kv: -kv[1])[:12]),
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -295,12 +346,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-sample", type=int, default=0, metavar="N")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--demo-truth", type=int, default=0, metavar="DAYS", help="score vs the demo ground truth"
+    )
     args = parser.parse_args(argv)
 
     print(
         f"# {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cpus, "
         f"load {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}"
     )
+    if args.demo_truth:
+        print(json.dumps(demo_truth(args.demo_truth, 3.0), indent=2))
+        return 0
     results = []
     for i in range(args.repeat):
         gc.collect()

@@ -76,6 +76,7 @@ ALLOCATION = "Yageo put the 0603 caps on allocation, we get 50% of forecast"
         ("AOI fallout is 8.5% on the night shift", "high", "manufacturing_quality"),
         ("We shipped 300 units before anyone noticed the label error", "high", None),
         ("Updated the shortage tracker (link) with this week's numbers", "low", "none"),
+        ("cross-posting from #npi in case you missed it", "low", "none"),
         # chatter
         ("lunch is here", "low", "none"),
         ("👍", "low", "none"),

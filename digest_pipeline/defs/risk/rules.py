@@ -494,7 +494,10 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         MEDIUM,
         "Transit disruption",
         r"\bmissed\s+(?:its|the|their)?\s*flight\b|\bbumped\b|\brebook\w*|\bcancel(?:l)?ed\b"
-        r"|\b(?:9\d|100)\s*%\s+capacity\b|\bat capacity\b|\bout of space\b|\bmissed\b",
+        r"|\b(?:9\d|100)\s*%\s+capacity\b|\bat capacity\b|\bout of space\b"
+        # "missed" alone, but not "in case you missed it" or "I missed the call"
+        r"|(?<!you )(?<!i )\bmissed\b(?!\s+(?:it|that|this|(?:the|your|a)\s+(?:call|meeting|message"
+        r"|standup|sync|ping|dm|email|thread|post))\b)",
     ),
     # ---- engineering / design
     ("bricked", EN, HIGH, "Units bricked", r"\bbrick(?:ed|ing|s)?\b"),
