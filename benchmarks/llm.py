@@ -125,9 +125,10 @@ def run_ours(base_url, messages, users, args, warehouse):
     todo = [i for i in items if hashes[i.message_id] not in hit]
     client = openai.OpenAI(api_key="sk-bench", base_url=base_url, max_retries=0)
     scorer = LLMRiskScorer(client, config)
-    llm_began = time.perf_counter()
+    llm_began, cpu_began = time.perf_counter(), time.process_time()
     outcome = scorer.score(todo)
     llm_wall = time.perf_counter() - llm_began
+    llm_cpu = time.process_time() - cpu_began
     cache.store(
         warehouse,
         {hashes[m]: (m, a) for m, a in outcome.results.items()},
@@ -147,6 +148,7 @@ def run_ours(base_url, messages, users, args, warehouse):
         "completion_tokens": u.completion_tokens,
         "fallbacks": len(outcome.failures),
         "llm_wall_s": llm_wall,
+        "llm_cpu_s": llm_cpu,
         "wall_s": wall,
         "cost": u.as_metadata(config.model)["llm_estimated_cost_usd"],
     }
@@ -299,6 +301,11 @@ def main() -> int:
     print(
         f"| wall / bound | {statistics.median(llm_walls) / bound:.2f} | "
         f"{naive_wall / naive_bound:.2f} | |"
+    )
+    cpus = [x["llm_cpu_s"] for x in runs]
+    print(
+        f"| client CPU time during the LLM phase, median | {statistics.median(cpus):.1f} s "
+        f"({1000 * statistics.median(cpus) / r['calls']:.0f} ms a call) | | |"
     )
     print(
         f"| whole scoring step (rules, triage, cache, LLM), median | "

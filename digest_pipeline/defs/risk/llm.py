@@ -83,7 +83,9 @@ def estimate_tokens(text: str) -> int:
     """About 4 characters a token for Latin text, about one a token for CJK and emoji."""
     if not text:
         return 0
-    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    if text.isascii():
+        return math.ceil(len(text) / 4)
+    ascii_chars = len(text.encode("ascii", "ignore"))
     return math.ceil(ascii_chars / 4 + (len(text) - ascii_chars) * 0.9)
 
 
