@@ -132,80 +132,98 @@ def _mentions(value: object) -> list[str]:
     return []
 
 
-def _owner(thread: pd.DataFrame, cited_id: str, people: Mapping[str, Person]) -> tuple[str, str]:
+def _owner(
+    thread: list[dict[str, Any]], cited_id: str, people: Mapping[str, Person]
+) -> tuple[str, str]:
     """Who should act on a thread: someone asked by name, else the human who raised it.
 
     A user mentioned in the cited message wins, then one mentioned later in the thread (the
     latest ask); otherwise the thread's first human author (a bot's alert is owned by the first
     person who picked it up). Unknown user IDs are skipped: a name we cannot show is no owner.
+    ``thread`` is in time order.
     """
-    ordered = thread.sort_values("timestamp")
-    cited = ordered.loc[ordered["id"] == cited_id]
-    for rows in (cited, ordered.iloc[::-1]):
-        for value in rows["mentions"]:
-            for user_id in _mentions(value):
-                if user_id in BROADCAST_MENTIONS or user_id not in people:
-                    continue
-                if not people[user_id].is_bot:
-                    return people[user_id].label, "mentioned"
-    for row in ordered.itertuples(index=False):
-        person = people.get(str(row.user_id)) if isinstance(row.user_id, str) else None
+    cited = [m for m in thread if m["id"] == cited_id]
+    for messages in (cited, thread[::-1]):
+        for message in messages:
+            for user_id in _mentions(message["mentions"]):
+                person = people.get(user_id)
+                if user_id not in BROADCAST_MENTIONS and person is not None and not person.is_bot:
+                    return person.label, "mentioned"
+    for message in thread:
+        user_id = message["user_id"]
+        person = people.get(user_id) if isinstance(user_id, str) else None
         if person is not None and not person.is_bot:
             return person.label, "raised"
-        if person is None and not bool(row.is_bot) and isinstance(row.user, str) and row.user:
-            return row.user, "raised"
+        user = message["user"]
+        if person is None and not _truthy(message["is_bot"]) and isinstance(user, str) and user:
+            return user, "raised"
     return "", ""
 
 
+def _threads(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Messages grouped by thread (a reply joins its parent's), each thread in time order."""
+    threads: dict[str, list[dict[str, Any]]] = {}
+    for message in frame.sort_values("timestamp", kind="stable").to_dict("records"):
+        parent = message["parent_id"]
+        is_reply = _truthy(message["is_reply"]) and isinstance(parent, str)
+        threads.setdefault(parent if is_reply else message["id"], []).append(message)
+    return threads
+
+
+def _confidence(message: Mapping[str, Any]) -> float:
+    value = message["confidence_score"]
+    return 0.0 if value is None or value != value else float(value)
+
+
 def thread_risks(
-    frame: pd.DataFrame, people: Mapping[str, Person] | None = None
+    frame: pd.DataFrame | None, people: Mapping[str, Person] | None = None
 ) -> list[ThreadRisk]:
     """One entry per thread with a medium-or-worse message, ranked most severe first.
 
-    Within a level, threads someone must act on come first, then higher confidence, then the
-    most recent.
+    A thread is cited by its worst message; within a level, threads someone must act on come
+    first, then higher confidence, then the most recent.
     """
     if frame is None or frame.empty:
         return []
-    frame = normalize_inputs(frame)
-    work = frame.assign(
-        thread_id=thread_ids(frame),
-        rank=frame["risk_level"].map(_level_rank).fillna(0).astype(int),
-        attention=frame["requires_attention"].fillna(False).astype(bool),
-        confidence=frame["confidence_score"].fillna(0.0).astype(float),
-    )
-    risky = work.loc[work["rank"] >= LEVEL_RANK["medium"]]
-    if risky.empty:
-        return []
-    best = risky.sort_values(
-        ["rank", "attention", "confidence", "timestamp"], ascending=[False, False, False, False]
-    ).drop_duplicates("thread_id")
-    sizes = work.groupby("thread_id").size()
-    threads = {tid: g for tid, g in work.groupby("thread_id") if tid in set(best["thread_id"])}
     people = people or {}
     out = []
-    for row in best.itertuples(index=False):
-        owner, reason = _owner(threads[row.thread_id], row.id, people)
+    for thread_id, messages in _threads(normalize_inputs(frame)).items():
+        risky = [m for m in messages if _level_rank(m["risk_level"]) >= LEVEL_RANK["medium"]]
+        if not risky:
+            continue
+        best = max(
+            reversed(risky),  # on a tie, the latest message
+            key=lambda m: (
+                _level_rank(m["risk_level"]),
+                _truthy(m["requires_attention"]),
+                _confidence(m),
+            ),
+        )
+        owner, reason = _owner(messages, best["id"], people)
         out.append(
             ThreadRisk(
-                thread_id=row.thread_id,
-                level=row.risk_level,
-                message_id=row.id,
-                channel_id=row.channel_id,
-                channel=row.channel,
-                user=row.user,
-                timestamp=row.timestamp,
-                description=row.description,
-                category=row.risk_category,
-                permalink=row.permalink,
-                requires_attention=bool(row.attention),
-                confidence=float(row.confidence),
-                quote=quote(row.content),
+                thread_id=thread_id,
+                level=str(best["risk_level"]),
+                message_id=best["id"],
+                channel_id=best["channel_id"],
+                channel=best["channel"],
+                user=best["user"],
+                timestamp=best["timestamp"],
+                description=best["description"],
+                category=best["risk_category"],
+                permalink=best["permalink"],
+                requires_attention=_truthy(best["requires_attention"]),
+                confidence=_confidence(best),
+                quote=quote(best["content"]),
                 owner=owner,
                 owner_reason=reason,
-                messages=int(sizes.get(row.thread_id, 1)),
+                messages=len(messages),
             )
         )
+    out.sort(
+        key=lambda r: (LEVEL_RANK[r.level], r.requires_attention, r.confidence, r.timestamp),
+        reverse=True,
+    )
     return out
 
 
@@ -213,19 +231,15 @@ def resolved_threads(frame: pd.DataFrame, earlier_risky: set[str]) -> list[dict[
     """Threads that were risky and whose latest message says the problem is over."""
     if frame.empty:
         return []
-    work = frame.assign(thread_id=thread_ids(frame)).sort_values("timestamp")
-    risky_here = {
-        r.thread_id
-        for r in work.itertuples(index=False)
-        if _level_rank(r.risk_level) >= LEVEL_RANK["medium"]
-    }
     out = []
-    for thread_id, group in work.groupby("thread_id", sort=False):
-        last = group.iloc[-1]
-        was_risky = thread_id in earlier_risky or (
-            thread_id in risky_here and len(group) > 1 and last["risk_level"] == "low"
+    for thread_id, messages in _threads(frame).items():
+        last = messages[-1]
+        if last["risk_level"] != "low" or not _RESOLVED.search(str(last["content"])):
+            continue
+        risky_here = len(messages) > 1 and any(
+            _level_rank(m["risk_level"]) >= LEVEL_RANK["medium"] for m in messages
         )
-        if was_risky and last["risk_level"] == "low" and _RESOLVED.search(str(last["content"])):
+        if thread_id in earlier_risky or risky_here:
             out.append(
                 {
                     "thread_id": thread_id,
@@ -350,20 +364,18 @@ def hidden_channels(channels: pd.DataFrame, allow: Iterable[str] = ()) -> set[st
     }
 
 
-def _with_changes(
-    risks: list[ThreadRisk], previous: pd.DataFrame | None
-) -> tuple[list[ThreadRisk], set[str]]:
+def _with_changes(risks: list[ThreadRisk], before: Mapping[str, ThreadRisk]) -> list[ThreadRisk]:
     """Mark each risk new, escalated or ongoing against the previous window's threads."""
-    before = {r.thread_id: r.level for r in thread_risks(previous)} if previous is not None else {}
     out = []
     for r in risks:
-        if r.thread_id not in before:
+        was = before.get(r.thread_id)
+        if was is None:
             out.append(r)
-        elif LEVEL_RANK[r.level] > LEVEL_RANK[before[r.thread_id]]:
-            out.append(replace(r, status="escalated", previous_level=before[r.thread_id]))
+        elif LEVEL_RANK[r.level] > LEVEL_RANK[was.level]:
+            out.append(replace(r, status="escalated", previous_level=was.level))
         else:
-            out.append(replace(r, status="ongoing", previous_level=before[r.thread_id]))
-    return out, set(before)
+            out.append(replace(r, status="ongoing", previous_level=was.level))
+    return out
 
 
 def _trend(
@@ -438,8 +450,8 @@ def digest_content(
     digest counts private channels it does not quote.
     """
     counted = frame if counted is None else counted
-    risks, _before = _with_changes(thread_risks(frame, people), previous)
-    earlier = {r.thread_id: r for r in thread_risks(previous)} if previous is not None else {}
+    earlier = {r.thread_id: r for r in thread_risks(previous)}
+    risks = _with_changes(thread_risks(frame, people), earlier)
     resolved = resolved_threads(frame, set(earlier)) if len(frame) else []
     # A resolved thread is no longer something to act on: it is listed once, as resolved, with
     # the risk it was.

@@ -1,0 +1,247 @@
+"""Sensor ticks with build_sensor_context: run requests, run keys, cursors, alerts once."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackResource
+from digest_pipeline.defs.digest.sensors import (
+    ALERTS_TABLE,
+    critical_risk_alert_sensor,
+    run_failure_alert_sensor,
+    urgent_message_sensor,
+    urgent_signals,
+)
+from digest_pipeline.defs.enrichment.assets import MESSAGES_SCHEMA
+from digest_pipeline.defs.risk.assets import RISK_SCHEMA
+from digest_pipeline.defs.slack.assets import CHANNELS_SCHEMA
+from digest_pipeline.defs.slack.extract import datetime_to_ts
+from digest_pipeline.defs.slack.resources import SlackSource
+from digest_pipeline.defs.storage.schema import column_names
+from digest_pipeline.defs.storage.warehouse import Warehouse
+from digest_pipeline_tests.fakes.slack_chat import FakeChatWorkspace
+from digest_pipeline_tests.fakes.slack_server import FakeSlackServer
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+class NoWaitSlackSource(SlackSource):
+    """The real resource; its Web API client paces calls without sleeping."""
+
+    def open_api(self, **_: object):  # type: ignore[override]
+        return super().open_api(sleep=lambda _s: None)
+
+
+def _ts(minutes_ago: float) -> str:
+    return datetime_to_ts(NOW - timedelta(minutes=minutes_ago))
+
+
+@pytest.fixture
+def workspace() -> FakeChatWorkspace:
+    ws = FakeChatWorkspace()
+    ws.add_channel("C1", "manufacturing")
+    ws.add_channel("C2", "random")
+    ws.add_channel("C3", "quiet", topic="[no-digest]")
+    ws.add_user("U001", "raj")
+    return ws
+
+
+def _tick(server: FakeSlackServer, cursor: str | None = None, **source: object):
+    slack = NoWaitSlackSource(kind="slack", token="xoxb-test", base_url=server.base_url, **source)
+    context = dg.build_sensor_context(cursor=cursor, resources={"slack": slack})
+    return urgent_message_sensor(context)
+
+
+@pytest.mark.parametrize(
+    ("message", "signals"),
+    [
+        ({"text": "SMT line 2 is down, production stopped, all units on hold"}, ("critical text",)),
+        ({"text": "<!here> PMIC on allocation, 40 wk lead time"}, ("@here",)),
+        (
+            {"text": "Yield dropped to 80% on lot L12", "reactions": [{"name": "rotating_light"}]},
+            (":rotating_light:",),
+        ),
+        ({"text": "<!here> cake in the kitchen :cake:"}, ()),
+        ({"text": "lunch?", "reactions": [{"name": "fire"}]}, ()),
+        ({"text": "x", "subtype": "channel_join"}, ()),
+    ],
+)
+def test_urgent_signals(message, signals):
+    assert urgent_signals(message, "manufacturing") == signals
+
+
+def test_an_urgent_message_requests_its_hour_once_and_the_cursor_moves(workspace):
+    urgent_ts, routine_ts = _ts(2), _ts(1)
+    workspace.post("C1", urgent_ts, "SMT line 2 is down, production stopped, all units on hold")
+    workspace.post("C2", routine_ts, "anyone up for lunch?")
+    workspace.post("C3", _ts(1.5), "Line down!!! <!here>")  # opted out: never polled
+    with FakeSlackServer(workspace) as server:
+        first = _tick(server)
+        assert [r.run_key for r in first.run_requests] == [f"urgent:C1:{urgent_ts}"]
+        request = first.run_requests[0]
+        hour = datetime.fromtimestamp(int(urgent_ts.split(".")[0]), UTC)
+        assert request.partition_key == hour.strftime("%Y-%m-%d-%H:00")
+        assert request.tags["digest/signals"] == "critical text"
+        cursor = json.loads(first.cursor)
+        assert cursor["latest"] == {"C1": urgent_ts, "C2": routine_ts}
+        # Nothing new: no request, same positions.
+        second = _tick(server, first.cursor)
+        assert second.run_requests == [] and json.loads(second.cursor)["latest"] == cursor["latest"]
+        # A new urgent message: only it.
+        later = _ts(0.5)
+        workspace.post("C2", later, "<!channel> customs hold on the Osprey shipment, 60k units")
+        third = _tick(server, second.cursor)
+        assert [r.run_key for r in third.run_requests] == [f"urgent:C2:{later}"]
+        assert json.loads(third.cursor)["latest"]["C2"] == later
+        history = [r for r in server.requests if r.method == "conversations.history"]
+        assert {r.params["limit"] for r in history} == {"15"}  # small pages
+        assert "C3" not in {r.params["channel"] for r in history}
+
+
+def test_the_first_tick_looks_back_only_minutes(workspace):
+    workspace.post("C1", _ts(120), "SMT line 2 is down, production stopped")
+    with FakeSlackServer(workspace) as server:
+        result = _tick(server)
+    assert result.run_requests == []
+
+
+def test_the_call_budget_rotates_through_channels(workspace):
+    for i in range(4, 14):
+        workspace.add_channel(f"C{i:02d}", f"chan-{i}")
+    with FakeSlackServer(workspace) as server:
+        first = _tick(server)
+        calls = server.calls("conversations.history")
+        cursor = json.loads(first.cursor)
+        second = _tick(server, first.cursor)
+        polled_again = server.calls("conversations.history") - calls
+    assert calls == 8 and polled_again == 8  # URGENT_CALLS_PER_TICK for tier3
+    assert cursor["offset"] == 8
+    assert len(json.loads(second.cursor)["latest"]) == 12  # C1, C2, C04..C13: all read
+
+
+def test_the_strict_rate_tier_does_not_poll(workspace):
+    with FakeSlackServer(workspace) as server:
+        result = _tick(server, rate_tier="strict")
+        assert server.calls() == 0
+    assert "no budget" in result.skip_reason.skip_message
+
+
+def test_the_demo_workspace_can_be_polled():
+    context = dg.build_sensor_context(resources={"slack": SlackSource(kind="demo")})
+    result = urgent_message_sensor(context)
+    assert set(json.loads(result.cursor)["latest"]) >= {"C04SUPCHN01", "C04QUALITY7"}
+    assert all(r.run_key.startswith("urgent:") for r in result.run_requests)
+
+
+# -- critical alerts --------------------------------------------------------------------------
+
+
+def _seed(warehouse: Warehouse, rows: list[tuple[str, str, str]]) -> None:
+    """Messages (channel, id, level) and their assessments, as the pipeline writes them."""
+    messages, risks = [], []
+    for channel, message_id, level in rows:
+        messages.append(
+            dict.fromkeys(column_names(MESSAGES_SCHEMA))
+            | {
+                "id": message_id,
+                "channel_id": channel,
+                "channel": {"C1": "manufacturing", "CP": "exec"}[channel],
+                "user": "raj",
+                "content": f"Line stopped <{message_id}>",
+                "timestamp": NOW - timedelta(minutes=10),
+                "permalink": f"https://x.slack.com/archives/{channel}/p1",
+            }
+        )
+        risks.append(
+            dict.fromkeys(column_names(RISK_SCHEMA))
+            | {
+                "id": f"risk:{message_id}",
+                "message_id": message_id,
+                "channel_id": channel,
+                "risk_level": level,
+                "description": "Production line down",
+                "created_at": NOW - timedelta(minutes=5),
+            }
+        )
+    warehouse.replace_rows("messages", pd.DataFrame(messages), key=["id"], schema=MESSAGES_SCHEMA)
+    warehouse.replace_rows("risk_assessments", pd.DataFrame(risks), key=["id"], schema=RISK_SCHEMA)
+    channels = [
+        dict.fromkeys(column_names(CHANNELS_SCHEMA))
+        | {"channel_id": c, "name": n, "is_private": p, "topic": "", "purpose": ""}
+        for c, n, p in (("C1", "manufacturing", False), ("CP", "exec", True))
+    ]
+    warehouse.replace_rows(
+        "slack_channels", pd.DataFrame(channels), key=["channel_id"], schema=CHANNELS_SCHEMA
+    )
+
+
+def _alert_tick(warehouse: Warehouse, delivery: DigestDelivery, server=None, cursor=None):
+    chat = DigestSlackResource(token="xoxb-test", base_url=server.base_url if server else "x")
+    context = dg.build_sensor_context(
+        cursor=cursor,
+        resources={"warehouse": warehouse, "delivery": delivery, "slack_chat": chat},
+    )
+    result = critical_risk_alert_sensor(context)
+    return result, context.cursor
+
+
+def test_critical_risks_go_to_the_outbox_once_in_demo_mode(duckdb_path):
+    warehouse = Warehouse(duckdb_path=duckdb_path)
+    _seed(
+        warehouse,
+        [("C1", "C1:1", "critical"), ("C1", "C1:2", "high"), ("CP", "CP:1", "critical")],
+    )
+    delivery = DigestDelivery()  # no token, no channel: the outbox
+    result, cursor = _alert_tick(warehouse, delivery)
+    assert "2 critical alert(s): 0 posted, 2 to the outbox" in result.skip_message
+    outbox = warehouse.query("SELECT * FROM {schema}." + ALERTS_TABLE + " ORDER BY message_id")
+    assert list(outbox["message_id"]) == ["C1:1", "CP:1"]
+    assert set(outbox["status"]) == {"outbox"}
+    private = outbox.loc[outbox["message_id"] == "CP:1", "text"].iloc[0]
+    assert "Line stopped" not in private and "private channel" in private
+    # Re-scoring the same message (a new created_at) never alerts twice.
+    _seed(warehouse, [("C1", "C1:1", "critical")])
+    again, _ = _alert_tick(warehouse, delivery, cursor=cursor)
+    assert "0 critical alert(s)" in again.skip_message
+
+
+def test_critical_risks_are_posted_to_the_alert_channel(duckdb_path):
+    warehouse = Warehouse(duckdb_path=duckdb_path)
+    _seed(warehouse, [("C1", "C1:1", "critical")])
+    workspace = FakeChatWorkspace()
+    workspace.add_channel("CALERT", "gtm-alerts")
+    delivery = DigestDelivery(alert_channel="gtm-alerts", can_post=True)
+    with FakeSlackServer(workspace) as server:
+        _alert_tick(warehouse, delivery, server)
+        _alert_tick(warehouse, delivery, server)  # no cursor: the outbox alone dedups
+    (post,) = workspace.top_level_posts("CALERT")
+    assert "Production line down" in post["text"] and "&lt;C1:1&gt;" in post["text"]
+    row = warehouse.query("SELECT status, alert_ts FROM {schema}." + ALERTS_TABLE).iloc[0]
+    assert (row["status"], row["alert_ts"]) == ("posted", post["ts"])
+
+
+def test_a_failed_run_is_posted_to_the_alert_channel():
+    workspace = FakeChatWorkspace()
+    workspace.add_channel("CALERT", "gtm-alerts")
+    instance = dg.DagsterInstance.ephemeral()
+    with FakeSlackServer(workspace) as server:
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_failure_alert_sensor",
+            dagster_instance=instance,
+            dagster_run=dg.DagsterRun(job_name="hourly_digest_job", run_id="abcdef123456"),
+            dagster_event=dg.DagsterEvent(
+                event_type_value="PIPELINE_FAILURE",
+                job_name="hourly_digest_job",
+                message="Slack rejected the bot token (invalid_auth)",
+            ),
+            resources={
+                "delivery": DigestDelivery(alert_channel="gtm-alerts", can_post=True),
+                "slack_chat": DigestSlackResource(token="xoxb-test", base_url=server.base_url),
+            },
+        ).for_run_failure()
+        run_failure_alert_sensor(context)
+    (post,) = workspace.top_level_posts("CALERT")
+    assert "hourly_digest_job" in post["text"] and "invalid_auth" in post["text"]
