@@ -150,3 +150,35 @@ def test_digest_files_are_written_per_partition(tmp_path):
         str(tmp_path / "hourly" / "2026-03-10-1400.html"),
     ]
     assert (tmp_path / "hourly" / "2026-03-10-1400.md").read_text() == "# hi"
+
+
+def test_the_daily_digest_asset_posts_then_updates_its_post(slack, duckdb_path, tmp_path):
+    from digest_pipeline.defs.digest.assets import daily_digest
+    from digest_pipeline.defs.digest.delivery import DigestDelivery
+    from digest_pipeline_tests.digest.test_sensors import _seed
+
+    server, workspace = slack
+    warehouse = Warehouse(duckdb_path=duckdb_path)
+    _seed(warehouse, [("C1", "C1:1", "critical"), ("CP", "CP:1", "critical")])
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    channels = warehouse.query("SELECT * FROM {schema}.slack_channels")
+    resources = {
+        "warehouse": warehouse,
+        "delivery": DigestDelivery(
+            post_channel="gtm-digest", can_post=True, output_dir=str(tmp_path / "digests")
+        ),
+        "slack_chat": DigestSlackResource(token="xoxb-test", base_url=server.base_url),
+    }
+    for _ in range(2):
+        frame = daily_digest(
+            dg.build_asset_context(partition_key=day),
+            slack_channels=channels,
+            slack_users=pd.DataFrame(columns=["user_id"]),
+            **resources,
+        )
+    (post,) = workspace.top_level_posts("CDIGEST")
+    assert post["edits"] == 1
+    assert "Production line down" in str(post["blocks"])
+    assert "Line stopped &lt;CP:1&gt;" not in str(post["blocks"])  # private: counted only
+    assert (tmp_path / "digests" / "daily" / f"{day}.html").exists()
+    assert frame.loc[frame["channel_id"] == "*", "hidden_message_count"].iloc[0] == 1

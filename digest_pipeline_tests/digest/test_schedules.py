@@ -67,3 +67,12 @@ def test_reconcile_success_requests_that_days_digest_once():
     request = daily_reconcile_sensor(context)
     assert request.partition_key == "2026-03-10"
     assert request.run_key == "daily:2026-03-10:abc"
+
+
+def test_freshness_checks_cover_both_digests_and_the_daily_deadline_follows_daily_at():
+    from digest_pipeline.defs.digest.checks import build_freshness_checks
+
+    checks, sensor = build_freshness_checks((23, 15), "America/Los_Angeles")
+    keys = {key.asset_key.to_user_string() for c in checks for key in c.check_keys}
+    assert keys == {"hourly_digest", "daily_digest"}
+    assert sensor.name == "digest_freshness_sensor"

@@ -172,7 +172,7 @@ def _threads(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
 
 def _confidence(message: Mapping[str, Any]) -> float:
     value = message["confidence_score"]
-    return 0.0 if value is None or value != value else float(value)
+    return 0.0 if _missing(value) else float(value)
 
 
 def thread_risks(
@@ -309,13 +309,23 @@ def _urgent_reason(risk_level: object, urgency: object, mentions: list[str]) -> 
     return None
 
 
+def _missing(value: object) -> bool:
+    """None, NaN, pd.NA or NaT (warehouse reads carry nullable dtypes)."""
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and value != value)
+    )
+
+
 def _truthy(value: object) -> bool:
-    return bool(value) and not (isinstance(value, float) and value != value)
+    return not _missing(value) and bool(value)
 
 
 def _count(value: object) -> int:
     try:
-        return 0 if value is None or value != value else int(value)  # type: ignore[comparison-overlap,call-overload]
+        return 0 if _missing(value) else int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return 0
 

@@ -5,14 +5,16 @@ every ``message_id`` they cite (top risks, new, escalated, resolved, action item
 questions) and look them up in ``messages``. A digest that quotes a message the warehouse no
 longer has (deleted and reconciled away, or a bug in ranking) fails with the missing IDs.
 
-Freshness uses Dagster's time-partition freshness checks: the hourly digest's last completed
-hour must be materialized by :30 past the next hour (the schedule runs at :05), the daily digest
-two hours after ``DIGEST_DAILY_AT``. ``digest_freshness_sensor`` evaluates them.
+Freshness: the hourly digest must have been materialized between :00 and :30 of every hour
+(the schedule runs at :05), and the daily digest's previous local day must exist two hours after
+``DIGEST_DAILY_AT``. ``digest_freshness_sensor`` evaluates them; a stale digest shows as a failed
+(warning) check on the asset in the UI.
 """
 
 import json
 import warnings
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 import dagster as dg
 import pandas as pd
@@ -113,8 +115,14 @@ def build_freshness_checks(
     warnings.filterwarnings("ignore", message=".*freshness.*superseded", category=Warning)
     warnings.filterwarnings("ignore", message="Function `build_.*freshness", category=Warning)
     checks = [
-        *dg.build_time_partition_freshness_checks(
-            assets=[hourly_digest], deadline_cron="30 * * * *", timezone="UTC"
+        # The hourly partitions end one hour ahead (the urgent sensor may run the current hour),
+        # so a time-partition check would expect the hour still in progress: check the last
+        # update instead — by :30, something materialized since :00 (the schedule runs at :05).
+        *dg.build_last_update_freshness_checks(
+            assets=[hourly_digest],
+            lower_bound_delta=timedelta(minutes=30),
+            deadline_cron="30 * * * *",
+            timezone="UTC",
         ),
         *dg.build_time_partition_freshness_checks(
             assets=[daily_digest],
