@@ -33,7 +33,12 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from digest_pipeline.defs.digest.build import hidden_channels, opted_out_channels, quote
+from digest_pipeline.defs.digest.build import (
+    NO_DIGEST_MARKER,
+    hidden_channels,
+    opted_out_channels,
+    quote,
+)
 from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackResource, post_text
 from digest_pipeline.defs.digest.render import escape_mrkdwn
 from digest_pipeline.defs.digest.schedules import hourly_digest_job
@@ -214,13 +219,18 @@ def _parse_cursor(raw: str | None) -> tuple[dict[str, str], int]:
         return {}, 0  # an unreadable cursor starts over from the first look-back
 
 
+def _opted_out(channel: Mapping[str, Any]) -> bool:
+    text = " ".join(str((channel.get(key) or {}).get("value", "")) for key in ("topic", "purpose"))
+    return NO_DIGEST_MARKER in text.lower()
+
+
 def _channels(api: SlackApi, slack: SlackSource) -> list[tuple[str, str]]:
+    """The channels extraction reads, minus those that opted out of digests."""
     selection = slack.selection
     found = [
         (str(c["id"]), str(c.get("name") or c["id"]))
         for c in list_channels(api, slack.page_limit)
-        if selection.skip_reason(c) is None
-        and "[no-digest]" not in (str((c.get("topic") or {}).get("value", "")).lower())
+        if selection.skip_reason(c) is None and not _opted_out(c)
     ]
     return sorted(found)
 
