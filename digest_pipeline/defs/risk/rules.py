@@ -1109,7 +1109,8 @@ def _is_resolved(low: str) -> bool:
     )
 
 
-@lru_cache(maxsize=4096)
+# Bot alerts and chatter recur across hours: remember readings across partitions (~20 MB).
+@lru_cache(maxsize=65536)
 def _read(text: str, channel: str | None) -> _Reading:
     low = text.lower()
     cjk = not low.isascii() and bool(_CJK.search(low))
