@@ -32,11 +32,12 @@ from digest_pipeline.defs.storage.warehouse import Warehouse
 HOUR = timedelta(hours=1)
 
 # Parents with replies, each with the replies stored for it up to its advertised latest_reply.
+# Portable SQL: the same text runs on DuckDB and PostgreSQL (Warehouse turns ? into %s).
 THREADS_SQL = """
 WITH parents AS (
     SELECT channel_id, ts,
-           TRY_CAST(json_extract_string(payload, '$.reply_count') AS BIGINT) AS reply_count,
-           json_extract_string(payload, '$.latest_reply') AS latest_reply
+           CAST(payload ->> 'reply_count' AS BIGINT) AS reply_count,
+           payload ->> 'latest_reply' AS latest_reply
     FROM {schema}.raw_messages
     WHERE thread_ts = ts AND timestamp >= ?
 )
@@ -44,7 +45,7 @@ SELECT p.channel_id, p.ts, p.reply_count, p.latest_reply, count(r.ts) AS stored
 FROM parents AS p
 LEFT JOIN {schema}.raw_messages AS r
     ON r.channel_id = p.channel_id AND r.thread_ts = p.ts AND r.ts <> p.ts
-    AND TRY_CAST(r.ts AS DECIMAL(18, 6)) <= TRY_CAST(p.latest_reply AS DECIMAL(18, 6))
+    AND CAST(r.ts AS DECIMAL(18, 6)) <= CAST(p.latest_reply AS DECIMAL(18, 6))
 WHERE p.reply_count > 0
 GROUP BY p.channel_id, p.ts, p.reply_count, p.latest_reply
 """
