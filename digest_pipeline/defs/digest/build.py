@@ -75,8 +75,11 @@ def _level_rank(level: object) -> int:
 
 
 def quote(text: object, limit: int = QUOTE_CHARS) -> str:
-    """A message's text as a one-line quote of at most ``limit`` characters."""
-    flat = " ".join(str(text or "").split())
+    """A message's text as a one-line quote of at most ``limit`` characters.
+
+    Code fences go: one cut in half would swallow the rest of a table or a Slack post.
+    """
+    flat = " ".join(str(text or "").replace("```", " ").replace("`", "'").split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
