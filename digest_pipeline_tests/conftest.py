@@ -66,10 +66,12 @@ HOURS = ["2026-03-10-15:00", "2026-03-10-16:00", "2026-03-10-17:00"]
 DAY = "2026-03-10"
 
 
-def run_demo_pipeline(settings, instance=None) -> list[str]:
+def run_demo_pipeline(settings, instance=None, *, backfill: bool = False) -> list[str]:
     """Three hours, one of them twice (a re-run must replace, never duplicate), the daily digest,
-    and the analyst views. Fails on any failed asset step; returns the failed asset-check steps
-    (checks are non-blocking: a failed check does not stop the assets)."""
+    and the analyst views; with ``backfill`` the three hours are one single-run backfill.
+
+    Fails on any failed asset step; returns the failed asset-check steps (checks are
+    non-blocking: a failed check does not stop the assets)."""
     import dagster as dg
 
     from digest_pipeline.definitions import build_defs
@@ -91,8 +93,14 @@ def run_demo_pipeline(settings, instance=None) -> list[str]:
         failed_checks.extend(failed)
 
     hourly = defs.resolve_job_def("hourly_digest_job")
-    for key in [*HOURS, HOURS[1]]:
-        run(hourly, partition_key=key)
+    if backfill:  # the hours as one single-run backfill, then one of them again
+        from digest_pipeline.defs.digest.schedules import range_tags
+
+        run(hourly, tags=range_tags(HOURS[0], HOURS[-1]))
+        run(hourly, partition_key=HOURS[1])
+    else:
+        for key in [*HOURS, HOURS[1]]:
+            run(hourly, partition_key=key)
     run(defs.resolve_job_def("daily_digest_job"), partition_key=DAY)
     dg.materialize(
         [analyst_views],
