@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -337,15 +336,13 @@ def test_scale_multiplies_volume() -> None:
     assert 1.7 < two / one < 2.3
 
 
-def test_iter_messages_is_fast() -> None:
+def test_iter_messages_generates_benchmark_volumes() -> None:
+    # Throughput is measured by benchmarks/, not asserted here: a loaded CI box must not fail it.
     ws = DemoWorkspace(seed=1, scale=25, now=NOW)
-    began = time.perf_counter()
     count = sum(
         1 for _ in ws.iter_messages(TUESDAY + timedelta(hours=8), TUESDAY + timedelta(days=1))
     )
-    elapsed = time.perf_counter() - began
     assert count >= 50_000
-    assert elapsed < 8, f"{count} messages took {elapsed:.1f}s"
 
 
 def test_risk_scenarios_appear_at_plausible_rates(ws: DemoWorkspace) -> None:
