@@ -222,3 +222,27 @@ def test_risk_assessment_is_strict() -> None:
             RiskAssessment(**{**valid, **bad})
     with pytest.raises(ValidationError):
         assessment.risk_level = "low"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "weeks"),
+    [
+        ("Mouser updated lead times: TPS65219RHBR now 44 wks (was 16).", "44 wk"),
+        ("Avnet: SX1262IMLTRT lead time now 51 weeks", "51 wk"),
+    ],
+)
+def test_lead_time_figures_are_never_read_from_part_numbers(text: str, weeks: str) -> None:
+    assessment = score_message(text)
+    assert assessment.risk_level == "high"
+    assert weeks in assessment.description
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The hot sauce in the kitchen should come with a safety recall :hot_pepper:",
+        "whoever finished the coffee, consider this a recall notice",
+    ],
+)
+def test_office_jokes_about_recalls_are_not_product_recalls(text: str) -> None:
+    assert score_message(text, channel="random").risk_level == "low"

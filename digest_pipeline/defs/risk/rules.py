@@ -85,7 +85,10 @@ _HARMLESS = re.compile(
     r"|\bdying to\b|\bkilling me\b|\bjust kidding\b|\bjk\b|\bcritical path\b|\bnot a real \w+"
     # A document or tool named after a risk ("shortage tracker (link)") is not the risk itself.
     r"|\b(?:shortage|risk|issue|escalation|eol|delay)s?\s+(?:tracker|sheet|spreadsheet|log|register"
-    r"|dashboard|template)\b",
+    r"|dashboard|template)\b"
+    # Office jokes: a "recall" of the hot sauce or the coffee is not a product recall.
+    r"|\b(?:hot sauce|sauce|snacks?|coffee|kitchen|lunch|pizza|donuts?|fridge|cake)\b"
+    r"[^.\n]{0,60}?\brecall\w*",
     _F,
 )
 
@@ -829,6 +832,7 @@ _SIGNAL_KEYS = frozenset(_SIGNALS_BY_KEY)
 _INJECTION_GATE = _gated(_INJECTION_HINT, "ign dis for sys ris req not mar rat cla lab sco fla")
 _HARMLESS_GATE = _gated(
     _HARMLESS, "dri smo bur fir kil cru bom blo dyi jus jk cri rea tra she spr log reg das tem"
+    " hot sau sna cof kit lun piz don fri cak"
 )
 _SARCASM_GATE = _gated(_SARCASM, chars='🙃🙄😒"“')
 
@@ -877,11 +881,16 @@ def _weeks_value(match_text: str) -> float | None:
     return n
 
 
+_WEEKS_FIGURE = re.compile(rf"(?<![\w.])(\d+(?:\.\d+)?)\s*{_WEEKS}\b", re.IGNORECASE)
+
+
 def _grade_lead_time(match_text: str, text: str) -> _Finding | None:
-    nums = _numbers(match_text)
-    if not nums:
+    # The figure is the number written against a week unit, never digits inside a part number
+    # ("TPS65219RHBR now 44 wks" is 44 weeks, not 65219).
+    figures = [float(n) for n in _WEEKS_FIGURE.findall(match_text)]
+    if not figures:
         return None
-    weeks = max(nums)
+    weeks = figures[-1]
     was = re.search(rf"\b(?:was|from)\s+(\d+)\s*{_WEEKS}?", text, _F)
     old = float(was.group(1)) if was else None
     detail = f"{weeks:g} wk" + (f", was {old:g}" if old else "")
