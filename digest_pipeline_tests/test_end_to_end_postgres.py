@@ -183,3 +183,32 @@ def test_the_analyst_role_reads_but_cannot_write(production):
         conn.execute("SET default_transaction_read_only = off")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM messages")
+
+
+@pytest.mark.slow
+def test_the_dagster_cli_runs_an_hour_with_the_multiprocess_executor(postgres_databases, tmp_path):
+    """What the daemon's run worker does: `dagster job execute` in a fresh process, every step in
+    its own subprocess, the instance from deploy/dagster.yaml, the tables in PostgreSQL."""
+    import os
+    import subprocess
+    import sys
+
+    warehouse_url, instance_url = postgres_databases(), postgres_databases()
+    shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        "DIGEST_WAREHOUSE": "postgres",
+        "DATABASE_URL": warehouse_url,
+        "DAGSTER_POSTGRES_URL": instance_url.replace("postgresql://", "postgresql+psycopg2://"),
+    }
+    dagster = str(Path(sys.executable).parent / "dagster")
+    done = subprocess.run(
+        [dagster, "job", "execute", "-m", "digest_pipeline.definitions", "-j", "hourly_digest_job",
+         "--tags", f'{{"dagster/partition": "{HOURS[0]}"}}'],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    assert "multiprocess executor" in log and "RUN_SUCCESS" in log
+    assert _scalar(warehouse_url, "SELECT count(*) FROM messages") > 0
