@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from digest_pipeline.defs.analytics import definitions as analytics
 from digest_pipeline.defs.digest import definitions as digest
 from digest_pipeline.defs.enrichment import definitions as enrichment
 from digest_pipeline.defs.risk import definitions as risk
@@ -12,7 +13,10 @@ from digest_pipeline.settings import Settings, load_settings
 
 def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
-        *(domain.build_defs(settings) for domain in (slack, enrichment, risk, digest, storage))
+        *(
+            domain.build_defs(settings)
+            for domain in (slack, enrichment, risk, digest, analytics, storage)
+        )
     )
 
 

@@ -16,9 +16,10 @@ ASSETS = {
 }
 
 
-def test_definitions_load_with_seven_assets_two_schedules():
+def test_definitions_load_with_the_contract_assets_views_and_two_schedules():
     graph = defs.resolve_asset_graph()
-    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == set(ASSETS)
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {*ASSETS, "analyst_views"}
+    assert graph.get(dg.AssetKey("analyst_views")).group_name == "analytics"
     assert {s.name for s in defs.schedules or []} == {
         "hourly_digest_schedule",
         "daily_digest_schedule",

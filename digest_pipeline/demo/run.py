@@ -103,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         meta = _materialization_metadata(result, "daily_digest")
         digest_text = str(meta.get("digest", ""))
         print(f"  [{index:>3}/{len(days)}] daily digest {day}: {meta.get('summary', '')}")
+    defs.resolve_job_def("analyst_views_job").execute_in_process(
+        instance=instance, run_config=QUIET_LOGS, raise_on_error=True
+    )
+    print("  analyst views: v_open_risks, v_latest_messages, v_risk_summary, v_channel_stats")
     elapsed = time.monotonic() - began
     print(f"\nDone: {total_messages} messages in {elapsed:.0f}s.\n")
     print(digest_text)

@@ -109,6 +109,7 @@ def _slack_failure(e: SlackCallError) -> dg.Failure:
 @dg.asset(
     group_name="extract",
     kinds={"slack", "duckdb"},
+    pool="slack",
     description="Every channel the workspace lists, with whether this deployment extracts it.",
     metadata={"dagster/column_schema": CHANNELS_SCHEMA},
 )
@@ -193,6 +194,7 @@ def channel_rows(
 @dg.asset(
     group_name="extract",
     kinds={"slack", "duckdb"},
+    pool="slack",
     description="Workspace members and bots: names for mentions, roles for owners.",
     metadata={"dagster/column_schema": USERS_SCHEMA},
 )
@@ -231,6 +233,7 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
 @dg.asset(
     group_name="extract",
     kinds={"slack", "duckdb"},
+    pool="slack",
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(
