@@ -30,15 +30,15 @@ from dagster._core.storage.db_io_manager import (
     DbClient,
     DbIOManager,
     DbTypeHandler,
-    TablePartitionDimension,
     TableSlice,
 )
 from dagster_duckdb import DuckDBIOManager
 
 from digest_pipeline.defs.storage.schema import (
     declared_columns,
+    display_select,
+    partition_filter,
     quote_ident,
-    time_window_filter,
 )
 
 
@@ -77,16 +77,6 @@ def qualified(conn: duckdb.DuckDBPyConnection, schema: str, table: str | None = 
     return ".".join(parts)
 
 
-def _where(dimensions: Sequence[TablePartitionDimension]) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    for dim in dimensions:
-        sql, values = time_window_filter(dim, placeholder="?")
-        clauses.append(sql)
-        params.extend(values)
-    return " AND ".join(clauses), params
-
-
 class DuckDBWarehouseClient(DbClient):
     @staticmethod
     def delete_table_slice(
@@ -96,7 +86,7 @@ class DuckDBWarehouseClient(DbClient):
             return  # first write: nothing to replace yet
         table = qualified(connection, table_slice.schema, table_slice.table)
         if table_slice.partition_dimensions:
-            where, params = _where(table_slice.partition_dimensions)
+            where, params = partition_filter(table_slice.partition_dimensions, placeholder="?")
             connection.execute(f"DELETE FROM {table} WHERE {where}", params)
         else:
             connection.execute(f"DELETE FROM {table}")
@@ -111,19 +101,7 @@ class DuckDBWarehouseClient(DbClient):
 
     @staticmethod
     def get_select_statement(table_slice: TableSlice) -> str:
-        # Shown in the UI as the "Query" metadata: a readable statement with literal bounds.
-        table = f"{table_slice.schema}.{table_slice.table}"
-        if not table_slice.partition_dimensions:
-            return f"SELECT * FROM {table}"
-        parts = []
-        for dim in table_slice.partition_dimensions:
-            if isinstance(dim.partitions, dg.TimeWindow):
-                start, end = dim.partitions
-                parts.append(
-                    f"{dim.partition_expr} >= TIMESTAMPTZ '{start.isoformat()}' AND "
-                    f"{dim.partition_expr} < TIMESTAMPTZ '{end.isoformat()}'"
-                )
-        return f"SELECT * FROM {table} WHERE " + " AND ".join(parts)
+        return display_select(table_slice)
 
     @staticmethod
     @contextmanager
@@ -199,7 +177,7 @@ class DuckDBPandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
             ", ".join(quote_ident(c) for c in table_slice.columns) if table_slice.columns else "*"
         )
         if table_slice.partition_dimensions:
-            where, params = _where(table_slice.partition_dimensions)
+            where, params = partition_filter(table_slice.partition_dimensions, placeholder="?")
             return connection.execute(f"SELECT {cols} FROM {table} WHERE {where}", params).df()
         return connection.execute(f"SELECT {cols} FROM {table}").df()
 

@@ -31,7 +31,6 @@ from dagster._core.storage.db_io_manager import (
     DbClient,
     DbIOManager,
     DbTypeHandler,
-    TablePartitionDimension,
     TableSlice,
 )
 from psycopg import pq
@@ -42,8 +41,9 @@ from pydantic import Field
 
 from digest_pipeline.defs.storage.schema import (
     declared_columns,
+    display_select,
+    partition_filter,
     quote_ident,
-    time_window_filter,
 )
 
 CONNECT_ATTEMPTS = 30
@@ -416,16 +416,6 @@ def fetch_frame(conn: psycopg.Connection, sql: str, params: Sequence[Any] = ()) 
     return frame
 
 
-def _where(dimensions: Sequence[TablePartitionDimension]) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    for dim in dimensions:
-        sql, values = time_window_filter(dim, placeholder="%s")
-        clauses.append(sql)
-        params.extend(values)
-    return " AND ".join(clauses), params
-
-
 class PostgresWarehouseClient(DbClient):
     @staticmethod
     def delete_table_slice(
@@ -436,7 +426,7 @@ class PostgresWarehouseClient(DbClient):
             return  # first write: nothing to replace yet
         table = qualified(table_slice.schema, table_slice.table)
         if table_slice.partition_dimensions:
-            where, params = _where(table_slice.partition_dimensions)
+            where, params = partition_filter(table_slice.partition_dimensions, placeholder="%s")
             connection.execute(f"DELETE FROM {table} WHERE {where}", params)
         else:
             connection.execute(f"DELETE FROM {table}")
@@ -449,19 +439,7 @@ class PostgresWarehouseClient(DbClient):
 
     @staticmethod
     def get_select_statement(table_slice: TableSlice) -> str:
-        # Shown in the UI as the "Query" metadata: a readable statement with literal bounds.
-        table = f"{table_slice.schema}.{table_slice.table}"
-        if not table_slice.partition_dimensions:
-            return f"SELECT * FROM {table}"
-        parts = []
-        for dim in table_slice.partition_dimensions:
-            if isinstance(dim.partitions, dg.TimeWindow):
-                start, end = dim.partitions
-                parts.append(
-                    f"{dim.partition_expr} >= TIMESTAMPTZ '{start.isoformat()}' AND "
-                    f"{dim.partition_expr} < TIMESTAMPTZ '{end.isoformat()}'"
-                )
-        return f"SELECT * FROM {table} WHERE " + " AND ".join(parts)
+        return display_select(table_slice)
 
     @staticmethod
     @contextmanager
@@ -509,7 +487,7 @@ class PostgresPandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
             ", ".join(quote_ident(c) for c in table_slice.columns) if table_slice.columns else "*"
         )
         if table_slice.partition_dimensions:
-            where, params = _where(table_slice.partition_dimensions)
+            where, params = partition_filter(table_slice.partition_dimensions, placeholder="%s")
             return fetch_frame(connection, f"SELECT {cols} FROM {table} WHERE {where}", params)
         return fetch_frame(connection, f"SELECT {cols} FROM {table}")
 

@@ -8,11 +8,12 @@ warehouse has. Types are written in DuckDB's spelling; other backends map them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
 import pandas as pd
-from dagster._core.storage.db_io_manager import TablePartitionDimension
+from dagster._core.storage.db_io_manager import TablePartitionDimension, TableSlice
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -78,3 +79,32 @@ def time_window_filter(
     start, end = dimension.partitions
     expr = quote_ident(dimension.partition_expr)
     return f"{expr} >= {placeholder} AND {expr} < {placeholder}", [start, end]
+
+
+def partition_filter(
+    dimensions: Sequence[TablePartitionDimension], *, placeholder: str
+) -> tuple[str, list[Any]]:
+    """All partition dimensions of a table slice as one WHERE clause with bound parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for dim in dimensions:
+        sql, values = time_window_filter(dim, placeholder=placeholder)
+        clauses.append(sql)
+        params.extend(values)
+    return " AND ".join(clauses), params
+
+
+def display_select(table_slice: TableSlice) -> str:
+    """The "Query" metadata shown in the UI: a readable statement with literal bounds."""
+    table = f"{table_slice.schema}.{table_slice.table}"
+    if not table_slice.partition_dimensions:
+        return f"SELECT * FROM {table}"
+    parts = []
+    for dim in table_slice.partition_dimensions:
+        if isinstance(dim.partitions, dg.TimeWindow):
+            start, end = dim.partitions
+            parts.append(
+                f"{dim.partition_expr} >= TIMESTAMPTZ '{start.isoformat()}' AND "
+                f"{dim.partition_expr} < TIMESTAMPTZ '{end.isoformat()}'"
+            )
+    return f"SELECT * FROM {table} WHERE " + " AND ".join(parts)
