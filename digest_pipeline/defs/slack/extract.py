@@ -244,19 +244,6 @@ class _ChannelExtract:
     scanned: int
 
 
-def extract_channel(
-    api: SlackApi,
-    channel_id: str,
-    window: Window,
-    *,
-    lookback: timedelta,
-    page_limit: int = HISTORY_PAGE_LIMIT,
-) -> tuple[list[RawMessage], int, int]:
-    """One channel's messages and replies created in ``window``; also (threads fetched, moved)."""
-    found = _extract_channel(api, channel_id, window, lookback=lookback, page_limit=page_limit)
-    return found.messages, found.threads, found.moved
-
-
 def _extract_channel(
     api: SlackApi, channel_id: str, window: Window, *, lookback: timedelta, page_limit: int
 ) -> _ChannelExtract:

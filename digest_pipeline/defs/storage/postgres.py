@@ -18,7 +18,7 @@ import json
 import re
 import struct
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -536,14 +536,6 @@ def wait_for_postgres(
         return str(row[0]) if row else "unknown"
     finally:
         conn.close()
-
-
-def rows_per_table(conn: psycopg.Connection, schema: str, tables: Iterable[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for table in tables:
-        row = conn.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchone()
-        counts[table] = int(row[0]) if row else 0
-    return counts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
