@@ -12,15 +12,14 @@ from digest_pipeline.defs.risk.llm import (
     Provenance,
     TokenCounter,
     combine,
-    estimate_cost,
     estimate_tokens,
     input_hash,
     is_trivial,
     pack_batches,
     prepare_text,
-    retry_after_seconds,
 )
 from digest_pipeline.defs.risk.models import RiskAssessment
+from digest_pipeline.defs.risk.openai_calls import estimate_cost, retry_after_seconds
 from digest_pipeline.defs.risk.prompt import SYSTEM_PROMPT, PromptMessage, PromptThread
 from digest_pipeline.defs.risk.prompt import render_batch as render
 

@@ -3,7 +3,8 @@
 import json
 
 from digest_pipeline.defs.risk.batch import ENDPOINT, parse_output, request_lines
-from digest_pipeline.defs.risk.llm import LLMConfig, LLMItem, LLMUsage, TokenCounter, pack_batches
+from digest_pipeline.defs.risk.llm import LLMConfig, LLMItem, TokenCounter, pack_batches
+from digest_pipeline.defs.risk.openai_calls import LLMUsage
 from digest_pipeline_tests.fakes.openai_server import rules_judge
 
 CONFIG = LLMConfig(model="gpt-4.1-mini")

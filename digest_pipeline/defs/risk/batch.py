@@ -28,8 +28,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from digest_pipeline.defs.risk.llm import Batch, LLMConfig, LLMUsage, to_assessment
+from digest_pipeline.defs.risk.llm import Batch, LLMConfig, to_assessment
 from digest_pipeline.defs.risk.models import RiskAssessment
+from digest_pipeline.defs.risk.openai_calls import LLMUsage
 from digest_pipeline.defs.risk.prompt import ScoredBatch, build_messages
 
 ENDPOINT = "/v1/chat/completions"

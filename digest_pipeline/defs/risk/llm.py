@@ -21,12 +21,10 @@ How a partition is scored (see ``assets.py`` for the warehouse side):
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import math
 import os
-import random
 import re
 import threading
 import time
@@ -34,7 +32,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
 import openai
 import pandas as pd
@@ -43,6 +40,12 @@ from pydantic import ValidationError
 from digest_pipeline.defs.enrichment.redaction import redact
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
 from digest_pipeline.defs.risk.models import MAX_MITIGATIONS, RiskAssessment, Scorer, one_line
+from digest_pipeline.defs.risk.openai_calls import (
+    CallPolicy,
+    LLMUsage,
+    StructuredCaller,
+    TokenBudget,
+)
 from digest_pipeline.defs.risk.playbook import mitigations
 from digest_pipeline.defs.risk.prompt import (
     PROMPT_VERSION,
@@ -112,30 +115,6 @@ class TokenCounter:
 
 
 # --------------------------------------------------------------------------------------------
-# Prices (USD per million tokens: input, cached input, output), as published for the models we
-# document; the Batch API costs half. Unknown models report usage without a cost estimate.
-
-PRICES_PER_MILLION: dict[str, tuple[float, float, float]] = {
-    "gpt-4.1": (2.00, 0.50, 8.00),
-    "gpt-4.1-mini": (0.40, 0.10, 1.60),
-    "gpt-4.1-nano": (0.10, 0.025, 0.40),
-    "gpt-4o": (2.50, 1.25, 10.00),
-    "gpt-4o-mini": (0.15, 0.075, 0.60),
-}
-
-
-def estimate_cost(
-    model: str, prompt_tokens: int, cached_tokens: int, completion_tokens: int, *, batch: bool
-) -> float | None:
-    prices = PRICES_PER_MILLION.get(model)
-    if prices is None:
-        return None
-    fresh = max(prompt_tokens - cached_tokens, 0)
-    dollars = (fresh * prices[0] + cached_tokens * prices[1] + completion_tokens * prices[2]) / 1e6
-    return dollars / 2 if batch else dollars
-
-
-# --------------------------------------------------------------------------------------------
 # Configuration, usage and budget
 
 
@@ -155,85 +134,11 @@ class LLMConfig:
     backoff_seconds: float = 0.5
     batch_api: bool = False  # prices only: the Batch API costs half
 
-
-@dataclass
-class LLMUsage:
-    """What the run spent and how the API behaved; thread-safe."""
-
-    calls: int = 0
-    failed_calls: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    unmetered_calls: int = 0
-    seconds_waited: float = 0.0
-    unexpected_ids: int = 0
-    split_batches: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **deltas: float) -> None:
-        with self._lock:
-            for name, delta in deltas.items():
-                setattr(self, name, getattr(self, name) + delta)
-
-    def record(self, usage: Any) -> int:
-        """Add a response's ``usage``; returns its total tokens (0 when absent)."""
-        if usage is None:
-            self.add(unmetered_calls=1)
-            return 0
-        details = getattr(usage, "prompt_tokens_details", None)
-        cached = int(getattr(details, "cached_tokens", 0) or 0) if details is not None else 0
-        prompt = int(usage.prompt_tokens or 0)
-        completion = int(usage.completion_tokens or 0)
-        self.add(prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached)
-        return prompt + completion
-
     @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def as_metadata(self, model: str, *, batch: bool = False) -> dict[str, Any]:
-        cost = estimate_cost(
-            model, self.prompt_tokens, self.cached_tokens, self.completion_tokens, batch=batch
+    def policy(self) -> CallPolicy:
+        return CallPolicy(
+            self.model, self.max_attempts, self.backoff_seconds, self.max_retry_wait_seconds
         )
-        return {
-            "llm_calls": self.calls,
-            "llm_failed_calls": self.failed_calls,
-            "llm_retries": self.retries,
-            "llm_rate_limited": self.rate_limited,
-            "llm_prompt_tokens": self.prompt_tokens,
-            "llm_completion_tokens": self.completion_tokens,
-            "llm_cached_tokens": self.cached_tokens,
-            "llm_total_tokens": self.total_tokens,
-            "llm_seconds_waited": round(self.seconds_waited, 2),
-            "llm_unexpected_ids": self.unexpected_ids,
-            "llm_split_batches": self.split_batches,
-            "llm_estimated_cost_usd": round(cost, 6) if cost is not None else "unknown model",
-        }
-
-
-class TokenBudget:
-    """Tokens this run may still spend; calls reserve before they start. ``limit`` 0: none."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.spent = 0
-        self._reserved = 0
-        self._lock = threading.Lock()
-
-    def reserve(self, tokens: int) -> bool:
-        with self._lock:
-            if self.limit and self.spent + self._reserved + tokens > self.limit:
-                return False
-            self._reserved += tokens
-            return True
-
-    def settle(self, reserved: int, actual: int) -> None:
-        with self._lock:
-            self._reserved -= reserved
-            self.spent += actual
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,14 +246,6 @@ FailureReason = str
 REPAIRABLE = frozenset({"missing_id", "duplicate_id", "refusal", "malformed", "length", "invalid"})
 
 
-@dataclass(frozen=True)
-class _Reply:
-    kind: Literal["ok", "length", "failed"]
-    parsed: ScoredBatch | None = None
-    refusal: str | None = None
-    reason: FailureReason = ""
-
-
 @dataclass
 class LLMOutcome:
     results: dict[str, RiskAssessment] = field(default_factory=dict)
@@ -359,24 +256,6 @@ class LLMOutcome:
     @property
     def failure_counts(self) -> dict[str, int]:
         return dict(Counter(self.failures.values()))
-
-
-def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds the server asks us to wait: ``retry-after-ms``, ``retry-after`` (seconds or an
-    HTTP date), or None."""
-    if not headers:
-        return None
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(float(value) / divisor, 0.0)
-        except ValueError:
-            parsed = email.utils.parsedate_tz(value)
-            if parsed is not None:
-                return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
-    return None
 
 
 def to_assessment(item: ScoredMessage) -> RiskAssessment:
@@ -406,21 +285,19 @@ class LLMRiskScorer:
         counter: TokenCounter | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.client = client
         self.config = config
         self.counter = counter or TokenCounter()
-        self.sleep = sleep
         self.system_tokens = self.counter.count(SYSTEM_PROMPT) + self.counter.count(
             json.dumps(ScoredBatch.model_json_schema())
         )
-        self.budget = TokenBudget(config.max_tokens_per_run)
-        self._stop = threading.Event()
-        self._stop_reason: str | None = None
+        self.caller = StructuredCaller(
+            client, config.policy, budget=TokenBudget(config.max_tokens_per_run), sleep=sleep
+        )
 
     # -- public
 
     def score(self, items: Sequence[LLMItem]) -> LLMOutcome:
-        outcome = LLMOutcome()
+        outcome = LLMOutcome(usage=self.caller.usage)
         if not items:
             return outcome
         by_id = {item.message_id: item for item in items}
@@ -435,7 +312,7 @@ class LLMRiskScorer:
         for message_id in by_id:
             if message_id not in outcome.results and message_id not in outcome.failures:
                 outcome.failures[message_id] = "not_scored"
-        outcome.stopped = self._stop_reason
+        outcome.stopped = self.caller.stopped
         return outcome
 
     # -- rounds and batches
@@ -476,7 +353,12 @@ class LLMRiskScorer:
     def _run_batch(
         self, batch: Batch, usage: LLMUsage
     ) -> tuple[dict[str, RiskAssessment], dict[str, FailureReason]]:
-        reply = self._request(batch, usage)
+        reply = self.caller.parse(
+            build_messages(batch.threads),
+            ScoredBatch,
+            input_tokens=batch.input_tokens,
+            max_output_tokens=50 + self.config.output_tokens_per_message * len(batch.items),
+        )
         if reply.kind == "length" and len(batch.items) > 1:
             usage.add(split_batches=1)
             half = len(batch.items) // 2
@@ -515,103 +397,6 @@ class LLMRiskScorer:
                 except ValidationError:
                     failures[message_id] = "invalid"
         return results, failures
-
-    def _stop_all(self, reason: str) -> None:
-        if not self._stop.is_set():
-            self._stop_reason = reason
-            self._stop.set()
-
-    def _request(self, batch: Batch, usage: LLMUsage) -> _Reply:
-        cfg = self.config
-        max_out = 50 + cfg.output_tokens_per_message * len(batch.items)
-        messages = build_messages(batch.threads)
-        reason = "not_scored"
-        for attempt in range(cfg.max_attempts):
-            if self._stop.is_set():
-                return _Reply("failed", reason=self._stop_reason or "stopped")
-            reserved = batch.input_tokens + max_out
-            if not self.budget.reserve(reserved):
-                return _Reply("failed", reason="budget")
-            if attempt:
-                usage.add(retries=1)
-            usage.add(calls=1)
-            spent = reserved  # charged in full unless the response reports its usage
-            wait: float | None = None
-            try:
-                raw = self.client.chat.completions.with_raw_response.parse(
-                    model=cfg.model,
-                    messages=messages,  # type: ignore[arg-type]
-                    response_format=ScoredBatch,
-                    temperature=0,
-                    max_completion_tokens=max_out,
-                )
-                try:
-                    completion = raw.parse()
-                except openai.LengthFinishReasonError as e:
-                    spent = usage.record(e.completion.usage)
-                    return _Reply("length", reason="length")
-                except openai.ContentFilterFinishReasonError as e:
-                    spent = usage.record(e.completion.usage)
-                    return _Reply("failed", reason="refusal")
-                except (ValidationError, ValueError, openai.APIResponseValidationError):
-                    spent = usage.record(_raw_usage(raw))
-                    usage.add(failed_calls=1)
-                    return _Reply("failed", reason="malformed")
-                spent = usage.record(completion.usage)
-                message = completion.choices[0].message if completion.choices else None
-                if message is None:
-                    return _Reply("failed", reason="malformed")
-                return _Reply("ok", parsed=message.parsed, refusal=message.refusal)
-            except openai.RateLimitError as e:
-                spent = 0
-                usage.add(failed_calls=1, rate_limited=1)
-                if e.code == "insufficient_quota":
-                    self._stop_all("insufficient_quota")
-                    return _Reply("failed", reason="insufficient_quota")
-                reason = "rate_limited"
-                wait = retry_after_seconds(e.response.headers)
-            except (openai.AuthenticationError, openai.PermissionDeniedError):
-                spent = 0
-                usage.add(failed_calls=1)
-                self._stop_all("auth")
-                return _Reply("failed", reason="auth")
-            except openai.APITimeoutError:
-                usage.add(failed_calls=1)
-                reason = "timeout"
-            except openai.APIConnectionError:
-                spent = 0
-                usage.add(failed_calls=1)
-                reason = "connection"
-            except openai.APIStatusError as e:
-                spent = 0
-                usage.add(failed_calls=1)
-                if e.status_code < 500 and e.status_code not in (408, 409):
-                    return _Reply("failed", reason=f"http_{e.status_code}")
-                reason = "server_error"
-                wait = retry_after_seconds(e.response.headers)
-            finally:
-                self.budget.settle(reserved, spent)
-            if attempt + 1 == cfg.max_attempts:
-                break
-            if wait is None:
-                wait = min(cfg.backoff_seconds * 2**attempt, 8.0) * (0.75 + random.random() / 4)
-            if wait > cfg.max_retry_wait_seconds:
-                break
-            usage.add(seconds_waited=wait)
-            self.sleep(wait)
-        return _Reply("failed", reason=reason)
-
-
-def _raw_usage(raw: Any) -> Any:
-    """``usage`` from a raw response whose content failed to parse, if the body has one."""
-    try:
-        body = json.loads(raw.http_response.text)
-        usage = body.get("usage") if isinstance(body, dict) else None
-    except (ValueError, AttributeError):
-        return None
-    if not isinstance(usage, dict):
-        return None
-    return openai.types.CompletionUsage.model_validate(usage)
 
 
 # --------------------------------------------------------------------------------------------

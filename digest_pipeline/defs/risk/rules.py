@@ -831,8 +831,9 @@ _SIGNAL_KEYS = frozenset(_SIGNALS_BY_KEY)
 
 _INJECTION_GATE = _gated(_INJECTION_HINT, "ign dis for sys ris req not mar rat cla lab sco fla")
 _HARMLESS_GATE = _gated(
-    _HARMLESS, "dri smo bur fir kil cru bom blo dyi jus jk cri rea tra she spr log reg das tem"
-    " hot sau sna cof kit lun piz don fri cak"
+    _HARMLESS,
+    "dri smo bur fir kil cru bom blo dyi jus jk cri rea tra she spr log reg das tem"
+    " hot sau sna cof kit lun piz don fri cak",
 )
 _SARCASM_GATE = _gated(_SARCASM, chars='🙃🙄😒"“')
 
