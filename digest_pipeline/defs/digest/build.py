@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -25,12 +25,14 @@ import pandas as pd
 
 from digest_pipeline.defs.digest.models import (
     ChannelLine,
+    Citation,
     DigestContent,
     Person,
     Question,
+    SummarySentence,
     ThreadRisk,
 )
-from digest_pipeline.defs.digest.render import render_markdown
+from digest_pipeline.defs.digest.render import focus, render_markdown
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, LEVELS
 
 DIGEST_INPUT_COLUMNS = [
@@ -413,32 +415,55 @@ def _trend(
     ]
 
 
-def _summary(content: DigestContent, label: str) -> str:
-    """Extractive: the counts, what changed, and the most severe thread in its own words."""
+SUMMARY_RISKS = 3  # risk lines the summary names
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def extractive_summary(content: DigestContent, label: str) -> tuple[SummarySentence, ...]:
+    """The default summary: the counts, what changed, the most severe issues in the digest's
+    own words and the questions nobody answered; each claim about a message cites it."""
     if content.message_count == 0:
-        return f"{label}: no messages."
+        return (SummarySentence(f"{label}: no messages."),)
     by_level = content.threads_by_level
-    parts = [
-        f"{label}: {content.message_count} messages in {content.channel_count} "
-        f"channel{'s' if content.channel_count != 1 else ''}; "
-        f"{by_level['critical']} critical, {by_level['high']} high and {by_level['medium']} "
-        "medium risk threads."
+    sentences = [
+        SummarySentence(
+            f"{label}: {_plural(content.message_count, 'message')} in "
+            f"{_plural(content.channel_count, 'channel')}; {by_level['critical']} critical, "
+            f"{by_level['high']} high and {by_level['medium']} medium risk threads."
+        )
     ]
     if content.has_previous:
-        parts.append(
-            f"{len(content.new)} new, {len(content.escalated)} escalated, "
-            f"{len(content.resolved)} resolved since the previous window."
+        sentences.append(
+            SummarySentence(
+                f"{len(content.new)} new, {len(content.escalated)} escalated and "
+                f"{len(content.resolved)} resolved since the previous window."
+            )
         )
-    if not content.risks:
-        parts.append("Nothing needs attention.")
-    else:
-        top = content.risks[0]
-        owner = f", owner {top.owner}" if top.owner_reason == "mentioned" else ""
-        parts.append(f"Top risk ({top.level}) in #{top.channel}: {top.description}{owner}.")
+    groups, _ = focus(content)
+    if not groups:
+        sentences.append(SummarySentence("Nothing needs attention."))
+    for group in groups[:SUMMARY_RISKS]:
+        where = ", ".join(f"#{c}" for c in group.channels[:3])
+        owner = f"; {group.owner}" if group.owner else ""
+        threads = f", {len(group.risks)} threads" if len(group.risks) > 1 else ""
+        sentences.append(
+            SummarySentence(
+                f"{group.level.capitalize()}: {group.description} ({where}{threads}{owner}).",
+                tuple(Citation(r.message_id, r.permalink) for r in group.risks[:3]),
+            )
+        )
     if content.questions:
         n = len(content.questions)
-        parts.append(f"{n} urgent question{'s' if n != 1 else ''} unanswered.")
-    return " ".join(parts)
+        sentences.append(
+            SummarySentence(
+                f"{_plural(n, 'urgent question')} still without an answer.",
+                tuple(Citation(q.message_id, q.permalink) for q in content.questions[:3]),
+            )
+        )
+    return tuple(sentences)
 
 
 def digest_content(
@@ -495,7 +520,7 @@ def digest_content(
         hidden_channels=hidden_channels_count,
         has_previous=compared if compared is not None else previous is not None,
     )
-    return replace(content, summary=_summary(content, label))
+    return replace(content, summary_sentences=extractive_summary(content, label))
 
 
 def _dumps(items: Iterable[Any]) -> str:
@@ -520,6 +545,8 @@ def _row(inputs: DigestInputs, channel: str, counted: pd.DataFrame, c: DigestCon
         "attention_count": len(c.actions),
         "top_risks": _dumps(c.risks[:TOP_RISKS]),
         "summary": c.summary,
+        "summary_source": c.summary_source,
+        "summary_citations": _dumps(c.summary_citations),
         "new_risks": _dumps(c.new),
         "escalated_risks": _dumps(c.escalated),
         "resolved_risks": _dumps(c.resolved),
@@ -530,13 +557,24 @@ def _row(inputs: DigestInputs, channel: str, counted: pd.DataFrame, c: DigestCon
     }
 
 
+# Writes the overall digest's summary in place of the extractive one (the LLM narrative, see
+# :mod:`.narrative`); None keeps the extractive summary.
+Narrator = Callable[[DigestContent, Mapping[str, Person]], tuple[SummarySentence, ...] | None]
+
+
 def build_digests(
-    inputs: DigestInputs, title: str, *, kind: str = "hourly", trend_freq: str | None = None
+    inputs: DigestInputs,
+    title: str,
+    *,
+    kind: str = "hourly",
+    trend_freq: str | None = None,
+    narrator: Narrator | None = None,
 ) -> tuple[pd.DataFrame, DigestContent, dict[str, DigestContent]]:
     """Per-channel rows plus one overall row (``channel_id = '*'``), and their contents.
 
     Markdown is rendered here so the table carries it; Block Kit and HTML are rendered from the
-    returned contents by whoever delivers them.
+    returned contents by whoever delivers them. ``narrator`` may write the overall digest's
+    summary (per-channel rows keep the extractive one).
     """
     frame = normalize_inputs(inputs.frame)
     previous = inputs.previous
@@ -592,6 +630,9 @@ def build_digests(
         hidden_channels_count=len(set(frame["channel_id"]) & hidden),
         compared=compared,
     )
+    narrative = narrator(overall, people) if narrator is not None and len(public) else None
+    if narrative:
+        overall = replace(overall, summary_sentences=narrative, summary_source="llm")
     row = _row(inputs, "all channels", frame, overall)
     row["markdown"] = render_markdown(overall)
     row["opted_out_channels"] = json.dumps(opted_out)

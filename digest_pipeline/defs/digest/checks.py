@@ -30,6 +30,7 @@ CITING_COLUMNS = (
     "resolved_risks",
     "action_items",
     "unanswered_questions",
+    "summary_citations",
 )
 SHOWN_MISSING = 20
 

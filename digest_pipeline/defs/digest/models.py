@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -93,6 +93,25 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Citation:
+    """The message a summary sentence rests on."""
+
+    message_id: str
+    permalink: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"message_id": self.message_id, "permalink": self.permalink}
+
+
+@dataclass(frozen=True)
+class SummarySentence:
+    """One sentence of the summary and the messages it cites (none for a sentence of counts)."""
+
+    text: str
+    sources: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True)
 class ChannelLine:
     channel_id: str
     channel: str
@@ -128,8 +147,17 @@ class DigestContent:
     hidden_messages: int = 0  # counted but not quoted (private channels)
     hidden_channels: int = 0
     has_previous: bool = False
-    summary: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    summary_sentences: tuple[SummarySentence, ...] = ()
+    summary_source: str = "extractive"  # extractive, or llm (a narrative the LLM wrote)
+
+    @property
+    def summary(self) -> str:
+        """The summary as plain text (the table's ``summary``, Slack's notification text)."""
+        return " ".join(s.text for s in self.summary_sentences)
+
+    @property
+    def summary_citations(self) -> list[Citation]:
+        return list(dict.fromkeys(c for s in self.summary_sentences for c in s.sources))
 
     @property
     def threads_by_level(self) -> dict[str, int]:
@@ -154,4 +182,5 @@ class DigestContent:
         ids = {r.message_id for r in self.risks}
         ids |= {str(r["message_id"]) for r in self.resolved}
         ids |= {q.message_id for q in self.questions}
+        ids |= {c.message_id for c in self.summary_citations}
         return ids

@@ -129,6 +129,42 @@ def _md_cell(text: str) -> str:
     return " ".join(text.replace("|", "/").split())
 
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "[]<>`*_"})
+
+
+def _md_text(text: str) -> str:
+    """Text that cannot turn into a link, an image, HTML or emphasis (the LLM's sentences)."""
+    return _md_cell(text).translate(_MD_SPECIAL)
+
+
+def numbered_summary(content: DigestContent) -> list[tuple[str, list[tuple[int, str]]]]:
+    """Each summary sentence with its sources as (number, permalink); numbers run across the
+    summary, and a message cited twice keeps its first number."""
+    numbers: dict[str, int] = {}
+    out = []
+    for sentence in content.summary_sentences:
+        cites = []
+        for c in sentence.sources:
+            number = numbers.setdefault(c.message_id, len(numbers) + 1)
+            cites.append((number, c.permalink))
+        out.append((sentence.text, cites))
+    return out
+
+
+SUMMARY_NOTE = "AI-written summary of the items below; each sentence links to its sources."
+
+
+def summary_markdown(content: DigestContent) -> str:
+    parts = []
+    for text, cites in numbered_summary(content):
+        links = "".join(f" [[{n}]]({url})" for n, url in cites)
+        parts.append(_md_text(text) + links)
+    text = " ".join(parts)
+    if content.summary_source == "llm":
+        text += f"\n\n_{SUMMARY_NOTE}_"
+    return text
+
+
 def _status_text(status: str) -> str:
     return "↑ " + status.removeprefix("escalated ") if status.startswith("escalated") else status
 
@@ -187,7 +223,10 @@ def _where(group: RiskGroup) -> str:
 
 
 def render_markdown(content: DigestContent) -> str:
-    lines = [f"# {content.title}", "", headline(content), ""]
+    lines = [f"# {content.title}", ""]
+    if content.summary_sentences:
+        lines += [summary_markdown(content), ""]
+    lines += [headline(content), ""]
     if content.message_count == 0:
         lines += ["No messages in this window.", ""]
         return "\n".join(lines)
@@ -335,6 +374,14 @@ def _group_mrkdwn(group: RiskGroup, with_status: bool) -> str:
     return text
 
 
+def summary_mrkdwn(content: DigestContent) -> str:
+    parts = []
+    for text, cites in numbered_summary(content):
+        links = "".join(f" {_slack_link(url, f'[{n}]')}" for n, url in cites)
+        parts.append(escape_mrkdwn(" ".join(text.split())) + links)
+    return _truncate(" ".join(parts), MAX_SECTION_CHARS)
+
+
 def _chunked_sections(title: str, items: Sequence[str]) -> list[dict[str, Any]]:
     """``title`` and bullet ``items`` as sections of at most 3,000 characters each."""
     blocks: list[dict[str, Any]] = []
@@ -378,6 +425,10 @@ def render_blocks(content: DigestContent) -> SlackMessage:
         },
         _section(escape_mrkdwn(head).replace("\n\n", "\n")),
     ]
+    if content.summary_sentences:
+        blocks.append(_section(summary_mrkdwn(content)))
+        if content.summary_source == "llm":
+            blocks.append(_context(f"_{SUMMARY_NOTE}_"))
     groups, left_out = focus(content)
     if groups:
         blocks.append({"type": "divider"})
@@ -467,6 +518,18 @@ td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical
 """
 
 
+def summary_html(content: DigestContent) -> str:
+    e = html.escape
+    parts = []
+    for text, cites in numbered_summary(content):
+        links = "".join(f' <a href="{e(url)}">[{n}]</a>' for n, url in cites)
+        parts.append(e(text) + links)
+    text = " ".join(parts)
+    if content.summary_source == "llm":
+        text += f'<br><span class="muted">{e(SUMMARY_NOTE)}</span>'
+    return text
+
+
 def render_html(content: DigestContent) -> str:
     """A standalone page (no scripts, every value escaped)."""
     e = html.escape
@@ -476,7 +539,7 @@ def render_html(content: DigestContent) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(content.title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(content.title)}</h1>",
-        f"<p>{e(content.summary)}</p>",
+        f"<p>{summary_html(content)}</p>",
         "<p>"
         + " · ".join(f"{ICON[lv]} {counts[lv]} {lv}" for lv in ("critical", "high", "medium"))
         + "</p>",
