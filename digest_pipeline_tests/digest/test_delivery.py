@@ -155,6 +155,7 @@ def test_digest_files_are_written_per_partition(tmp_path):
 def test_the_daily_digest_asset_posts_then_updates_its_post(slack, duckdb_path, tmp_path):
     from digest_pipeline.defs.digest.assets import daily_digest
     from digest_pipeline.defs.digest.delivery import DigestDelivery
+    from digest_pipeline.defs.risk.resources import RiskScorer
     from digest_pipeline_tests.digest.test_sensors import _seed
 
     server, workspace = slack
@@ -168,6 +169,7 @@ def test_the_daily_digest_asset_posts_then_updates_its_post(slack, duckdb_path, 
             post_channel="gtm-digest", can_post=True, output_dir=str(tmp_path / "digests")
         ),
         "slack_chat": DigestSlackResource(token="xoxb-test", base_url=server.base_url),
+        "risk_scorer": RiskScorer(),
     }
     for _ in range(2):
         frame = daily_digest(

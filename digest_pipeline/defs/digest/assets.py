@@ -1,5 +1,7 @@
 """Digest assets: what the GTM team reads, hourly (UTC) and daily (the team's time zone)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -19,6 +21,7 @@ from digest_pipeline.defs.digest.delivery import (
     write_digest_files,
 )
 from digest_pipeline.defs.digest.models import DigestContent
+from digest_pipeline.defs.digest.narrative import LLMNarrator
 from digest_pipeline.defs.digest.render import render_blocks, render_html, risk_counts_markdown
 from digest_pipeline.defs.partitions import (
     DIGEST_TIMEZONE,
@@ -26,6 +29,9 @@ from digest_pipeline.defs.partitions import (
     daily_upstream_mapping,
     hourly_partitions,
 )
+from digest_pipeline.defs.risk.assets import user_names
+from digest_pipeline.defs.risk.openai_calls import StructuredCaller, TokenBudget
+from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
@@ -105,6 +111,51 @@ def read_window(warehouse: Warehouse, start: datetime, end: datetime) -> pd.Data
     return frame[INPUT_COLUMNS]
 
 
+def tokens_spent_in_run(context: dg.AssetExecutionContext) -> int:
+    """LLM tokens the run's earlier materializations reported (``llm_total_tokens``)."""
+    spent = 0
+    records = context.instance.all_logs(
+        context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    )
+    for record in records:
+        materialization = record.asset_materialization
+        value = materialization.metadata.get("llm_total_tokens") if materialization else None
+        if value is not None and isinstance(value.value, int | float):
+            spent += int(value.value)
+    return spent
+
+
+@contextmanager
+def llm_narrator(
+    context: dg.AssetExecutionContext, risk_scorer: RiskScorer, warehouse: Warehouse
+) -> Iterator[LLMNarrator | None]:
+    """The narrator when the LLM scorer is on (else None), its calls under what is left of the
+    run's token budget after ``risk_assessments``."""
+    if not risk_scorer.uses_llm:
+        yield None
+        return
+    config = risk_scorer.llm_config()
+    names = user_names(warehouse)
+    left = config.max_tokens_per_run - tokens_spent_in_run(context)
+    if config.max_tokens_per_run and left <= 0:
+        yield LLMNarrator(None, warehouse, config.model, unavailable="budget", names_to_ids=names)
+        return
+    with risk_scorer.client(context) as client:
+        budget = TokenBudget(left if config.max_tokens_per_run else 0)
+        caller = StructuredCaller(client, config.policy, budget=budget)
+        yield LLMNarrator(caller, warehouse, config.model, names_to_ids=names)
+
+
+def _narrative_metadata(narrator: LLMNarrator | None) -> dict[str, dg.MetadataValue | int | str]:
+    if narrator is None:
+        return {}
+    meta = narrator.metadata()
+    return {
+        k: dg.MetadataValue.json(v) if isinstance(v, dict) else v  # type: ignore[misc]
+        for k, v in meta.items()
+    }
+
+
 def _metadata(
     frame: pd.DataFrame, content: DigestContent
 ) -> dict[str, dg.MetadataValue | int | str]:
@@ -113,6 +164,7 @@ def _metadata(
         "digest": dg.MetadataValue.md(str(overall["markdown"])),
         "risk_counts": dg.MetadataValue.md(risk_counts_markdown(content)),
         "summary": str(overall["summary"]),
+        "summary_source": content.summary_source,
         "messages": int(overall["message_count"]),
         "critical": int(overall["critical_count"]),
         "high": int(overall["high_count"]),
@@ -185,6 +237,7 @@ def hourly_digest(
     warehouse: Warehouse,
     delivery: DigestDelivery,
     slack_chat: DigestSlackResource,
+    risk_scorer: RiskScorer,
 ) -> pd.DataFrame:
     start, end = context.partition_time_window
     joined = join_assessments(messages, risk_assessments)
@@ -195,17 +248,22 @@ def hourly_digest(
     content: DigestContent | None = None
     # A single-run backfill covers many hours: one digest per hour, as if run hour by hour.
     hour = start
-    while hour < end:
-        nxt = hour + HOUR
-        part = joined.loc[(joined["timestamp"] >= hour) & (joined["timestamp"] < nxt)]
-        title = f"Hourly digest {hour:%Y-%m-%d %H:%M} UTC"
-        inputs = DigestInputs(
-            hour, nxt, part, slack_channels, previous, users=slack_users, private_allow=allow
-        )
-        frame, content, _ = build_digests(inputs, title, kind="hourly")
-        frames.append(frame)
-        previous = part
-        hour = nxt
+    with llm_narrator(context, risk_scorer, warehouse) as narrator:
+        while hour < end:
+            nxt = hour + HOUR
+            part = joined.loc[(joined["timestamp"] >= hour) & (joined["timestamp"] < nxt)]
+            title = f"Hourly digest {hour:%Y-%m-%d %H:%M} UTC"
+            inputs = DigestInputs(
+                hour, nxt, part, slack_channels, previous, users=slack_users, private_allow=allow
+            )
+            # The LLM narrates the hour that is read (the last); a backfill's earlier hours keep
+            # the extractive summary rather than spend a call each.
+            frame, content, _ = build_digests(
+                inputs, title, kind="hourly", narrator=narrator if nxt >= end else None
+            )
+            frames.append(frame)
+            previous = part
+            hour = nxt
     assert content is not None
     frame = pd.concat(frames, ignore_index=True)[column_names(HOURLY_SCHEMA)]
     last_key = context.partition_keys[-1]
@@ -223,7 +281,12 @@ def hourly_digest(
         # A backfill of many hours never floods the channel: only single-hour runs post.
         post=delivery.post_hourly and len(context.partition_keys) == 1,
     )
-    context.add_output_metadata(_metadata(frames[-1], content) | delivered | {"hours": len(frames)})
+    context.add_output_metadata(
+        _metadata(frames[-1], content)
+        | delivered
+        | _narrative_metadata(narrator)
+        | {"hours": len(frames)}
+    )
     return frame
 
 
@@ -251,40 +314,46 @@ def daily_digest(
     slack_users: pd.DataFrame,
     delivery: DigestDelivery,
     slack_chat: DigestSlackResource,
+    risk_scorer: RiskScorer,
 ) -> pd.DataFrame:
     frames = []
     meta: dict[str, dg.MetadataValue | int | str] = {}
-    for key in context.partition_keys:
-        start, end = daily_partitions.time_window_for_partition_key(key)
-        day = DigestInputs(
-            window_start=start,
-            window_end=end,
-            frame=read_window(warehouse, start, end),
-            channels=slack_channels,
-            previous=read_window(warehouse, start - (end - start), start),
-            users=slack_users,
-            private_allow=frozenset(delivery.private_allow),
-        )
-        frame, content, _ = build_digests(
-            day, f"Daily digest {key} ({DIGEST_TIMEZONE})", kind="daily", trend_freq="h"
-        )
-        frame["digest_date"] = key
-        frame["timezone"] = DIGEST_TIMEZONE
-        frames.append(frame)
-        overall = frame.loc[frame["channel_id"] == OVERALL].iloc[0]
-        meta = _metadata(frame, content) | _deliver(
-            context,
-            digest="daily_digest",
-            kind="daily",
-            partition_key=key,
-            content=content,
-            markdown=str(overall["markdown"]),
-            delivery=delivery,
-            slack_chat=slack_chat,
-            warehouse=warehouse,
-            # A backfill of many days posts only the last one.
-            post=key == context.partition_keys[-1],
-        )
+    with llm_narrator(context, risk_scorer, warehouse) as narrator:
+        for key in context.partition_keys:
+            start, end = daily_partitions.time_window_for_partition_key(key)
+            day = DigestInputs(
+                window_start=start,
+                window_end=end,
+                frame=read_window(warehouse, start, end),
+                channels=slack_channels,
+                previous=read_window(warehouse, start - (end - start), start),
+                users=slack_users,
+                private_allow=frozenset(delivery.private_allow),
+            )
+            frame, content, _ = build_digests(
+                day,
+                f"Daily digest {key} ({DIGEST_TIMEZONE})",
+                kind="daily",
+                trend_freq="h",
+                narrator=narrator,
+            )
+            frame["digest_date"] = key
+            frame["timezone"] = DIGEST_TIMEZONE
+            frames.append(frame)
+            overall = frame.loc[frame["channel_id"] == OVERALL].iloc[0]
+            meta = _metadata(frame, content) | _deliver(
+                context,
+                digest="daily_digest",
+                kind="daily",
+                partition_key=key,
+                content=content,
+                markdown=str(overall["markdown"]),
+                delivery=delivery,
+                slack_chat=slack_chat,
+                warehouse=warehouse,
+                # A backfill of many days posts only the last one.
+                post=key == context.partition_keys[-1],
+            )
     frame = pd.concat(frames, ignore_index=True)[column_names(DAILY_SCHEMA)]
-    context.add_output_metadata(meta | {"days": len(frames)})
+    context.add_output_metadata(meta | _narrative_metadata(narrator) | {"days": len(frames)})
     return frame
