@@ -5,7 +5,9 @@ outputs: it reads the ``<slack_data>`` JSON of the user message, "judges" every 
 ``judge(text) -> dict`` function (default: the rules scorer, so answers are plausible and
 deterministic) and returns ``{"assessments": [...]}`` as the message content, with ``usage``
 (prompt tokens estimated from the request, cached tokens when the system prompt was seen before,
-as provider prompt caching would report). Tests script faults, consumed one per request::
+as provider prompt caching would report). A digest narrative request (``<digest_data>``) is
+answered by ``narrate(data) -> {"sentences": [...]}`` (default :func:`plain_narrator`). Tests
+script faults, consumed one per request::
 
     with FakeOpenAIServer() as server:
         server.inject(Fault.rate_limited(retry_after=1))
@@ -34,8 +36,33 @@ from typing import Any, Literal
 from digest_pipeline.defs.risk.rules import rules_scorer
 
 _DATA = re.compile(r"<slack_data>\n(.*)\n</slack_data>", re.S)
+_DIGEST = re.compile(r"<digest_data>\n(.*)\n</digest_data>", re.S)
 
 Judge = Callable[[str, str | None, str | None], dict[str, Any]]
+# Writes a digest narrative ({"sentences": [{"text", "sources"}]}) from the <digest_data> JSON.
+Narrate = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def plain_narrator(data: dict[str, Any]) -> dict[str, Any]:
+    """The default "model" for digest narratives: one sentence per risk (three at most) and
+    one for the unanswered questions, each citing its item, owners by their pseudonyms."""
+    sentences = []
+    risks = [item for item in data["items"] if item["id"].startswith("r")]
+    for item in risks[:3]:
+        owner = f"; {item['owner']} to act" if item.get("owner") else ""
+        sentences.append(
+            {
+                "text": f"{item['level'].capitalize()} in {', '.join(item['channels'])}: "
+                f"{item['description']}{owner}.",
+                "sources": [item["id"]],
+            }
+        )
+    questions = [item["id"] for item in data["items"] if item["id"].startswith("q")]
+    if questions:
+        sentences.append(
+            {"text": f"{len(questions)} urgent questions wait for an answer.", "sources": questions}
+        )
+    return {"sentences": sentences}
 
 
 def rules_judge(text: str, channel: str | None, parent: str | None) -> dict[str, Any]:
@@ -164,11 +191,13 @@ class FakeOpenAIServer:
         self,
         *,
         judge: Judge = rules_judge,
+        narrate: Narrate = plain_narrator,
         latency: float = 0.0,
         api_key: str | None = None,
         model: str | None = None,
     ) -> None:
         self.judge = judge
+        self.narrate = narrate
         self.latency = latency
         self.api_key = api_key
         self.model = model
@@ -221,8 +250,11 @@ class FakeOpenAIServer:
 
     def _completion(self, body: dict[str, Any], fault: Fault | None) -> tuple[int, dict, bytes]:
         messages = body.get("messages") or []
-        system = next((m["content"] for m in messages if m["role"] == "system"), "")
         user = next((m["content"] for m in messages if m["role"] == "user"), "")
+        digest = _DIGEST.search(user)
+        if digest is not None:
+            answer = json.dumps(self.narrate(json.loads(digest.group(1))))
+            return self._response(body, fault, answer)
         match = _DATA.search(user)
         threads = json.loads(match.group(1)) if match else []
         verdicts: list[dict[str, Any]] = []
@@ -235,8 +267,6 @@ class FakeOpenAIServer:
                 verdicts.append(
                     {"id": m["id"], **self.judge(m["text"], thread["channel"], context)}
                 )
-        finish = "stop"
-        refusal: str | None = None
         if fault is not None and fault.kind == "drop_ids":
             verdicts = verdicts[: max(len(verdicts) - fault.count, 0)]
         elif fault is not None and fault.kind == "duplicate_ids" and verdicts:
@@ -245,7 +275,17 @@ class FakeOpenAIServer:
             verdicts.append(
                 {**(verdicts[0] if verdicts else rules_judge("", None, None)), "id": "m999"}
             )
-        content: str | None = json.dumps({"assessments": verdicts})
+        return self._response(body, fault, json.dumps({"assessments": verdicts}))
+
+    def _response(
+        self, body: dict[str, Any], fault: Fault | None, answer: str
+    ) -> tuple[int, dict, bytes]:
+        """The completion for ``answer`` (JSON), with the content faults applied."""
+        messages = body.get("messages") or []
+        system = next((m["content"] for m in messages if m["role"] == "system"), "")
+        finish = "stop"
+        refusal: str | None = None
+        content: str | None = answer
         if fault is not None and fault.kind == "malformed":
             content = content[: len(content) // 2]
         elif fault is not None and fault.kind == "length":

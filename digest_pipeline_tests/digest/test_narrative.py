@@ -1,0 +1,285 @@
+"""The LLM narrative of a digest: what is sent, what is accepted, the cache, every fallback.
+
+The calls go through the real ``openai`` client to the fake OpenAI-compatible server.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import openai
+import pandas as pd
+import pytest
+from dagster_openai import OpenAIResource
+
+from digest_pipeline.defs.digest.assets import daily_digest, tokens_spent_in_run
+from digest_pipeline.defs.digest.build import OVERALL, DigestInputs, build_digests
+from digest_pipeline.defs.digest.checks import cited_message_ids, missing_messages
+from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackResource
+from digest_pipeline.defs.digest.models import DigestContent
+from digest_pipeline.defs.digest.narrative import (
+    CACHE_TABLE,
+    DigestNarrative,
+    LLMNarrator,
+    NarrativeSentence,
+    accept,
+    narrative_request,
+)
+from digest_pipeline.defs.digest.render import render_blocks, render_html, render_markdown
+from digest_pipeline.defs.risk.openai_calls import CallPolicy, StructuredCaller, TokenBudget
+from digest_pipeline.defs.risk.resources import RiskScorer
+from digest_pipeline.defs.storage.warehouse import Warehouse
+from digest_pipeline_tests.digest.test_build import CHANNELS, T0, _msg
+from digest_pipeline_tests.fakes.openai_server import FakeOpenAIServer, Fault
+
+MODEL = "gpt-4.1-mini"
+KEY = "sk-test-not-a-real-key"
+NAMES = [("Alice Chen", "U01ALICE")]
+USERS = pd.DataFrame(
+    {
+        "user_id": ["U01ALICE", "U02BOB"],
+        "name": ["alice", "bob"],
+        "display_name": ["Alice Chen", "Bob Diaz"],
+        "real_name": ["Alice Chen", "Bob Diaz"],
+        "title": ["Buyer", ""],
+        "is_bot": [False, False],
+    }
+)
+
+
+def _rows() -> list[dict]:
+    return [
+        _msg(
+            1,
+            "critical",
+            text="Line 2 is down, ping dana@acme.com <script> and @Alice Chen",
+            user_id="U02BOB",
+            mentions='["U01ALICE"]',
+        ),
+        _msg(2, "high", text="Lead time on the PMIC is now 52 weeks", user_id="U02BOB"),
+        _msg(3, "critical", channel="C2", text="Board-only: acquisition talks stalled"),
+        _msg(4, "low", text="ok"),
+    ]
+
+
+def _content(rows: list[dict] | None = None, narrator=None) -> tuple[pd.DataFrame, DigestContent]:
+    inputs = DigestInputs(
+        T0, T0 + timedelta(hours=1), pd.DataFrame(rows or _rows()), CHANNELS, users=USERS
+    )
+    frame, overall, _ = build_digests(inputs, "Test", narrator=narrator)
+    return frame, overall
+
+
+def _narrator(server: FakeOpenAIServer, warehouse: Warehouse, limit: int = 0) -> LLMNarrator:
+    client = openai.OpenAI(api_key=KEY, base_url=server.base_url, max_retries=0, timeout=5)
+    caller = StructuredCaller(
+        client, CallPolicy(MODEL), budget=TokenBudget(limit), sleep=lambda _s: None
+    )
+    return LLMNarrator(caller, warehouse, MODEL, names_to_ids=NAMES)
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+def warehouse(duckdb_path) -> Warehouse:
+    return Warehouse(duckdb_path=duckdb_path)
+
+
+# -- what is sent and what is accepted ----------------------------------------------------------
+
+
+def test_the_request_holds_only_what_the_overall_digest_may_quote_redacted_and_pseudonymous():
+    _, content = _content()
+    payload = narrative_request(content, NAMES).payload
+    assert "acquisition" not in payload  # a private channel: never quoted overall
+    assert "dana@acme.com" not in payload  # redacted as the risk scorer redacts
+    assert "Alice Chen" not in payload and "@U01ALICE" in payload
+    assert "<" not in payload and "\\u003cscript" in payload  # cannot close the data tag
+    assert '"owner": "P1"' in payload
+    assert '"id": "r1"' in payload and '"id": "r2"' in payload
+
+
+def test_accepted_sentences_cite_known_items_with_names_put_back():
+    _, content = _content()
+    request = narrative_request(content, NAMES)
+    answer = DigestNarrative(
+        sentences=[
+            NarrativeSentence(text="Line 2 is down; P1 to act with U01ALICE.", sources=["r1"]),
+            NarrativeSentence(text="An invented claim.", sources=["r99"]),
+            NarrativeSentence(text="Another uncited claim.", sources=[]),
+            NarrativeSentence(text="PMIC lead time is 52 weeks.", sources=["r2", "r1"]),
+        ]
+    )
+    sentences = accept(answer, request)
+    assert [s.text for s in sentences] == [
+        "Line 2 is down; Alice Chen, Buyer to act with Alice Chen.",
+        "PMIC lead time is 52 weeks.",
+    ]
+    assert [c.message_id for c in sentences[1].sources] == ["C1:2", "C1:1"]
+
+
+def test_an_answer_without_a_cited_sentence_is_no_narrative():
+    _, content = _content()
+    answer = DigestNarrative(sentences=[NarrativeSentence(text="All fine.", sources=["x"])])
+    assert accept(answer, narrative_request(content)) == ()
+
+
+# -- calls, cache and fallbacks ------------------------------------------------------------------
+
+
+def test_the_narrative_replaces_the_overall_summary_and_the_cache_saves_the_second_call(
+    server, warehouse
+):
+    narrator = _narrator(server, warehouse)
+    frame, content = _content(narrator=narrator)
+    assert content.summary_source == "llm"
+    assert content.summary.startswith("Critical in #supply-chain:")
+    assert server.calls == 1
+    overall = frame.loc[frame["channel_id"] == OVERALL].iloc[0]
+    assert overall["summary_source"] == "llm"
+    assert "C1:1" in overall["summary_citations"]
+    per_channel = frame.loc[frame["channel_id"] == "C1"].iloc[0]
+    assert per_channel["summary_source"] == "extractive"
+    again = _narrator(server, warehouse)
+    _, cached = _content(narrator=again)
+    assert server.calls == 1 and again.outcomes["cache"] == 1
+    assert cached.summary_sentences == content.summary_sentences
+
+
+def test_a_rate_limit_is_retried(server, warehouse):
+    server.inject(Fault.rate_limited(retry_after=0))
+    narrator = _narrator(server, warehouse)
+    _, content = _content(narrator=narrator)
+    assert content.summary_source == "llm"
+    assert narrator.usage.retries == 1 and server.calls == 2
+
+
+@pytest.mark.parametrize(
+    ("faults", "reason"),
+    [
+        ([Fault.server_error()] * 4, "server_error"),
+        ([Fault.refusal()], "refusal"),
+        ([Fault.malformed()], "malformed"),
+        ([Fault.length()], "length"),
+        ([Fault.insufficient_quota()], "insufficient_quota"),
+        ([Fault.unauthorized()], "auth"),
+        ([Fault.garbage()], "malformed"),
+    ],
+)
+def test_any_failure_keeps_the_extractive_summary_and_caches_nothing(
+    server, warehouse, faults, reason
+):
+    server.inject(*faults)
+    narrator = _narrator(server, warehouse)
+    _, content = _content(narrator=narrator)
+    _, extractive = _content()
+    assert content.summary_source == "extractive"
+    assert content.summary_sentences == extractive.summary_sentences
+    assert dict(narrator.outcomes) == {reason: 1}
+    assert not warehouse.table_exists(CACHE_TABLE)
+
+
+def test_a_spent_budget_makes_no_call(server, warehouse):
+    narrator = _narrator(server, warehouse, limit=100)
+    _, content = _content(narrator=narrator)
+    assert content.summary_source == "extractive"
+    assert server.calls == 0 and narrator.outcomes["budget"] == 1
+
+
+def test_an_uncited_answer_is_not_used(warehouse):
+    def hostile(data: dict) -> dict:
+        return {"sentences": [{"text": "Everything is fine, no action needed.", "sources": []}]}
+
+    with FakeOpenAIServer(narrate=hostile) as fake:
+        narrator = _narrator(fake, warehouse)
+        _, content = _content(narrator=narrator)
+    assert content.summary_source == "extractive" and narrator.outcomes["uncited"] == 1
+
+
+def test_a_quiet_window_makes_no_call(server, warehouse):
+    narrator = _narrator(server, warehouse)
+    _, content = _content([_msg(1, "low", text="standup moved")], narrator=narrator)
+    assert content.summary_source == "extractive" and server.calls == 0
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+
+def test_the_narrative_renders_with_its_sources_and_cannot_inject_markup(warehouse):
+    def sneaky(data: dict) -> dict:
+        text = "See [this](https://evil.example) <!channel> *now*"
+        return {"sentences": [{"text": text, "sources": ["r1"]}]}
+
+    with FakeOpenAIServer(narrate=sneaky) as fake:
+        _, content = _content(narrator=_narrator(fake, warehouse))
+    markdown = render_markdown(content)
+    assert "\\[this\\](https://evil.example)" in markdown
+    assert "[[1]](https://x.slack.com/archives/C1/p1)" in markdown
+    assert "AI-written summary" in markdown
+    summary_block = render_blocks(content).blocks[2]["text"]["text"]
+    assert "&lt;!channel&gt;" in summary_block and "<!channel>" not in summary_block
+    assert "<https://x.slack.com/archives/C1/p1|[1]>" in summary_block
+    assert "&lt;!channel&gt;" in render_html(content)
+
+
+# -- the asset -----------------------------------------------------------------------------------
+
+
+def test_the_daily_digest_asset_narrates_with_the_llm_scorer_and_cites_existing_messages(
+    server, warehouse, tmp_path
+):
+    from digest_pipeline_tests.digest.test_sensors import _seed
+
+    _seed(warehouse, [("C1", "C1:1", "critical"), ("CP", "CP:1", "critical")])
+    # Yesterday is the latest daily partition (in the tests' time zone, UTC).
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(1)
+    warehouse.execute('UPDATE {schema}.messages SET "timestamp" = ?', [noon])
+    day = noon.strftime("%Y-%m-%d")
+    scorer = RiskScorer(kind="llm", openai=OpenAIResource(api_key=KEY, base_url=server.base_url))
+    resources = {
+        "warehouse": warehouse,
+        "delivery": DigestDelivery(output_dir=str(tmp_path / "digests")),
+        "slack_chat": DigestSlackResource(token=""),
+        "risk_scorer": scorer,
+    }
+    channels = warehouse.query("SELECT * FROM {schema}.slack_channels")
+
+    @dg.asset(name="slack_channels")
+    def channels_stub() -> pd.DataFrame:
+        return channels
+
+    @dg.asset(name="slack_users")
+    def users_stub() -> pd.DataFrame:
+        return pd.DataFrame(columns=["user_id"])
+
+    # dagster-openai's client needs a real run (materialize), not a direct invocation.
+    for _ in range(2):
+        result = dg.materialize(
+            [channels_stub, users_stub, daily_digest],
+            partition_key=day,
+            resources=resources,
+        )
+        frame = result.output_for_node("daily_digest")
+    assert server.calls == 1  # the second materialization read the cache
+    overall = frame.loc[frame["channel_id"] == OVERALL].iloc[0]
+    assert overall["summary_source"] == "llm"
+    assert "Production line down" in overall["summary"]
+    assert "CP:1" not in overall["summary_citations"]  # private: counted only
+    assert missing_messages(warehouse, cited_message_ids(frame)) == []
+    assert "AI-written summary" in overall["markdown"]
+
+
+def test_the_run_budget_counts_what_earlier_assets_spent():
+    @dg.asset
+    def scored(context: dg.AssetExecutionContext) -> None:
+        context.add_output_metadata({"llm_total_tokens": 1234})
+
+    @dg.asset(deps=[scored])
+    def narrated(context: dg.AssetExecutionContext) -> int:
+        return tokens_spent_in_run(context)
+
+    result = dg.materialize([scored, narrated])
+    assert result.output_for_node("narrated") == 1234
