@@ -110,3 +110,59 @@ def test_risk_counts_metadata_has_a_table_and_a_chart():
     text = risk_counts_markdown(content)
     assert "| 🔴 critical | 10 |" in text
     assert "critical █" in text
+
+
+def _risk(i: int, description: str, level: str = "high", category: str = "supply_chain"):
+    from digest_pipeline.defs.digest.models import ThreadRisk
+
+    return ThreadRisk(
+        thread_id=f"t{i}",
+        level=level,
+        message_id=f"m{i}",
+        channel_id="C1",
+        channel="supply-chain",
+        user="u",
+        timestamp=T0,
+        description=description,
+        category=category,
+        permalink=f"https://x.slack.com/p{i}",
+        requires_attention=True,
+        confidence=0.8,
+    )
+
+
+def test_one_kind_of_issue_on_several_parts_shares_one_line():
+    from digest_pipeline.defs.digest.render import group_risks
+
+    risks = [
+        _risk(1, "Lead time jump on PMIC (52 wk)"),
+        _risk(2, "Lead time jump on MCU (44 wk)"),
+        _risk(3, "Customs hold on Sensor"),
+        _risk(4, "Lead time jump on NOR flash (40 wk)"),
+        _risk(5, "Lead time jump on cap (30 wk)"),
+        _risk(6, "Lead time jump on PMIC (52 wk)", level="critical"),
+        _risk(7, "Lead time jump on LDO (20 wk)", category="logistics"),
+    ]
+    groups = group_risks(risks)
+    assert [g.description for g in groups] == [
+        "Lead time jump on PMIC (52 wk), MCU (44 wk), NOR flash (40 wk) and 1 more",
+        "Customs hold on Sensor",
+        "Lead time jump on PMIC (52 wk)",  # another level
+        "Lead time jump on LDO (20 wk)",  # another category
+    ]
+    assert [r.message_id for r in groups[0].risks] == ["m1", "m2", "m4", "m5"]
+
+
+def test_the_extractive_summary_opens_the_digest_with_its_cited_lines_only():
+    from digest_pipeline.defs.digest.render import render_markdown
+
+    _, content, _ = build_digests(_huge_day(20, 50), "Daily digest", kind="daily")
+    assert content.summary.startswith("Daily digest: 20 messages in 20 channels;")
+    markdown = render_markdown(content)
+    opening = markdown.split("**In short**", 1)[1].split("Risk threads:", 1)[0]
+    assert "20 messages in 20 channels" not in opening  # the counts are in the headline
+    assert opening.count("\n- ") == 4  # three issues and the unanswered questions
+    assert "[[1]](https://x.slack.com/archives/" in opening
+    assert "AI-written" not in markdown
+    blocks = render_blocks(content).blocks
+    assert any(t.startswith("*In short*") for t in _texts(blocks))

@@ -447,11 +447,15 @@ def extractive_summary(content: DigestContent, label: str) -> tuple[SummarySente
         sentences.append(SummarySentence("Nothing needs attention."))
     for group in groups[:SUMMARY_RISKS]:
         where = ", ".join(f"#{c}" for c in group.channels[:3])
-        owner = f"; {group.owner}" if group.owner else ""
-        threads = f", {len(group.risks)} threads" if len(group.risks) > 1 else ""
+        if len(group.risks) > 1:
+            where += f" ({len(group.risks)} threads)"
+        elif group.owner:
+            where += (
+                f" — {group.owner if group.owner.startswith('raised') else 'owner ' + group.owner}"
+            )
         sentences.append(
             SummarySentence(
-                f"{group.level.capitalize()}: {group.description} ({where}{threads}{owner}).",
+                f"{group.level.capitalize()}: {group.description} in {where}.",
                 tuple(Citation(r.message_id, r.permalink) for r in group.risks[:3]),
             )
         )

@@ -16,11 +16,12 @@ Details that do not fit the top-level post go to a reply in its thread.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from digest_pipeline.defs.digest.models import DigestContent, ThreadRisk
+from digest_pipeline.defs.digest.models import DigestContent, SummarySentence, ThreadRisk
 from digest_pipeline.defs.enrichment.taxonomy import LEVELS
 
 ICON = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪"}
@@ -37,7 +38,7 @@ BAR_WIDTH = 20
 
 @dataclass(frozen=True)
 class RiskGroup:
-    """One issue: threads with the same level and description, most severe thread first."""
+    """One issue: threads of the same level and kind of issue, most severe thread first."""
 
     level: str
     description: str
@@ -72,13 +73,40 @@ class RiskGroup:
         return f"raised by {raised}" if raised else ""
 
 
+_SUBJECT = re.compile(r"^(?P<stem>.+?) on (?P<subject>.+)$")
+SHOWN_SUBJECTS = 3
+
+
+def _stem(description: str) -> str:
+    """What kind of issue a description names: "Lead time jump on X (52 wk)" → "lead time jump"."""
+    match = _SUBJECT.match(description.strip())
+    return (match["stem"] if match else description).strip().lower()
+
+
+def _merged_description(risks: Sequence[ThreadRisk]) -> str:
+    """One description for threads of one kind: "Lead time jump on A (52 wk), B (44 wk) and 2
+    more" (the subjects in ranking order)."""
+    descriptions = list(dict.fromkeys(r.description.strip() for r in risks))
+    if len(descriptions) == 1:
+        return descriptions[0]
+    matches = [m for m in (_SUBJECT.match(d) for d in descriptions) if m]
+    if not matches:
+        return descriptions[0]
+    subjects = list(dict.fromkeys(m["subject"] for m in matches))
+    more = len(subjects) - SHOWN_SUBJECTS
+    shown = ", ".join(subjects[:SHOWN_SUBJECTS]) + (f" and {more} more" if more > 0 else "")
+    return f"{matches[0]['stem']} on {shown}"
+
+
 def group_risks(risks: Sequence[ThreadRisk]) -> list[RiskGroup]:
-    """Group by (level, description), keeping the ranking of each group's best thread."""
-    groups: dict[tuple[str, str], list[ThreadRisk]] = {}
+    """Group threads of the same level, category and kind of issue (one issue raised in several
+    threads, or one kind hitting several parts or lots), keeping the ranking of each group's
+    best thread."""
+    groups: dict[tuple[str, str, str], list[ThreadRisk]] = {}
     for r in risks:
-        groups.setdefault((r.level, r.description.strip().lower()), []).append(r)
+        groups.setdefault((r.level, str(r.category), _stem(r.description)), []).append(r)
     return [
-        RiskGroup(items[0].level, items[0].description, items[0].category, tuple(items))
+        RiskGroup(items[0].level, _merged_description(items), items[0].category, tuple(items))
         for items in groups.values()
     ]
 
@@ -137,12 +165,20 @@ def _md_text(text: str) -> str:
     return _md_cell(text).translate(_MD_SPECIAL)
 
 
+def summary_shown(content: DigestContent) -> list[SummarySentence]:
+    """The summary sentences a rendered digest opens with: all of a narrative; of an extractive
+    summary the ones citing messages (its counts are in the headline just below)."""
+    if content.summary_source == "llm":
+        return list(content.summary_sentences)
+    return [s for s in content.summary_sentences if s.sources]
+
+
 def numbered_summary(content: DigestContent) -> list[tuple[str, list[tuple[int, str]]]]:
-    """Each summary sentence with its sources as (number, permalink); numbers run across the
-    summary, and a message cited twice keeps its first number."""
+    """Each shown summary sentence with its sources as (number, permalink); numbers run across
+    the summary, and a message cited twice keeps its first number."""
     numbers: dict[str, int] = {}
     out = []
-    for sentence in content.summary_sentences:
+    for sentence in summary_shown(content):
         cites = []
         for c in sentence.sources:
             number = numbers.setdefault(c.message_id, len(numbers) + 1)
@@ -155,14 +191,13 @@ SUMMARY_NOTE = "AI-written summary of the items below; each sentence links to it
 
 
 def summary_markdown(content: DigestContent) -> str:
-    parts = []
-    for text, cites in numbered_summary(content):
-        links = "".join(f" [[{n}]]({url})" for n, url in cites)
-        parts.append(_md_text(text) + links)
-    text = " ".join(parts)
+    lines = [
+        "- " + _md_text(text) + "".join(f" [[{n}]]({url})" for n, url in cites)
+        for text, cites in numbered_summary(content)
+    ]
     if content.summary_source == "llm":
-        text += f"\n\n_{SUMMARY_NOTE}_"
-    return text
+        lines.append(f"\n_{SUMMARY_NOTE}_")
+    return "\n".join(lines)
 
 
 def _status_text(status: str) -> str:
@@ -224,8 +259,8 @@ def _where(group: RiskGroup) -> str:
 
 def render_markdown(content: DigestContent) -> str:
     lines = [f"# {content.title}", ""]
-    if content.summary_sentences:
-        lines += [summary_markdown(content), ""]
+    if summary_shown(content):
+        lines += ["**In short**", "", summary_markdown(content), ""]
     lines += [headline(content), ""]
     if content.message_count == 0:
         lines += ["No messages in this window.", ""]
@@ -375,11 +410,13 @@ def _group_mrkdwn(group: RiskGroup, with_status: bool) -> str:
 
 
 def summary_mrkdwn(content: DigestContent) -> str:
-    parts = []
-    for text, cites in numbered_summary(content):
-        links = "".join(f" {_slack_link(url, f'[{n}]')}" for n, url in cites)
-        parts.append(escape_mrkdwn(" ".join(text.split())) + links)
-    return _truncate(" ".join(parts), MAX_SECTION_CHARS)
+    lines = [
+        "• "
+        + escape_mrkdwn(" ".join(text.split()))
+        + "".join(f" {_slack_link(url, f'[{n}]')}" for n, url in cites)
+        for text, cites in numbered_summary(content)
+    ]
+    return _truncate("*In short*\n" + "\n".join(lines), MAX_SECTION_CHARS)
 
 
 def _chunked_sections(title: str, items: Sequence[str]) -> list[dict[str, Any]]:
@@ -425,7 +462,7 @@ def render_blocks(content: DigestContent) -> SlackMessage:
         },
         _section(escape_mrkdwn(head).replace("\n\n", "\n")),
     ]
-    if content.summary_sentences:
+    if summary_shown(content):
         blocks.append(_section(summary_mrkdwn(content)))
         if content.summary_source == "llm":
             blocks.append(_context(f"_{SUMMARY_NOTE}_"))
@@ -520,14 +557,14 @@ td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical
 
 def summary_html(content: DigestContent) -> str:
     e = html.escape
-    parts = []
-    for text, cites in numbered_summary(content):
-        links = "".join(f' <a href="{e(url)}">[{n}]</a>' for n, url in cites)
-        parts.append(e(text) + links)
-    text = " ".join(parts)
-    if content.summary_source == "llm":
-        text += f'<br><span class="muted">{e(SUMMARY_NOTE)}</span>'
-    return text
+    items = [
+        f"<li>{e(text)}" + "".join(f' <a href="{e(url)}">[{n}]</a>' for n, url in cites) + "</li>"
+        for text, cites in numbered_summary(content)
+    ]
+    if not items:
+        return ""
+    note = f'<p class="muted">{e(SUMMARY_NOTE)}</p>' if content.summary_source == "llm" else ""
+    return "<h2>In short</h2><ul>" + "".join(items) + "</ul>" + note
 
 
 def render_html(content: DigestContent) -> str:
@@ -539,7 +576,7 @@ def render_html(content: DigestContent) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(content.title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(content.title)}</h1>",
-        f"<p>{summary_html(content)}</p>",
+        summary_html(content),
         "<p>"
         + " · ".join(f"{ICON[lv]} {counts[lv]} {lv}" for lv in ("critical", "high", "medium"))
         + "</p>",
