@@ -283,3 +283,14 @@ def test_the_run_budget_counts_what_earlier_assets_spent():
 
     result = dg.materialize([scored, narrated])
     assert result.output_for_node("narrated") == 1234
+
+
+@pytest.mark.integration
+def test_the_narrative_cache_works_on_postgres(server, postgres_url):
+    warehouse = Warehouse(backend="postgres", database_url=postgres_url, connect_attempts=1)
+    _, written = _content(narrator=_narrator(server, warehouse))
+    again = _narrator(server, warehouse)
+    _, cached = _content(narrator=again)
+    assert written.summary_source == cached.summary_source == "llm"
+    assert cached.summary_sentences == written.summary_sentences
+    assert server.calls == 1 and again.outcomes["cache"] == 1
