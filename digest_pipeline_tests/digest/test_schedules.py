@@ -76,3 +76,22 @@ def test_freshness_checks_cover_both_digests_and_the_daily_deadline_follows_dail
     keys = {key.asset_key.to_user_string() for c in checks for key in c.check_keys}
     assert keys == {"hourly_digest", "daily_digest"}
     assert sensor.name == "digest_freshness_sensor"
+
+
+def test_the_hourly_jobs_leave_the_great_expectations_checks_to_their_own_job():
+    from digest_pipeline.definitions import defs
+    from digest_pipeline.defs.enrichment.checks import MESSAGES_QUALITY_CHECKS
+
+    gx = set(MESSAGES_QUALITY_CHECKS)
+    for name in ("hourly_digest_job", "daily_reconcile_job"):
+        job = defs.resolve_job_def(name)
+        checks = set(job.asset_layer.asset_graph.asset_check_keys)
+        assert not checks & gx, name
+        assert (
+            dg.AssetCheckKey(dg.AssetKey("hourly_digest"), "hourly_digest_cites_existing_messages")
+            in checks
+        )
+    quality = defs.resolve_job_def("messages_quality_job")
+    assert set(quality.asset_layer.asset_graph.asset_check_keys) >= gx
+    sensor = defs.resolve_sensor_def("messages_quality_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
