@@ -246,3 +246,273 @@ def test_lead_time_figures_are_never_read_from_part_numbers(text: str, weeks: st
 )
 def test_office_jokes_about_recalls_are_not_product_recalls(text: str) -> None:
     assert score_message(text, channel="random").risk_level == "low"
+
+
+# --------------------------------------------------------------------------------------------
+# Precision fixes found auditing a demo day: alarming words that need a business context.
+
+BROKER_PARENT = (
+    "Broker quotes for nRF5340-QKAA came back at 6x book price and the date codes are sketchy. "
+    "I don't want to go grey market but we may have no choice for WW1"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "label"),
+    [
+        ("Lost: blue water bottle, probably in the big conf room", "low", None),
+        ("Lost my badge again, can someone let me in the side door?", "low", None),
+        ("I think I lost the thread here, what did we decide?", "low", None),
+        ("we lost the EMC slot at UL", "medium", "Could lose a slot or window"),
+        ("Firmware by Thursday or we lose our chamber booking", "medium", "Could lose a slot"),
+        ("DHL lost a carton of golden samples on the way to Austin", "medium", "Goods lost"),
+        ("Worried we could lose the Halcyon renewal", "medium", "Could lose a customer"),
+    ],
+)
+def test_losing_something_is_a_risk_only_for_a_business_object(
+    text: str, level: str, label: str | None
+) -> None:
+    result = score_message(text, channel="random")
+    assert result.risk_level == level
+    if label is not None:
+        assert result.description.startswith(label)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@tom can you sign the POA for the broker?",
+        "@maria can you sign the POA for the customs broker by Friday?",
+        "Our freight broker found a cheaper lane for the Reno DC",
+        "Broker filed the ISF for the Rotterdam container, entry docs look fine",
+    ],
+)
+def test_customs_and_freight_brokers_are_routine_logistics(text: str) -> None:
+    assert score_message(text, channel="logistics").risk_level == "low"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "broker quotes at 6x book price",
+        "Broker has 2k pcs of the ESP32-S3 module, do we want them?",
+        "Found 3k of the buck converters on the grey market, 4x the usual price",
+        "We may have to buy the PMICs from a broker",
+        BROKER_PARENT,
+    ],
+)
+def test_buying_parts_from_brokers_stays_a_sourcing_risk(text: str) -> None:
+    result = score_message(text, channel="supply-chain")
+    assert (result.risk_level, result.risk_category) == ("medium", "supply_chain")
+    assert result.description.startswith("Broker buy at a premium")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Checked Future and two brokers, nothing with a date code newer than 2 years",
+        "Checked Arrow, Avnet and a couple of brokers: nothing with date codes newer than 2023",
+        "The only stock left is at brokers and the date codes are 4+ years old",
+    ],
+)
+def test_only_old_date_codes_is_a_sourcing_risk_not_a_premium(text: str) -> None:
+    result = score_message(text, channel="supply-chain", thread_context=BROKER_PARENT)
+    assert (result.risk_level, result.risk_category) == ("medium", "supply_chain")
+    assert "date code" in result.description
+    assert "premium" not in result.description
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("Sure, let's have the planning meeting at 7am, what could go wrong", "low"),
+        ("Friday 5pm deploy of the new wiki theme, what could possibly go wrong", "low"),
+        ("sorry, wrong channel! meant to post this in #random", "low"),
+        ("The CM put the wrong regulatory label on 2k units of the EU SKU", "medium"),
+        ("We're skipping the drop test on DVT2 to save a week, what could go wrong", "medium"),
+    ],
+)
+def test_what_could_go_wrong_is_a_joke_unless_it_is_about_the_product(
+    text: str, level: str
+) -> None:
+    assert score_message(text, channel="random").risk_level == level
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("standup notes: no new shortages, 2 POs pending ack, 1 expedite", "low"),
+        ("PO status: 3 POs pending ack from Mouser, 1 pending approval in Coupa", "low"),
+        ("FCC grant is still pending and retail wants the FCC ID on the box by WW30", "medium"),
+        ("UL needs two more samples and we won't have them until WW36", "medium"),
+    ],
+)
+def test_routine_paperwork_is_not_an_open_dependency(text: str, level: str) -> None:
+    assert score_message(text, channel="supply-chain").risk_level == level
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("Anyone have a contact at Micron for NOR flash samples?", "low"),
+        ("Can someone send me the datasheet for the SPI flash on rev C?", "low"),
+        ("T2 shots still show flash along the parting line on the battery door", "medium"),
+        ("Excess flash on the top housing, molder is polishing the tool", "medium"),
+    ],
+)
+def test_flash_memory_is_not_moulding_flash(text: str, level: str) -> None:
+    assert score_message(text, channel="supply-chain").risk_level == level
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("URGENT: the coffee machine is broken again", "low"),
+        ("urgent: someone left the fridge door open again", "low"),
+        ("Urgent: the solder paste printer on SMT 2 jammed and the line is down", "critical"),
+    ],
+)
+def test_facilities_urgency_is_not_a_business_risk(text: str, level: str) -> None:
+    assert score_message(text, channel="exec-escalations").risk_level == level
+
+
+def test_a_blocked_ticket_is_not_a_blocked_shipment() -> None:
+    ticket = score_message(
+        "NPI-2874 transitioned: Open → Blocked (waiting on Wi-Fi module samples)",
+        channel="npi-launch",
+    )
+    assert (ticket.risk_level, ticket.description) == ("medium", "Work blocked on module")
+    for text in (
+        "All EU shipments are blocked until the DoC is reissued",
+        "The missing DoC is blocking all EU shipments",
+    ):
+        shipments = score_message(text)
+        assert (shipments.risk_level, shipments.description) == ("high", "Shipments blocked")
+
+
+LEAD_TIME = "FYI ST quoted 48wk on STM32G0B1. We have buffer through WW42 but that's it."
+YIELD = "Something's off with lot L2640-3084. leak test fallout is 10.5% since the night shift."
+VESSEL = "Vessel rolled: our container missed the sailing, ETA Oakland now WW15."
+
+
+@pytest.mark.parametrize(
+    ("reply", "parent", "level", "prefix"),
+    [
+        ("thanks @grace", LEAD_TIME, "low", "No business risk"),
+        ("thanks @Li Wei (Hontai)", LEAD_TIME, "low", "No business risk"),
+        (":eyes:", LEAD_TIME, "low", "No business risk"),
+        ("adding @raj", YIELD, "low", "No business risk"),
+        ("Thanks for the heads up", YIELD, "low", "No business risk"),
+        ("following", YIELD, "low", "No business risk"),
+        ("thanks @sam, but it is still at 10%", YIELD, "high", "Thread update"),
+        (
+            "Back to 98.0% FPY for the last 3 shifts. Releasing the hold on the lot.",
+            YIELD,
+            "low",
+            "Resolved",
+        ),
+        ("Container picked up, delivery to the DC Wednesday.", VESSEL, "low", "Resolved"),
+        ("PO placed, ST confirmed the slot for WW46.", LEAD_TIME, "low", "Resolved"),
+    ],
+)
+def test_acknowledgements_and_closers_in_a_risky_thread(
+    reply: str, parent: str, level: str, prefix: str
+) -> None:
+    result = score_message(reply, channel="supply-chain", thread_context=parent)
+    assert result.risk_level == level
+    assert result.description.startswith(prefix)
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "category", "description"),
+    [
+        (
+            "Lead times creeping up on Murata parts. GRM155R71C104KA88 went from 14 to 47 weeks.",
+            "high",
+            "supply_chain",
+            "Lead time jump on GRM155R71C104KA88 (47 wk, was 14)",
+        ),
+        (
+            "New lead time on the battery pack (Li-ion 3.7V 5000mAh pack) is 40 weeks. It was 14.",
+            "high",
+            "supply_chain",
+            "Lead time jump on battery (40 wk, was 14)",
+        ),
+        (
+            "Neue Lieferzeit für GRM188R61A106KE69: 64 Wochen. Bitte Forecast schicken.",
+            "high",
+            "supply_chain",
+            "Lead time jump on GRM188R61A106KE69 (64 wk)",
+        ),
+        (
+            "Leider müssen wir die Preise für 744043100 ab WW15 um 15% erhöhen.",
+            "medium",
+            "financial",
+            "Cost increase",  # never "on WW15": a work week is not a part number
+        ),
+        (
+            "Thermal: the enclosure hits 68°C at 35C ambient, above the UL touch temp limit.",
+            "high",
+            "engineering_design",
+            "Over a touch-temperature limit on enclosure",
+        ),
+        (
+            "Got a pretty angry call from Orion, their order of 25k units is late.",
+            "high",
+            "customer_commercial",
+            "Customer escalation",
+        ),
+    ],
+)
+def test_risks_stated_in_other_words_are_caught(
+    text: str, level: str, category: str, description: str
+) -> None:
+    result = score_message(text, channel="general")
+    assert (result.risk_level, result.risk_category) == (level, category)
+    assert result.description == description
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "Procurement is pushing back hard on the unit price. They want $140k or they walk.",
+            "customer_commercial",
+        ),
+        (
+            "Halcyon says our price is 20% above Nimbus and they want us to match",
+            "customer_commercial",
+        ),
+        ("Orion wants net 90 and a 15% volume discount. Need approval.", "customer_commercial"),
+        ("Pinecrest pushed the decision to 'next quarter'. Third time.", "customer_commercial"),
+        ("Meridian moved the PO signing to Q4 again", "customer_commercial"),
+        ("DVT2 is behind: 8k units planned, 1,396 built so far.", "schedule_launch"),
+        ("We lost about 1.5 days on the DVT build to the power outage", "schedule_launch"),
+        ("EVT2 物料还差屏幕，开线推迟到周四。", "schedule_launch"),  # noqa: RUF001
+        ("Realistically the EVT2 build lands in WW18, not WW16", "schedule_launch"),
+        ("Standby current on rev B is 4x what it should be", "engineering_design"),
+    ],
+)
+def test_commercial_schedule_and_design_pressure_is_medium(text: str, category: str) -> None:
+    result = score_message(text, channel="npi-launch")
+    assert (result.risk_level, result.risk_category) == ("medium", category)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Net 30 invoice sent to Orion for the pilot units",
+        "Pushed the signed PO to the supplier portal",
+        "Who is behind the new lobby art? Love it",
+        "Lead time on the enclosure tooling is 6 weeks, as planned",
+        "Skin temp peaked at 39C, well under the touch temperature limit",
+    ],
+)
+def test_near_misses_of_the_new_rules_stay_low(text: str) -> None:
+    assert score_message(text, channel="general").risk_level == "low"
+
+
+def test_a_postponement_in_chinese_is_graded_by_how_far_it_moves() -> None:
+    days = score_message("MP ramp 物料还差charger IC，开线推迟到Friday。", channel="npi")  # noqa: RUF001
+    weeks = score_message("量产推迟两周，屏幕供应商还没有确认交期。", channel="npi")  # noqa: RUF001
+    assert (days.risk_level, weeks.risk_level) == ("medium", "high")

@@ -86,9 +86,12 @@ _HARMLESS = re.compile(
     # A document or tool named after a risk ("shortage tracker (link)") is not the risk itself.
     r"|\b(?:shortage|risk|issue|escalation|eol|delay)s?\s+(?:tracker|sheet|spreadsheet|log|register"
     r"|dashboard|template)\b"
-    # Office jokes: a "recall" of the hot sauce or the coffee is not a product recall.
-    r"|\b(?:hot sauce|sauce|snacks?|coffee|kitchen|lunch|pizza|donuts?|fridge|cake)\b"
-    r"[^.\n]{0,60}?\brecall\w*",
+    # Office jokes: a "recall" of the hot sauce or the coffee is not a product recall, and an
+    # "URGENT" broken coffee machine or printer is a facilities ticket, not a business risk.
+    r"|\b(?:hot sauce|sauce|snacks?|coffee|espresso|kitchen|lunch|pizza|donuts?|fridge|cake"
+    r"|microwave|printer|parking)\b[^.\n]{0,60}?\b(?:recall\w*|urgent|emergency)"
+    r"|\b(?:urgent|emergency)\b[^.\n]{0,30}?\b(?:coffee|espresso|kitchen|lunch|pizza|snacks?"
+    r"|donuts?|fridge|cake|microwave|printer|parking)\b",
     _F,
 )
 
@@ -219,7 +222,13 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         SC,
         None,
         "Lead time jump",
-        rf"\blead[- ]?times?\b[^.\n]{{0,40}}?\d+\s*{_WEEKS}\b|\bquot\w*\s+\d+\s*{_WEEKS}\b"
+        # A decimal point ("Li-ion 3.7V pack") does not end the sentence; "went from 14 to 47
+        # weeks" may come a sentence after "lead times creeping up".
+        rf"\blead[- ]?times?\b(?:[^.\n]|\.(?=\d)){{0,60}}?\d+\s*{_WEEKS}\b"
+        rf"|\blead[- ]?times?\b[^\n]{{0,120}}?\bfrom\s+\d+\s*(?:{_WEEKS}\s+)?to\s+\d+\s*{_WEEKS}\b"
+        rf"|\bquot\w*\s+\d+\s*{_WEEKS}\b"
+        rf"|\b(?:lieferzeit|plazo de entrega|d[ée]lai de livraison)\w*\b[^.\n]{{0,40}}?"
+        rf"\d+\s*{_WEEKS}\b"
         r"|交期[^。\n]{0,10}\d+\s*周",
     ),
     (
@@ -229,7 +238,10 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         "Date moved out",
         r"\b(?:moved|pushed|slipp?\w*|delayed|push\w* out)\b[^.\n]{0,40}?\bfrom\s+ww\s?\d+\s+to\s+"
         r"ww"
-        r"\s?\d+",
+        r"\s?\d+"
+        # The new date first: "realistically looking at WW17, not WW15".
+        r"|\b(?:looking at|looks? like|landing(?: in| at)?|lands? in|realistically|probably"
+        r"|more like)\s+ww\s?\d+,?\s+(?:not|instead of|rather than)\s+ww\s?\d+",
     ),
     (
         "stock_cover",
@@ -261,7 +273,27 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         SC,
         MEDIUM,
         "Broker buy at a premium",
-        r"\bbrokers?\b|\bat \d+x\b|\b\d+x (?:list|price)\b",
+        # Buying parts from brokers or the grey market. A customs or freight broker is routine
+        # logistics ("sign the POA for the broker"), so "broker" alone is not a signal.
+        r"\b(?:grey|gray)[- ]market\b|\b\d+(?:\.\d+)?x\s+(?:the\s+)?(?:list|book|msrp|normal|usual"
+        r"|disti\w*|distributor|franchised)\b"
+        r"|(?<!customs )(?<!freight )(?<!forwarding )(?<!shipping )\bbrokers?\b[^.\n]{0,40}?"
+        r"\b(?:quot\w*|pric\w*|premium|mark-?up|buy\w*|bought|offer\w*|stock|pcs|parts|reels?)\b"
+        r"|\b(?:quot\w*|pric\w*|buy\w*|bought|purchas\w*|sourc\w*|spot buy)\b[^.\n]{0,25}?"
+        r"\b(?:from|through|via|with)\s+(?:a\s+|the\s+|two\s+|\d+\s+)?brokers?\b",
+    ),
+    (
+        "old_date_codes",
+        SC,
+        MEDIUM,
+        "No fresh stock: old date codes only",
+        r"\b(?:no|nothing|none)\b[^.\n]{0,20}\bdate[- ]?codes?\b[^.\n]{0,25}?"
+        r"\b(?:newer|fresher|younger|after|within)\b"
+        r"|\bdate[- ]?codes?\b[^.\n]{0,20}?\b(?:are|is|look|looks|were)\s+(?:\w+\s+)?"
+        r"(?:sketchy|old|stale|suspect|questionable|ancient)\b"
+        r"|\b(?:old|stale|sketchy|suspect)\s+date[- ]?codes?\b"
+        r"|\bdate[- ]?codes?\b[^.\n]{0,20}?\b(?:older than|over|more than)\s+\w+\s+years?\b"
+        r"|\bdate[- ]?codes?\b[^.\n]{0,25}?\b\d+\+?\s*(?:years?|yrs?)\s+old\b",
     ),
     (
         "unconfirmed",
@@ -331,8 +363,14 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         MEDIUM,
         "Quality issue",
         r"\bdefects?\b|\bsolder voids?\b|\bvoids\b|\bbridging\b|\btombston\w*|\bcold joints?\b"
-        r"|\bcrack(?:ed|s|ing)?\b|\bscratch(?:ed|es)\b|\bsink marks?\b|\bflash\b|\bscuff\w*"
-        r"|\bsmudg\w*|\bmissing\b|\bfail(?:ures?|ing|s|ed)?\b|\breject\w*|\bwrong\b",
+        r"|\bcrack(?:ed|s|ing)?\b|\bscratch(?:ed|es)\b|\bsink marks?\b|\bscuff\w*"
+        # Moulding flash, not NOR/SPI flash memory.
+        r"|\b(?:excess(?:ive)?|mou?ld(?:ing)?)\s+flash\b|\bflash\b(?=[^.\n]{0,30}\b(?:parting"
+        r"|gate|edges?|housings?|bezel|enclosure|lid|cover|tool)\b)"
+        r"|\bsmudg\w*|\bmissing\b|\bfail(?:ures?|ing|s|ed)?\b|\breject\w*"
+        # "What could go wrong" is a joke and "wrong channel" a typo, not a defect.
+        r"|(?<!could go )(?<!possibly go )\bwrong\b(?!\s+(?:channel|thread|link|chat|dm|room|tab"
+        r"|person)\b)",
     ),
     (
         "rising",
@@ -348,7 +386,10 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         None,
         MEDIUM,
         "Running below plan",
-        r"\b\d+\s*%\s+of\s+(?:the\s+)?plan\w*|\bbehind plan\b|\bbelow plan\b",
+        r"\b\d+\s*%\s+of\s+(?:the\s+)?plan\w*|\bbehind plan\b|\bbelow plan\b"
+        # "DVT2 is behind: 8k planned", "we're behind on the build"; not "who is behind this".
+        r"|\b(?:is|are|running|we'?re|still|already)\s+behind\b(?=\s*(?:[:;,.!]|$|schedule\b"
+        r"|plan\b|on\b|again\b))",
     ),
     # ---- certification / compliance
     (
@@ -370,6 +411,14 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         r"|\bexceed\w*\s+(?:the\s+)?limit",
     ),
     (
+        "over_thermal_limit",
+        EN,
+        HIGH,
+        "Over a touch-temperature limit",
+        r"\b(?:above|over|exceeds?|exceeding|exceeded|beyond|past)\s+(?:the\s+|our\s+)?"
+        r"(?:[\w-]+\s+){0,2}?(?:touch|skin|surface|case)[- ]temp(?:erature)?\s+limits?\b",
+    ),
+    (
         "db_margin",
         CC,
         None,
@@ -382,8 +431,13 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         HIGH,
         "Shipments blocked",
         r"\b(?:can'?t|cannot|unable to|won'?t be able to)\s+(?:ship|sell|list|air-?ship|launch"
-        r"|import|release)\b|\bwon'?t release\b|\b(?:blocked|blocking)\b",
+        r"|import|release)\b|\bwon'?t release\b"
+        r"|\b(?:shipping|shipments?|orders?|deliver(?:y|ies)|imports?|exports?|sales|listings?)\b"
+        r"[^.\n]{0,25}?\bblocked\b|\bblock(?:ed|ing|s)\s+(?:the\s+|our\s+|all\s+)?(?:\w+\s+)?"
+        r"(?:shipments?|shipping|orders?|deliver(?:y|ies)|imports?|exports?)\b",
     ),
+    # A blocked task (a Jira ticket "Open → Blocked") is worth a look, not a blocked shipment.
+    ("blocked", None, MEDIUM, "Work blocked", r"\b(?:blocked|blocking)\b"),
     ("docs_invalid", None, MEDIUM, "Compliance document problem", r"\bexpired\b|\binvalid\b"),
     # ---- schedule / launch
     (
@@ -406,9 +460,9 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         None,
         None,
         "Delay",
-        r"\b(?:slip\w*|delay\w*|late|behind|push\w*|moved out|retras\w*|verzöger\w*"
-        r"|verspät\w*|retard\w*)\b[^.\n]{0,30}?\b(?:\d+|a|one|two|three|four|five|six)\s*(?:more\s"
-        r"+)?"
+        r"\b(?:slip\w*|delay\w*|late|behind|push\w*|moved out|lost|lose|losing|retras\w*"
+        r"|verzöger\w*|verspät\w*|retard\w*)\b[^.\n]{0,30}?\b(?:\d+(?:\.\d+)?|a|one|two|three"
+        r"|four|five|six)\s*(?:more\s+)?"
         r"(?:weeks?|wks?|days?|semanas?|wochen|tage|jours?|semaines?)\b"
         r"|\b(?:\d+|a|one|two|three|four|five|six)[- ](?:weeks?|wks?|days?)\s+(?:late|behind|slip)"
         r"|延期|推迟|延迟|遅延|延误",
@@ -421,13 +475,44 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         r"\bat risk\b|\bmight not make\b|\bmay not make\b|\bconcern\w*|\bworr(?:ied|y)\b"
         r"|\brisk\b|\burgent\b|\basap\b|\bemergency\b",
     ),
-    ("lose_slot", None, MEDIUM, "Could lose a slot or window", r"\blose\b|\blost\b"),
+    # Losing needs a business object: "lost: blue water bottle" is not a risk.
+    (
+        "lose_slot",
+        None,
+        MEDIUM,
+        "Could lose a slot or window",
+        r"\b(?:lose|losing|lost)\s+(?:(?:the|our|a|an|their|this|that|its|my|your)\s+)?"
+        r"(?:[\w-]+\s+){0,2}?(?:slots?|windows?|bookings?|reservations?|allocations?|priority"
+        r"|capacity|place in (?:the )?(?:queue|line)|chamber|line time)\b",
+    ),
+    (
+        "lose_business",
+        CU,
+        MEDIUM,
+        "Could lose a customer or order",
+        r"\b(?:lose|losing|lost)\s+(?:(?:the|our|a|an|their|this|that|its)\s+)?"
+        r"(?:[\w&-]+\s+){0,2}?(?:customers?|clients?|deals?|accounts?|contracts?|orders?|pos?"
+        r"|renewals?|business|revenue)\b(?!\s+(?:number|#|link|email|file|pdf|doc))",
+    ),
+    (
+        "lost_goods",
+        None,
+        MEDIUM,
+        "Goods lost",
+        r"\b(?:lose|losing|lost|misplaced)\s+(?:(?:the|our|a|an|their|two|\d[\d,.]*k?)\s+)?"
+        r"(?:[\w-]+\s+){0,2}?(?:samples?|shipments?|pallets?|parcels?|packages?|containers?"
+        r"|cartons?|units|boards|cargo)\b",
+    ),
     (
         "pending",
         None,
         MEDIUM,
         "Waiting on an open dependency",
-        r"\bpending\b|\bstill waiting\b|\bwaiting (?:on|for)\b",
+        # "2 POs pending ack" or "pending review" is routine paperwork.
+        r"\bpending\b(?!\s+(?:ack\w*|review|approval|signatures?|sign-?off|merge)\b)"
+        r"|\bstill waiting\b|\bwaiting (?:on|for)\b"
+        r"|\b(?:don'?t|do not|won'?t|will not)\s+(?:have|get)\s+(?:them|it|those|these|any"
+        r"|the\s+[\w-]+)\s+(?:until|till|before)\b",
     ),
     # ---- customer / commercial
     (
@@ -437,6 +522,19 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         "Customer cancelling an order",
         r"\bcancel\w*\b[^.\n]{0,30}\b(?:order|po|contract|deal|renewal)\b|\b(?:order|po|contract)\b"
         r"[^.\n]{0,20}\bcancel\w*|cancelar el pedido|annuler la commande",
+    ),
+    (
+        "decision_slip",
+        CU,
+        MEDIUM,
+        "Customer decision delayed",
+        # Moved to a later time ("pushed the decision to 'next quarter'"), not "pushed the PO to
+        # the portal".
+        r"\b(?:push\w*|delay\w*|postpon\w*|mov\w*|kick\w*)\s+(?:the\s+|their\s+|its\s+|a\s+)?"
+        r"(?:[\w-]+\s+)?(?:decision|signature|signing|purchase|po|order|deal|close|renewal)\b"
+        r"(?:\s+date)?\s+(?:out|back|again|(?:to|until|into)\s+['\"\u2018]?(?:next|q[1-4]|ww\s?\d+|\w+day"
+        r"|tomorrow|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*|20\d\d|h[12]"
+        r"|the (?:next|following|end|new year)))\b",
     ),
     (
         "churn",
@@ -455,7 +553,10 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         CU,
         HIGH,
         "Customer escalation",
-        r"\bescalat(?:ions?|ed|es|ing|e)\b(?! process| path| matrix| plan)",
+        r"\bescalat(?:ions?|ed|es|ing|e)\b(?! process| path| matrix| plan)"
+        r"|\bangry (?:call|e-?mail|message|customer|client)s?\b"
+        r"|\b(?:customer|client)s?\s+(?:is|are|was|were|got)\s+(?:really\s+|very\s+)?"
+        r"(?:angry|furious|livid|upset)\b",
     ),
     (
         "big_drop",
@@ -471,7 +572,14 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         MEDIUM,
         "Commercial terms pressure",
         r"\brevisit\w*\s+(?:the\s+)?pric\w*|\brenegotiat\w*|\bconcession\w*|\bcredit\b"
-        r"|\bnet-?\d+\b|\bmdf\b|\bon hold\b|\bhold the po\b",
+        # Longer payment terms asked for ("wants net-90"); "net 30 invoice sent" is routine.
+        r"|\bnet[- ]?(?:60|75|90|120)\b|\b(?:wants?|asking for|asked for|demand\w*|push\w* for)\s+"
+        r"net[- ]?\d+\b|\bmdf\b|\bon hold\b|\bhold the po\b"
+        # Price objections: discounts, matching a competitor, "or they walk".
+        r"|\b(?:volume|price|\d+\s*%)\s+discount\b|\bwants?\s+us\s+to\s+match\b"
+        r"|\bprice[- ]match\w*|\bour price is\b[^.\n]{0,20}\b(?:above|higher than|more than)\b"
+        r"|\bpushing back\b[^.\n]{0,30}\bpric\w*|\bor (?:they|he|she)(?:'ll| will)? walk\b"
+        r"|\bwalk(?:ing)? away\b",
     ),
     # ---- logistics
     (
@@ -520,7 +628,9 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         MEDIUM,
         "Engineering defect",
         r"\bcrash\w*|\bhangs\b|\bfreez(?:es|ing)\b|\bdisconnect\w*|\bbrownout\w*|\breboot\w*"
-        r"|\bbug\b|\bregressions?\b|\bmemory leak\b|\bswapped pinout\b|\bbodge\w*|\berrata\b",
+        r"|\bbug\b|\bregressions?\b|\bmemory leak\b|\bswapped pinout\b|\bbodge\w*|\berrata\b"
+        r"|\b\d+(?:\.\d+)?x (?:what it should be|(?:higher|more) than (?:spec|expected))\b"
+        r"|\b(?:twice|double|triple) what it should be\b",
     ),
     # ---- financial
     (
@@ -562,7 +672,9 @@ _SIGNALS: tuple[_SignalSpec, ...] = (
         r"\bpric\w*\b[^.\n]{0,30}\b(?:up|increase\w*|rais\w*|hike\w*)\b|\b(?:raise|raising|hike)\w*"
         r"\s+(?:the\s+)?prices?\b|\bmore expensive\b|\bgoes up\b|\bcosts? (?:up|increase\w*)\b"
         r"|\badds \$|\bexpedite fees?\b|\bdeposit\b|\bprepay\w*|\bupfront\b|adelantar el pago"
-        r"|\bwrite-?off\b|\bfx\b|\bexchange rate\b",
+        r"|\bwrite-?off\b|\bfx\b|\bexchange rate\b"
+        r"|\bpreis\w*\b[^.\n]{0,60}\berhöh\w*|\bpreiserhöhung\w*|\baumento de precios?\b"
+        r"|\bhausse (?:de|des) prix\b|涨价|値上げ",
     ),
 )
 
@@ -575,7 +687,11 @@ _NEGATED = re.compile(
 )
 _RESOLVED = re.compile(
     r"\b(?:resolved|fixed|solved|sorted(?: out)?|back up|back running|back online|back to normal"
-    r"|back in stock|back to \d|is over|after all|lifted|(?<!the )(?<!an )(?<!a )cleared"
+    r"|back in stock|back to \d+(?:\.\d+)?|is over|after all|lifted|(?:releas|lift)\w* the hold"
+    r"|(?:container|shipment|pallets?|cargo|truck) (?:was |got )?picked up|confirmed the slot"
+    r"|(?:back )?on the original plan|signed at (?:list|\$?\d)"
+    r"|signed the (?:po|deal|renewal|contract|order)|clos(?:ing|ed) (?:this|it) out|covers the gap"
+    r"|(?<!the )(?<!an )(?<!a )cleared"
     r"|clear(?:ed)? up|(?<!the )(?<!an )(?<!a )released"
     r"|passed|we'?re good|we'?re covered|covered (?:through|until|for)|covers us"
     r"|no (?:defects?|issues?|problems?|impact) found|no impact|turned out|false alarm"
@@ -600,20 +716,28 @@ _MITIGATED = re.compile(
 )
 _SARCASM = re.compile(
     r"🙃|🙄|😒|\b(?:so thrilled|love that for us|love how|can'?t wait|what a (?:shock|surprise)"
-    r"|oh (?:great|sure|wonderful|joy|good)|yeah,? no|totally fine|nothing could (?:possibly )?go"
-    r" wrong|just like (?:it was )?the last|if by \w+ you mean|good news everyone|just great)\b"
+    r"|oh (?:great|sure|wonderful|joy|good)|yeah,? no|totally fine"
+    r"|(?:nothing|what) could (?:possibly )?go wrong|just like (?:it was )?the last"
+    r"|if by \w+ you mean|good news everyone|just great)\b"
     r"|[\"“][^\"”\n]{1,30}[\"”]",
     _F,
 )
 _ACK = re.compile(
     r"^\W*(?:ok(?:ay)?|k|thx|thanks?(?: you)?|ty|noted|got it|will do|on it|ack|\+?1?|lol|haha\w*"
-    r"|yes|yep|no worries|sounds good|cool|nice|great|👍|🙏|✅)(?:[\s,.!]+(?:ok(?:ay)?|thx|thanks?"
-    r"|noted|got it|will do|on it|yes|haha\w*|lol|👍|🙏|✅))*\W*$",
+    r"|yes|yep|no worries|sounds good|cool|nice|great|following|adding|looping in|cc|done"
+    r"|thanks? for (?:the )?(?:flagging|heads[- ]up|update|ping|sharing|raising (?:this|it))"
+    r"|👍|🙏|✅)(?:[\s,.!]+(?:ok(?:ay)?|thx|thanks?|noted|got it|will do|on it|yes|haha\w*|lol"
+    r"|👍|🙏|✅))*\W*$",
     _F,
 )
+# An acknowledgement stays one with a mention or an emoji code: "thanks @Li Wei (Hontai)",
+# "adding @raj", ":eyes:".
+_MENTION = re.compile(r"@[\w.'-]+(?:\s+[\w.'-]+)?\s*\([^)\n]*\)|@[\w.'-]+")
+_EMOJI_CODE = re.compile(r":[\w+'-]+:")
 _QUESTION = re.compile(r"\?|\bany update\b", _F)
 _DEADLINE = re.compile(
-    r"\b(?:by|before|until)\s+(?:mon|tue|wed|thu|fri|sat|sun|today|tonight|tomorrow|eod|eow|end of"
+    r"\b(?:by|before|until)\s+(?:mon|tue|wed|thu|fri|sat|sun|today|tonight|tomorrow|eod|eow|ww\s?\d"
+    r"|end of"
     r"|the \d|next|\d)|\bdue\b|\bdeadline\b|\beod\b|\basap\b|\btoday\b|\bthis week\b",
     _F,
 )
@@ -647,7 +771,7 @@ _TOPICS: dict[str, re.Pattern[str]] = {
     CC: re.compile(
         r"\bfcc\b|\bce\b|\bul\b|\bised\b|\btelec\b|\bemc\b|\bemi\b|\bsar\b|\brohs\b|\bun38\.3\b"
         r"|\bcb report\b|\btüv\b|\blab\b|\bcert\w*|\bcompliance\b|\bpre-?scan|\bemissions\b"
-        r"|\bregulat\w*|\bdoc\b|\bdeclaration\b",
+        r"|\bregulat\w*|\bdoc\b|\bdeclaration\b|\bsafety test|\brss-?\d+|\ben ?\d{5}\b",
         _F,
     ),
     SL: re.compile(
@@ -716,7 +840,7 @@ _COMPONENT = re.compile(
     re.IGNORECASE,
 )
 # On the original text: case matters here.
-_PART_NUMBER = re.compile(r"\b(?!(?:ww|rev|evt|dvt|pvt|wk|q)\d)[A-Za-z]{1,6}\d{2,}[A-Za-z0-9-]*\b")
+_PART_NUMBER = re.compile(r"\b(?!(?i:ww|rev|evt|dvt|pvt|wk|q)\d)[A-Za-z]{1,6}\d{2,}[A-Za-z0-9-]*\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -746,9 +870,36 @@ _STOP_WORDS = frozenset(
 )
 
 
+def _without_negative_lookarounds(pattern: str) -> str:
+    """``pattern`` minus its ``(?!…)`` and ``(?<!…)`` groups: words that must *not* appear."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith(("(?!", "(?<!"), i) and (i == 0 or pattern[i - 1] != "\\"):
+            depth, j = 0, i
+            while j < len(pattern):
+                if pattern[j] == "\\":
+                    j += 2
+                    continue
+                depth += {"(": 1, ")": -1}.get(pattern[j], 0)
+                j += 1
+                if depth == 0:
+                    break
+            i = j
+            continue
+        out.append(pattern[i])
+        i += 1
+    return "".join(out)
+
+
 def _keys_of(pattern: str) -> frozenset[str]:
-    """3-letter prefixes of the literal words in ``pattern`` (a superset of what must appear)."""
-    runs = _LETTER_RUN.findall(_ESCAPES.sub(" ", pattern))
+    """3-letter prefixes of the literal words in ``pattern`` (a superset of what must appear).
+
+    Words in negative lookarounds ("customs broker" is excluded, "wrong channel" is not a
+    defect) are left out: they never select a pattern, and common ones would run it on most
+    messages.
+    """
+    runs = _LETTER_RUN.findall(_ESCAPES.sub(" ", _without_negative_lookarounds(pattern)))
     keys = {run[:3] for run in runs if run not in _STOP_WORDS}
     keys.update(k for k in _SHORT_KEYS if re.search(rf"\b{k}\b", pattern))
     return frozenset(keys)
@@ -833,7 +984,7 @@ _INJECTION_GATE = _gated(_INJECTION_HINT, "ign dis for sys ris req not mar rat c
 _HARMLESS_GATE = _gated(
     _HARMLESS,
     "dri smo bur fir kil cru bom blo dyi jus jk cri rea tra she spr log reg das tem"
-    " hot sau sna cof kit lun piz don fri cak",
+    " hot sau sna cof kit lun piz don fri cak esp mic pri par urg eme",
 )
 _SARCASM_GATE = _gated(_SARCASM, chars='🙃🙄😒"“')
 
@@ -882,6 +1033,12 @@ def _weeks_value(match_text: str) -> float | None:
     return n
 
 
+# Postponed to a weekday, tomorrow or next week ("开线推迟到Friday"): days, not a schedule slip.
+_CJK_POSTPONED_DAYS = re.compile(
+    r"(?:延期|推迟|延迟|延误)(?:到|至)\s*(?:mon|tue|wed|thu|fri|sat|sun|明天|后天|下周|周[一二三四五六日天]"
+    r"|星期[一二三四五六日天])",
+    _F,
+)
 _WEEKS_FIGURE = re.compile(rf"(?<![\w.])(\d+(?:\.\d+)?)\s*{_WEEKS}\b", re.IGNORECASE)
 
 
@@ -906,6 +1063,8 @@ def _grade_ww_move(match_text: str, text: str) -> _Finding | None:
     weeks = re.findall(r"ww\s?(\d+)", match_text, _F)
     if len(weeks) < 2:
         return None
+    if re.search(r"\b(?:not|instead of|rather than)\b", match_text):  # "WW17, not WW15"
+        weeks.reverse()
     delta = int(weeks[-1]) - int(weeks[-2])
     if delta <= 0:
         return None
@@ -977,6 +1136,8 @@ def _grade_db_margin(match_text: str, text: str) -> _Finding | None:
 
 def _grade_slip(match_text: str, text: str) -> _Finding | None:
     if not any(ch.isascii() for ch in match_text):  # 延期 / 推迟 …: a stated postponement
+        if _CJK_POSTPONED_DAYS.search(text):
+            return _Finding(MEDIUM, None, "Delay", "a few days")
         return _Finding(HIGH, None, "Delay")
     weeks = _weeks_value(match_text)
     if weeks is None:
@@ -1150,6 +1311,11 @@ def _read(text: str, channel: str | None) -> _Reading:
     return _Reading(level, category, top.label, detail, len(findings), resolved, sarcastic, numeric)
 
 
+def _is_acknowledgement(reply_low: str) -> bool:
+    bare = _EMOJI_CODE.sub(" ", _MENTION.sub(" ", reply_low))
+    return not bare.strip() or bool(_ACK.match(bare))
+
+
 def _subject(text: str) -> str:
     part = _PART_NUMBER.search(text)
     if part:
@@ -1191,7 +1357,7 @@ def _assess(
                 label, detail, prefix = parent.label, "", "Resolved: "
                 subject_text = thread_context
                 confidence = 0.75
-            elif _ACK.match(reply_low) or not reply_low.strip():
+            elif _is_acknowledgement(reply_low):
                 level, category = LOW, NONE
                 label, detail, confidence = "Acknowledgement", "", 0.8
             elif own.resolved or (own.strength == 0 and _is_resolved(reply_low)):
