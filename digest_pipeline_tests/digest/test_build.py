@@ -89,6 +89,17 @@ def test_risks_rank_by_level_and_a_thread_counts_once():
     assert risks[0].thread_id == "C1:2"
 
 
+def test_a_thread_is_cited_by_the_message_that_raised_the_risk_not_a_follow_up():
+    rows = [
+        _msg(1, "high", text="Pre-scan 7.6 dB over class B", attention=False),
+        _msg(2, "high", parent=1, text="can we get a slot sooner?", attention=True),
+    ]
+    rows[1]["description"] = "Thread update: Emissions over the limit"
+    (risk,) = thread_risks(pd.DataFrame(rows))
+    assert risk.message_id == "C1:1" and risk.quote == "Pre-scan 7.6 dB over class B"
+    assert risk.requires_attention  # the follow-up asked for action
+
+
 def test_every_top_risk_cites_a_message_and_permalink():
     top = json.loads(_overall(_digest([_msg(1, "high"), _msg(2, "low")]))["top_risks"])
     assert len(top) == 1

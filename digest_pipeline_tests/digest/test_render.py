@@ -142,6 +142,8 @@ def test_one_kind_of_issue_on_several_parts_shares_one_line():
         _risk(5, "Lead time jump on cap (30 wk)"),
         _risk(6, "Lead time jump on PMIC (52 wk)", level="critical"),
         _risk(7, "Lead time jump on LDO (20 wk)", category="logistics"),
+        _risk(8, "Date moved out (WW33→WW37)"),
+        _risk(9, "Date moved out (WW11→WW16)"),
     ]
     groups = group_risks(risks)
     assert [g.description for g in groups] == [
@@ -149,6 +151,7 @@ def test_one_kind_of_issue_on_several_parts_shares_one_line():
         "Customs hold on Sensor",
         "Lead time jump on PMIC (52 wk)",  # another level
         "Lead time jump on LDO (20 wk)",  # another category
+        "Date moved out (WW33→WW37; WW11→WW16)",
     ]
     assert [r.message_id for r in groups[0].risks] == ["m1", "m2", "m4", "m5"]
 

@@ -63,6 +63,7 @@ OVERALL = "*"
 TOP_RISKS = 10
 QUOTE_CHARS = 140
 NO_DIGEST_MARKER = "[no-digest]"
+INHERITED_PREFIXES = ("Thread update: ", "Open question: ")
 BROADCAST_MENTIONS = frozenset({"here", "channel", "everyone"})
 _RESOLVED = re.compile(
     r"\b(resolved|fixed|back up|back online|passed|cleared|released|closed|closing|recovered|"
@@ -185,8 +186,9 @@ def thread_risks(
 ) -> list[ThreadRisk]:
     """One entry per thread with a medium-or-worse message, ranked most severe first.
 
-    A thread is cited by its worst message; within a level, threads someone must act on come
-    first, then higher confidence, then the most recent.
+    A thread is cited by its worst message (at one level, the one that raised the risk over a
+    reply that only continues it); within a level, threads someone must act on come first, then
+    higher confidence, then the most recent.
     """
     if frame is None or frame.empty:
         return []
@@ -200,6 +202,9 @@ def thread_risks(
             reversed(risky),  # on a tie, the latest message
             key=lambda m: (
                 _level_rank(m["risk_level"]),
+                # A reply the rules read only through its parent ("Thread update: ...") says
+                # less than the message that raised the risk.
+                not str(m["description"]).startswith(INHERITED_PREFIXES),
                 _truthy(m["requires_attention"]),
                 _confidence(m),
             ),
@@ -217,7 +222,8 @@ def thread_risks(
                 description=best["description"],
                 category=best["risk_category"],
                 permalink=best["permalink"],
-                requires_attention=_truthy(best["requires_attention"]),
+                # Someone must act when any risky message of the thread says so.
+                requires_attention=any(_truthy(m["requires_attention"]) for m in risky),
                 confidence=_confidence(best),
                 quote=quote(best["content"]),
                 owner=owner,

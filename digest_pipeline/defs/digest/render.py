@@ -74,28 +74,38 @@ class RiskGroup:
 
 
 _SUBJECT = re.compile(r"^(?P<stem>.+?) on (?P<subject>.+)$")
+_DETAIL = re.compile(r"^(?P<stem>[^(]+?) \((?P<detail>[^()]+)\)$")
 SHOWN_SUBJECTS = 3
 
 
 def _stem(description: str) -> str:
-    """What kind of issue a description names: "Lead time jump on X (52 wk)" → "lead time jump"."""
-    match = _SUBJECT.match(description.strip())
-    return (match["stem"] if match else description).strip().lower()
+    """What kind of issue a description names: "Lead time jump on X (52 wk)" and "Date moved out
+    (WW33→WW37)" are of the kinds "lead time jump" and "date moved out"."""
+    text = description.strip()
+    match = _SUBJECT.match(text) or _DETAIL.match(text)
+    return (match["stem"] if match else text).strip().lower()
+
+
+def _listed(items: Sequence[str], sep: str) -> str:
+    more = len(items) - SHOWN_SUBJECTS
+    return sep.join(items[:SHOWN_SUBJECTS]) + (f" and {more} more" if more > 0 else "")
 
 
 def _merged_description(risks: Sequence[ThreadRisk]) -> str:
-    """One description for threads of one kind: "Lead time jump on A (52 wk), B (44 wk) and 2
-    more" (the subjects in ranking order)."""
+    """One description for threads of one kind, subjects in ranking order: "Lead time jump on
+    A (52 wk), B (44 wk) and 2 more"; "Date moved out (WW33→WW37; WW11→WW16)"."""
     descriptions = list(dict.fromkeys(r.description.strip() for r in risks))
     if len(descriptions) == 1:
         return descriptions[0]
-    matches = [m for m in (_SUBJECT.match(d) for d in descriptions) if m]
-    if not matches:
-        return descriptions[0]
-    subjects = list(dict.fromkeys(m["subject"] for m in matches))
-    more = len(subjects) - SHOWN_SUBJECTS
-    shown = ", ".join(subjects[:SHOWN_SUBJECTS]) + (f" and {more} more" if more > 0 else "")
-    return f"{matches[0]['stem']} on {shown}"
+    subjects = [m for m in (_SUBJECT.match(d) for d in descriptions) if m]
+    if subjects:
+        names = list(dict.fromkeys(m["subject"] for m in subjects))
+        return f"{subjects[0]['stem']} on {_listed(names, ', ')}"
+    details = [m for m in (_DETAIL.match(d) for d in descriptions) if m]
+    if details:
+        names = list(dict.fromkeys(m["detail"] for m in details))
+        return f"{details[0]['stem']} ({_listed(names, '; ')})"
+    return descriptions[0]
 
 
 def group_risks(risks: Sequence[ThreadRisk]) -> list[RiskGroup]:
