@@ -282,4 +282,6 @@ def messages_quality_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
         if record.partition_key
     ]
     cursor = str(records[-1].storage_id) if records else context.cursor
+    if not requests:
+        return dg.SensorResult(skip_reason="no new hour of messages", cursor=cursor)
     return dg.SensorResult(run_requests=requests, cursor=cursor)
