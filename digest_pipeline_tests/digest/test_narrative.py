@@ -294,3 +294,63 @@ def test_the_narrative_cache_works_on_postgres(server, postgres_url):
     assert written.summary_source == cached.summary_source == "llm"
     assert cached.summary_sentences == written.summary_sentences
     assert server.calls == 1 and again.outcomes["cache"] == 1
+
+
+def _hourly_run(server: FakeOpenAIServer, path: str, tmp_path, **scorer: object):
+    """One run of messages → risk_assessments → hourly_digest with the LLM scorer."""
+    from digest_pipeline.defs.digest.assets import hourly_digest
+    from digest_pipeline.defs.risk.assets import risk_assessments
+    from digest_pipeline.defs.storage.duckdb import DuckDBWarehouseIOManager
+    from digest_pipeline_tests.risk import test_llm_asset as llm_case
+
+    @dg.asset(name="slack_channels", io_manager_key="mem")
+    def channels_stub() -> pd.DataFrame:
+        return llm_case.CHANNELS.assign(topic="", purpose="")
+
+    @dg.asset(name="slack_users", io_manager_key="mem")
+    def users_stub() -> pd.DataFrame:
+        return llm_case.USERS
+
+    scorer = RiskScorer(
+        kind="llm",
+        openai=OpenAIResource(api_key=KEY, base_url=server.base_url),
+        **{"batch_messages": 4, "concurrency": 2, "max_attempts": 2, **scorer},
+    )
+    result = dg.materialize(
+        [
+            channels_stub,
+            users_stub,
+            llm_case._messages_asset(llm_case._payloads()),
+            risk_assessments,
+            hourly_digest,
+        ],
+        partition_key=llm_case.HOUR,
+        resources={
+            "io_manager": DuckDBWarehouseIOManager(database=path, schema="digest"),
+            "mem": dg.InMemoryIOManager(),
+            "warehouse": Warehouse(duckdb_path=path),
+            "risk_scorer": scorer,
+            "delivery": DigestDelivery(output_dir=str(tmp_path / "digests")),
+            "slack_chat": DigestSlackResource(token=""),
+        },
+        run_config=llm_case.QUIET,
+    )
+    assert result.success
+    (digest,) = result.asset_materializations_for_node("hourly_digest")
+    return {k: v.value for k, v in digest.metadata.items()}
+
+
+def test_one_hourly_run_scores_and_narrates_through_the_same_client(server, duckdb_path, tmp_path):
+    meta = _hourly_run(server, duckdb_path, tmp_path)
+    assert meta["summary_source"] == "llm" and meta["narrative_written"] == 1
+    narrative_requests = [r for r in server.requests if "<digest_data>" in r.user_content]
+    assert len(narrative_requests) == 1
+    assert all(r.authorization == f"Bearer {KEY}" for r in server.requests)
+    assert "dana@acme.com" not in narrative_requests[0].user_content  # redacted
+
+
+def test_a_spent_run_budget_leaves_the_extractive_summary(server, duckdb_path, tmp_path):
+    meta = _hourly_run(server, duckdb_path, tmp_path, max_tokens_per_run=1)
+    assert meta["summary_source"] == "extractive"
+    assert meta["narrative_fallbacks"] == {"budget": 1}
+    assert server.calls == 0
