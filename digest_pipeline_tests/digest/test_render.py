@@ -164,7 +164,8 @@ def test_the_extractive_summary_opens_the_digest_with_its_cited_lines_only():
     markdown = render_markdown(content)
     opening = markdown.split("**In short**", 1)[1].split("Risk threads:", 1)[0]
     assert "20 messages in 20 channels" not in opening  # the counts are in the headline
-    assert opening.count("\n- ") == 4  # three issues and the unanswered questions
+    # three critical issues, the high ones in one line, and the unanswered questions
+    assert opening.count("\n- ") == 5
     assert "[[1]](https://x.slack.com/archives/" in opening
     assert "AI-written" not in markdown
     blocks = render_blocks(content).blocks

@@ -32,7 +32,7 @@ from digest_pipeline.defs.digest.models import (
     SummarySentence,
     ThreadRisk,
 )
-from digest_pipeline.defs.digest.render import focus, render_markdown
+from digest_pipeline.defs.digest.render import RiskGroup, focus, render_markdown
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, LEVELS
 
 DIGEST_INPUT_COLUMNS = [
@@ -421,7 +421,12 @@ def _trend(
     ]
 
 
-SUMMARY_RISKS = 3  # risk lines the summary names
+SUMMARY_RISKS = 3  # critical issues the summary names one by one
+SUMMARY_KINDS = 4  # issues (critical, or kinds of issue) it names in all
+
+
+def _channels(group: RiskGroup) -> str:
+    return ", ".join(f"#{c}" for c in group.channels[:3])
 
 
 def _plural(n: int, word: str) -> str:
@@ -429,8 +434,9 @@ def _plural(n: int, word: str) -> str:
 
 
 def extractive_summary(content: DigestContent, label: str) -> tuple[SummarySentence, ...]:
-    """The default summary: the counts, what changed, the most severe issues in the digest's
-    own words and the questions nobody answered; each claim about a message cites it."""
+    """The default summary: the counts, what changed, critical issues in the digest's own words,
+    where the other risks concentrate (kind of issue, threads, channels) and the questions
+    nobody answered; each claim about messages cites them."""
     if content.message_count == 0:
         return (SummarySentence(f"{label}: no messages."),)
     by_level = content.threads_by_level
@@ -451,18 +457,33 @@ def extractive_summary(content: DigestContent, label: str) -> tuple[SummarySente
     groups, _ = focus(content)
     if not groups:
         sentences.append(SummarySentence("Nothing needs attention."))
-    for group in groups[:SUMMARY_RISKS]:
-        where = ", ".join(f"#{c}" for c in group.channels[:3])
-        if len(group.risks) > 1:
-            where += f" ({len(group.risks)} threads)"
-        elif group.owner:
-            where += (
-                f" — {group.owner if group.owner.startswith('raised') else 'owner ' + group.owner}"
-            )
+    # Critical issues one by one, in their own words; the rest as where the risk is
+    # concentrated (kind of issue, threads, channels), one sentence per level.
+    critical = [g for g in groups if g.level == "critical"][:SUMMARY_RISKS]
+    for group in critical:
+        who = f" — {group.owner}" if group.owner.startswith("raised") else ""
+        who = who or (f" — owner {group.owner}" if group.owner else "")
         sentences.append(
             SummarySentence(
-                f"{group.level.capitalize()}: {group.description} in {where}.",
+                f"Critical: {group.description} in {_channels(group)}{who}.",
                 tuple(Citation(r.message_id, r.permalink) for r in group.risks[:3]),
+            )
+        )
+    rest = [g for g in groups if g.level != "critical"][: SUMMARY_KINDS - len(critical)]
+    for level in ("high", "medium"):
+        kinds = [g for g in rest if g.level == level]
+        if not kinds:
+            continue
+        parts = [
+            f"{g.kind} ({len(g.risks)} threads in {_channels(g)})"
+            if len(g.risks) > 1
+            else f"{g.description} in {_channels(g)}"
+            for g in kinds
+        ]
+        sentences.append(
+            SummarySentence(
+                f"{level.capitalize()}: {'; '.join(parts)}.",
+                tuple(Citation(g.first.message_id, g.first.permalink) for g in kinds),
             )
         )
     if content.questions:

@@ -50,6 +50,12 @@ class RiskGroup:
         return self.risks[0]
 
     @property
+    def kind(self) -> str:
+        """The kind of issue, as written: "Lead time jump" for "Lead time jump on A, B"."""
+        match = _SUBJECT.match(self.description) or _DETAIL.match(self.description)
+        return (match["stem"] if match else self.description).strip()
+
+    @property
     def channels(self) -> list[str]:
         return list(dict.fromkeys(r.channel for r in self.risks))
 
