@@ -98,7 +98,7 @@ def test_the_request_holds_only_what_the_overall_digest_may_quote_redacted_and_p
     assert "dana@acme.com" not in payload  # redacted as the risk scorer redacts
     assert "Alice Chen" not in payload and "@U01ALICE" in payload
     assert "<" not in payload and "\\u003cscript" in payload  # cannot close the data tag
-    assert '"owner": "P1"' in payload
+    assert '"owner": "PERSON_1"' in payload
     assert '"id": "r1"' in payload and '"id": "r2"' in payload
 
 
@@ -107,7 +107,10 @@ def test_accepted_sentences_cite_known_items_with_names_put_back():
     request = narrative_request(content, NAMES)
     answer = DigestNarrative(
         sentences=[
-            NarrativeSentence(text="Line 2 is down; P1 to act with U01ALICE.", sources=["r1"]),
+            NarrativeSentence(
+                text="Line 2 is down; PERSON_1 to act with U01ALICE. See https://evil.example/x",
+                sources=["r1"],
+            ),
             NarrativeSentence(text="An invented claim.", sources=["r99"]),
             NarrativeSentence(text="Another uncited claim.", sources=[]),
             NarrativeSentence(text="PMIC lead time is 52 weeks.", sources=["r2", "r1"]),
@@ -115,10 +118,36 @@ def test_accepted_sentences_cite_known_items_with_names_put_back():
     )
     sentences = accept(answer, request)
     assert [s.text for s in sentences] == [
-        "Line 2 is down; Alice Chen, Buyer to act with Alice Chen.",
+        "Line 2 is down; Alice Chen, Buyer to act with Alice Chen. See (link removed)",
         "PMIC lead time is 52 weeks.",
     ]
     assert [c.message_id for c in sentences[1].sources] == ["C1:2", "C1:1"]
+
+
+def test_hardware_words_that_look_like_ids_are_left_alone():
+    _, content = _content()
+    request = narrative_request(content, NAMES)
+    answer = DigestNarrative(
+        sentences=[
+            NarrativeSentence(
+                text="P1 build slips; USB7206C short; PERSON_9 asked.", sources=["r1"]
+            )
+        ]
+    )
+    assert accept(answer, request)[0].text == "P1 build slips; USB7206C short; PERSON_9 asked."
+
+
+def test_the_cache_key_changes_with_the_names_put_back():
+    _, content = _content()
+    renamed = [("Alice Chen-Moore", "U01ALICE")]
+    assert (
+        narrative_request(content, NAMES).cache_key()
+        != narrative_request(content, renamed).cache_key()
+    )
+    assert (
+        narrative_request(content, NAMES).cache_key()
+        == narrative_request(content, NAMES).cache_key()
+    )
 
 
 def test_an_answer_without_a_cited_sentence_is_no_narrative():
@@ -210,17 +239,20 @@ def test_a_quiet_window_makes_no_call(server, warehouse):
 
 def test_the_narrative_renders_with_its_sources_and_cannot_inject_markup(warehouse):
     def sneaky(data: dict) -> dict:
-        text = "See [this](https://evil.example) <!channel> *now*"
+        text = "See [this](evil) \\[here\\](evil2) <!channel> *now*"
         return {"sentences": [{"text": text, "sources": ["r1"]}]}
 
     with FakeOpenAIServer(narrate=sneaky) as fake:
         _, content = _content(narrator=_narrator(fake, warehouse))
     markdown = render_markdown(content)
-    assert "\\[this\\](https://evil.example)" in markdown
+    assert "\\[this\\](evil)" in markdown
+    assert "\\\\\\[here\\\\\\](evil2)" in markdown  # a backslash cannot unescape a bracket
     assert "[[1]](https://x.slack.com/archives/C1/p1)" in markdown
     assert "AI-written summary" in markdown
-    summary_block = render_blocks(content).blocks[2]["text"]["text"]
+    message = render_blocks(content)
+    summary_block = message.blocks[2]["text"]["text"]
     assert "&lt;!channel&gt;" in summary_block and "<!channel>" not in summary_block
+    assert "<!channel>" not in message.text  # the notification text is mrkdwn too
     assert "<https://x.slack.com/archives/C1/p1|[1]>" in summary_block
     assert "&lt;!channel&gt;" in render_html(content)
 
@@ -270,6 +302,33 @@ def test_the_daily_digest_asset_narrates_with_the_llm_scorer_and_cites_existing_
     assert "CP:1" not in overall["summary_citations"]  # private: counted only
     assert missing_messages(warehouse, cited_message_ids(frame)) == []
     assert "AI-written summary" in overall["markdown"]
+
+
+def test_the_run_budget_counts_a_multi_hour_step_once():
+    from digest_pipeline.defs.partitions import hourly_partitions
+
+    @dg.asset(partitions_def=hourly_partitions, backfill_policy=dg.BackfillPolicy.single_run())
+    def scored(context: dg.AssetExecutionContext) -> None:
+        context.add_output_metadata({"llm_total_tokens": 1000})
+
+    @dg.asset(
+        partitions_def=hourly_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[scored],
+    )
+    def narrated(context: dg.AssetExecutionContext) -> None:
+        context.add_output_metadata({"spent": tokens_spent_in_run(context)})
+
+    result = dg.materialize(
+        [scored, narrated],
+        tags={
+            "dagster/asset_partition_range_start": "2026-03-10-00:00",
+            "dagster/asset_partition_range_end": "2026-03-10-23:00",
+        },
+    )
+    assert len(result.asset_materializations_for_node("scored")) == 24
+    (first, *_) = result.asset_materializations_for_node("narrated")
+    assert first.metadata["spent"].value == 1000
 
 
 def test_the_run_budget_counts_what_earlier_assets_spent():
@@ -340,7 +399,7 @@ def _hourly_run(server: FakeOpenAIServer, path: str, tmp_path, **scorer: object)
     return {k: v.value for k, v in digest.metadata.items()}
 
 
-def test_one_hourly_run_scores_and_narrates_through_the_same_client(server, duckdb_path, tmp_path):
+def test_one_hourly_run_scores_and_narrates_with_the_scorers_key(server, duckdb_path, tmp_path):
     meta = _hourly_run(server, duckdb_path, tmp_path)
     assert meta["summary_source"] == "llm" and meta["narrative_written"] == 1
     narrative_requests = [r for r in server.requests if "<digest_data>" in r.user_content]
@@ -353,4 +412,33 @@ def test_a_spent_run_budget_leaves_the_extractive_summary(server, duckdb_path, t
     meta = _hourly_run(server, duckdb_path, tmp_path, max_tokens_per_run=1)
     assert meta["summary_source"] == "extractive"
     assert meta["narrative_fallbacks"] == {"budget": 1}
+    assert server.calls == 0
+
+
+def test_the_narrator_has_no_client_once_the_run_spent_its_budget(server, warehouse):
+    from digest_pipeline.defs.digest.assets import llm_narrator
+
+    scorer = RiskScorer(
+        kind="llm",
+        max_tokens_per_run=1000,
+        openai=OpenAIResource(api_key=KEY, base_url=server.base_url),
+    )
+
+    @dg.asset
+    def scored(context: dg.AssetExecutionContext) -> None:
+        context.add_output_metadata({"llm_total_tokens": 1000})
+
+    @dg.asset(deps=[scored])
+    def narrated(context: dg.AssetExecutionContext) -> None:
+        with llm_narrator(context, scorer, warehouse) as narrator:
+            assert narrator is not None
+            _, content = _content(narrator=narrator)
+        context.add_output_metadata(
+            {"source": content.summary_source, "outcomes": dict(narrator.outcomes)}
+        )
+
+    result = dg.materialize([scored, narrated])
+    (materialization,) = result.asset_materializations_for_node("narrated")
+    assert materialization.metadata["source"].value == "extractive"
+    assert materialization.metadata["outcomes"].value == {"budget": 1}
     assert server.calls == 0

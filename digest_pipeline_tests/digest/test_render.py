@@ -144,6 +144,8 @@ def test_one_kind_of_issue_on_several_parts_shares_one_line():
         _risk(7, "Lead time jump on LDO (20 wk)", category="logistics"),
         _risk(8, "Date moved out (WW33→WW37)"),
         _risk(9, "Date moved out (WW11→WW16)"),
+        _risk(10, "Impact on launch date"),  # a one-word head names no kind
+        _risk(11, "Impact on margin"),
     ]
     groups = group_risks(risks)
     assert [g.description for g in groups] == [
@@ -152,6 +154,8 @@ def test_one_kind_of_issue_on_several_parts_shares_one_line():
         "Lead time jump on PMIC (52 wk)",  # another level
         "Lead time jump on LDO (20 wk)",  # another category
         "Date moved out (WW33→WW37; WW11→WW16)",
+        "Impact on launch date",
+        "Impact on margin",
     ]
     assert [r.message_id for r in groups[0].risks] == ["m1", "m2", "m4", "m5"]
 

@@ -112,17 +112,22 @@ def read_window(warehouse: Warehouse, start: datetime, end: datetime) -> pd.Data
 
 
 def tokens_spent_in_run(context: dg.AssetExecutionContext) -> int:
-    """LLM tokens the run's earlier materializations reported (``llm_total_tokens``)."""
-    spent = 0
+    """LLM tokens the run's earlier steps reported (``llm_total_tokens``).
+
+    A step covering many partitions (a single-run backfill) reports its metadata on each
+    partition's materialization: each step is counted once.
+    """
+    by_step: dict[tuple[str | None, str], int] = {}
     records = context.instance.all_logs(
         context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
     )
     for record in records:
         materialization = record.asset_materialization
         value = materialization.metadata.get("llm_total_tokens") if materialization else None
-        if value is not None and isinstance(value.value, int | float):
-            spent += int(value.value)
-    return spent
+        if materialization is not None and value is not None and isinstance(value.value, int):
+            key = (record.step_key, materialization.asset_key.to_user_string())
+            by_step.setdefault(key, int(value.value))
+    return sum(by_step.values())
 
 
 @contextmanager

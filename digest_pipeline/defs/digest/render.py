@@ -53,7 +53,8 @@ class RiskGroup:
     def kind(self) -> str:
         """The kind of issue, as written: "Lead time jump" for "Lead time jump on A, B"."""
         match = _SUBJECT.match(self.description) or _DETAIL.match(self.description)
-        return (match["stem"] if match else self.description).strip()
+        stem = match["stem"].strip() if match else self.description
+        return stem if len(stem.split()) > 1 else self.description
 
     @property
     def channels(self) -> list[str]:
@@ -86,10 +87,12 @@ SHOWN_SUBJECTS = 3
 
 def _stem(description: str) -> str:
     """What kind of issue a description names: "Lead time jump on X (52 wk)" and "Date moved out
-    (WW33→WW37)" are of the kinds "lead time jump" and "date moved out"."""
+    (WW33→WW37)" are of the kinds "lead time jump" and "date moved out". A one-word head
+    ("Impact on launch date", "Delay (2 days)") names no kind: the description stands alone."""
     text = description.strip()
     match = _SUBJECT.match(text) or _DETAIL.match(text)
-    return (match["stem"] if match else text).strip().lower()
+    stem = match["stem"].strip() if match else text
+    return (stem if len(stem.split()) > 1 else text).lower()
 
 
 def _listed(items: Sequence[str], sep: str) -> str:
@@ -173,7 +176,7 @@ def _md_cell(text: str) -> str:
     return " ".join(text.replace("|", "/").split())
 
 
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "[]<>`*_"})
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\[]<>`*_"})
 
 
 def _md_text(text: str) -> str:
@@ -469,7 +472,7 @@ class SlackMessage:
 
 def render_blocks(content: DigestContent) -> SlackMessage:
     """Block Kit for the post (the essentials) and the thread reply (everything else)."""
-    plain = _truncate(content.summary or content.title, MAX_TEXT_CHARS)
+    plain = _truncate(escape_mrkdwn(content.summary or content.title), MAX_TEXT_CHARS)
     head = headline(content).replace("**", "*")
     blocks: list[dict[str, Any]] = [
         {

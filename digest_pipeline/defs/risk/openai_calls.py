@@ -209,6 +209,11 @@ class StructuredCaller:
             self._stop_reason = reason
             self._stop.set()
 
+    def _charge(self, reported: Any, reserved: int) -> int:
+        """Tokens a call cost: what the response reports, else all that was reserved."""
+        tokens = self.usage.record(reported)
+        return tokens if reported is not None else reserved
+
     def parse(
         self,
         messages: Iterable[Mapping[str, str]],
@@ -243,16 +248,16 @@ class StructuredCaller:
                 try:
                     completion = raw.parse()
                 except openai.LengthFinishReasonError as e:
-                    spent = usage.record(e.completion.usage)
+                    spent = self._charge(e.completion.usage, reserved)
                     return Reply("length", reason="length")
                 except openai.ContentFilterFinishReasonError as e:
-                    spent = usage.record(e.completion.usage)
+                    spent = self._charge(e.completion.usage, reserved)
                     return Reply("failed", reason="refusal")
                 except (ValidationError, ValueError, openai.APIResponseValidationError):
-                    spent = usage.record(_raw_usage(raw))
+                    spent = self._charge(_raw_usage(raw), reserved)
                     usage.add(failed_calls=1)
                     return Reply("failed", reason="malformed")
-                spent = usage.record(completion.usage)
+                spent = self._charge(completion.usage, reserved)
                 message = completion.choices[0].message if completion.choices else None
                 if message is None:
                     return Reply("failed", reason="malformed")
