@@ -430,7 +430,7 @@ def test_the_narrator_has_no_client_once_the_run_spent_its_budget(server, wareho
 
     @dg.asset(deps=[scored])
     def narrated(context: dg.AssetExecutionContext) -> None:
-        with llm_narrator(context, scorer, warehouse) as narrator:
+        with llm_narrator(context, scorer, warehouse, USERS) as narrator:
             assert narrator is not None
             _, content = _content(narrator=narrator)
         context.add_output_metadata(

@@ -29,7 +29,7 @@ from digest_pipeline.defs.partitions import (
     daily_upstream_mapping,
     hourly_partitions,
 )
-from digest_pipeline.defs.risk.assets import user_names
+from digest_pipeline.defs.risk.assets import names_to_ids
 from digest_pipeline.defs.risk.openai_calls import StructuredCaller, TokenBudget
 from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.storage.schema import column_names, table_schema
@@ -132,22 +132,25 @@ def tokens_spent_in_run(context: dg.AssetExecutionContext) -> int:
 
 @contextmanager
 def llm_narrator(
-    context: dg.AssetExecutionContext, risk_scorer: RiskScorer, warehouse: Warehouse
+    context: dg.AssetExecutionContext,
+    risk_scorer: RiskScorer,
+    warehouse: Warehouse,
+    users: pd.DataFrame,
 ) -> Iterator[LLMNarrator | None]:
     """The narrator when the LLM scorer is on (else None), its calls under what is left of the
-    run's token budget after ``risk_assessments``."""
+    run's token budget after ``risk_assessments``; ``users`` is ``slack_users``."""
     if not risk_scorer.uses_llm:
         yield None
         return
     config = risk_scorer.llm_config()
-    names = user_names(warehouse)
-    left = config.max_tokens_per_run - tokens_spent_in_run(context)
-    if config.max_tokens_per_run and left <= 0:
+    names = names_to_ids(users)
+    limit = config.max_tokens_per_run  # 0: no budget, and nothing to subtract
+    left = limit - tokens_spent_in_run(context) if limit else 0
+    if limit and left <= 0:
         yield LLMNarrator(None, warehouse, config.model, unavailable="budget", names_to_ids=names)
         return
     with risk_scorer.client(context) as client:
-        budget = TokenBudget(left if config.max_tokens_per_run else 0)
-        caller = StructuredCaller(client, config.policy, budget=budget)
+        caller = StructuredCaller(client, config.policy, budget=TokenBudget(left))
         yield LLMNarrator(caller, warehouse, config.model, names_to_ids=names)
 
 
@@ -155,10 +158,7 @@ def _narrative_metadata(narrator: LLMNarrator | None) -> dict[str, dg.MetadataVa
     if narrator is None:
         return {}
     meta = narrator.metadata()
-    return {
-        k: dg.MetadataValue.json(v) if isinstance(v, dict) else v  # type: ignore[misc]
-        for k, v in meta.items()
-    }
+    return meta | {"narrative_fallbacks": dg.MetadataValue.json(meta["narrative_fallbacks"])}
 
 
 def _metadata(
@@ -253,7 +253,7 @@ def hourly_digest(
     content: DigestContent | None = None
     # A single-run backfill covers many hours: one digest per hour, as if run hour by hour.
     hour = start
-    with llm_narrator(context, risk_scorer, warehouse) as narrator:
+    with llm_narrator(context, risk_scorer, warehouse, slack_users) as narrator:
         while hour < end:
             nxt = hour + HOUR
             part = joined.loc[(joined["timestamp"] >= hour) & (joined["timestamp"] < nxt)]
@@ -323,7 +323,7 @@ def daily_digest(
 ) -> pd.DataFrame:
     frames = []
     meta: dict[str, dg.MetadataValue | int | str] = {}
-    with llm_narrator(context, risk_scorer, warehouse) as narrator:
+    with llm_narrator(context, risk_scorer, warehouse, slack_users) as narrator:
         for key in context.partition_keys:
             start, end = daily_partitions.time_window_for_partition_key(key)
             day = DigestInputs(

@@ -34,6 +34,7 @@ from digest_pipeline.defs.digest.models import (
 )
 from digest_pipeline.defs.digest.render import RiskGroup, focus, render_markdown
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, LEVELS
+from digest_pipeline.defs.risk.rules import INHERITED_PREFIXES
 
 DIGEST_INPUT_COLUMNS = [
     "id",
@@ -63,7 +64,6 @@ OVERALL = "*"
 TOP_RISKS = 10
 QUOTE_CHARS = 140
 NO_DIGEST_MARKER = "[no-digest]"
-INHERITED_PREFIXES = ("Thread update: ", "Open question: ")
 BROADCAST_MENTIONS = frozenset({"here", "channel", "everyone"})
 _RESOLVED = re.compile(
     r"\b(resolved|fixed|back up|back online|passed|cleared|released|closed|closing|recovered|"

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from digest_pipeline.defs.digest.build import quote
 from digest_pipeline.defs.digest.models import Citation, DigestContent, Person, SummarySentence
 from digest_pipeline.defs.digest.render import group_risks
 from digest_pipeline.defs.risk.llm import TokenCounter, prepare_text
@@ -126,9 +127,7 @@ class NarrativeRequest:
 
 
 def _safe(text: object, names_to_ids: Sequence[tuple[str, str]], limit: int) -> str:
-    flat = " ".join(str(text or "").split())
-    flat = flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-    return prepare_text(flat, names_to_ids)
+    return prepare_text(quote(text, limit), names_to_ids)
 
 
 def narrative_request(
@@ -148,8 +147,6 @@ def narrative_request(
     for i, group in enumerate(groups, start=1):
         key = f"r{i}"
         first = group.first
-        asked = next((r.owner for r in group.risks if r.owner_reason == "mentioned"), "")
-        raised = next((r.owner for r in group.risks if r.owner), "")
         sources[key] = tuple(Citation(r.message_id, r.permalink) for r in group.risks[:3])
         items.append(
             {
@@ -161,8 +158,10 @@ def narrative_request(
                 "threads": len(group.risks),
                 "description": _safe(group.description, names_to_ids, 160),
                 "quote": _safe(first.quote, names_to_ids, QUOTE_CHARS),
-                "owner": owner_token(asked or raised),
-                "owner_role": "asked to act" if asked else ("raised it" if raised else ""),
+                "owner": owner_token(group.asked or group.raised),
+                "owner_role": "asked to act"
+                if group.asked
+                else ("raised it" if group.raised else ""),
             }
         )
     for i, item in enumerate(content.resolved[:MAX_RESOLVED], start=1):

@@ -52,9 +52,7 @@ class RiskGroup:
     @property
     def kind(self) -> str:
         """The kind of issue, as written: "Lead time jump" for "Lead time jump on A, B"."""
-        match = _SUBJECT.match(self.description) or _DETAIL.match(self.description)
-        stem = match["stem"].strip() if match else self.description
-        return stem if len(stem.split()) > 1 else self.description
+        return _kind(self.description)
 
     @property
     def channels(self) -> list[str]:
@@ -71,13 +69,21 @@ class RiskGroup:
         return "ongoing"
 
     @property
+    def asked(self) -> str:
+        """``Name (role)`` of whoever was asked (@-mentioned) in one of the threads."""
+        return next((r.owner for r in self.risks if r.owner_reason == "mentioned"), "")
+
+    @property
+    def raised(self) -> str:
+        """``Name (role)`` of the first thread's owner of either kind (asked, or raised it)."""
+        return next((r.owner for r in self.risks if r.owner), "")
+
+    @property
     def owner(self) -> str:
         """``Name (role)`` of whoever was asked in the thread, else ``raised by Name (role)``."""
-        asked = next((r.owner for r in self.risks if r.owner_reason == "mentioned"), "")
-        if asked:
-            return asked
-        raised = next((r.owner for r in self.risks if r.owner), "")
-        return f"raised by {raised}" if raised else ""
+        if self.asked:
+            return self.asked
+        return f"raised by {self.raised}" if self.raised else ""
 
 
 _SUBJECT = re.compile(r"^(?P<stem>.+?) on (?P<subject>.+)$")
@@ -85,14 +91,14 @@ _DETAIL = re.compile(r"^(?P<stem>[^(]+?) \((?P<detail>[^()]+)\)$")
 SHOWN_SUBJECTS = 3
 
 
-def _stem(description: str) -> str:
+def _kind(description: str) -> str:
     """What kind of issue a description names: "Lead time jump on X (52 wk)" and "Date moved out
-    (WW33→WW37)" are of the kinds "lead time jump" and "date moved out". A one-word head
+    (WW33→WW37)" are of the kinds "Lead time jump" and "Date moved out". A one-word head
     ("Impact on launch date", "Delay (2 days)") names no kind: the description stands alone."""
     text = description.strip()
     match = _SUBJECT.match(text) or _DETAIL.match(text)
     stem = match["stem"].strip() if match else text
-    return (stem if len(stem.split()) > 1 else text).lower()
+    return stem if len(stem.split()) > 1 else text
 
 
 def _listed(items: Sequence[str], sep: str) -> str:
@@ -123,7 +129,7 @@ def group_risks(risks: Sequence[ThreadRisk]) -> list[RiskGroup]:
     best thread."""
     groups: dict[tuple[str, str, str], list[ThreadRisk]] = {}
     for r in risks:
-        groups.setdefault((r.level, str(r.category), _stem(r.description)), []).append(r)
+        groups.setdefault((r.level, str(r.category), _kind(r.description).lower()), []).append(r)
     return [
         RiskGroup(items[0].level, _merged_description(items), items[0].category, tuple(items))
         for items in groups.values()

@@ -118,13 +118,19 @@ def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame
     return frame[column_names(RISK_SCHEMA)]
 
 
-def user_names(warehouse: Warehouse | None) -> list[tuple[str, str]]:
-    """(shown name, user ID) pairs, longest name first, to send mentions as IDs."""
-    if warehouse is None or not warehouse.table_exists("slack_users"):
-        return []
-    names, _ = user_directory(warehouse.query("SELECT * FROM {schema}.slack_users"))
+def names_to_ids(users: pd.DataFrame) -> list[tuple[str, str]]:
+    """(shown name, user ID) pairs of ``slack_users``, longest name first, to send mentions as
+    IDs."""
+    names, _ = user_directory(users)
     pairs = [(name, user_id) for user_id, name in names.items() if name and name != user_id]
     return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
+def user_names(warehouse: Warehouse | None) -> list[tuple[str, str]]:
+    """:func:`names_to_ids` of the warehouse's ``slack_users`` (none before the first run)."""
+    if warehouse is None or not warehouse.table_exists("slack_users"):
+        return []
+    return names_to_ids(warehouse.query("SELECT * FROM {schema}.slack_users"))
 
 
 def _text(value: object) -> str | None:

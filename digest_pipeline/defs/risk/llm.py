@@ -115,7 +115,7 @@ class TokenCounter:
 
 
 # --------------------------------------------------------------------------------------------
-# Configuration, usage and budget
+# Configuration
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,10 @@ OUTPUT_COLUMNS = (
     "mitigation_suggestions",
     "requires_attention",
 )
+# A reply read only through its parent's risk is described with one of these prefixes.
+THREAD_UPDATE = "Thread update: "
+OPEN_QUESTION = "Open question: "
+INHERITED_PREFIXES = (THREAD_UPDATE, OPEN_QUESTION)
 
 # Patterns run on lower-cased text: IGNORECASE would only make Python's re slower.
 _F = 0
@@ -1377,14 +1381,14 @@ def _assess(
                     parent.label,
                     parent.detail,
                 )
-                prefix, subject_text, confidence = "Thread update: ", thread_context, 0.65
+                prefix, subject_text, confidence = THREAD_UPDATE, thread_context, 0.65
             elif _QUESTION.search(reply_low):
                 level, category = min(parent.level, MEDIUM), parent.category
-                label, prefix, subject_text = parent.label, "Open question: ", thread_context
+                label, prefix, subject_text = parent.label, OPEN_QUESTION, thread_context
                 detail, confidence = "", 0.55
             else:
                 level, category = max(parent.level - 1, MEDIUM), parent.category
-                label, prefix, subject_text = parent.label, "Thread update: ", thread_context
+                label, prefix, subject_text = parent.label, THREAD_UPDATE, thread_context
                 detail, confidence = "", 0.55
     level_name = LEVELS[level]
     if level == LOW and not prefix:
