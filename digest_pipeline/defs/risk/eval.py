@@ -16,14 +16,15 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVEL_RANK, LEVELS
+from digest_pipeline.defs.enrichment.taxonomy import LEVELS
+from digest_pipeline.defs.risk.labels import DatasetError, LabeledMessage, read_label_file
 from digest_pipeline.defs.risk.models import Scorer
 from digest_pipeline.defs.risk.rules import rules_scorer
 
@@ -34,107 +35,19 @@ LLM_MODULE = "digest_pipeline.defs.risk.llm"
 LLM_FACTORY = "build_eval_scorer"
 
 
-class DatasetError(ValueError):
-    """A labeled file that cannot be read: the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class LabeledMessage:
-    text: str
-    risk_level: str
-    channel: str | None = None
-    thread_context: str | None = None
-    risk_category: str | None = None
-    requires_attention: bool | None = None
-    id: str = ""
-    tags: tuple[str, ...] = ()
-
-
 def packaged_dataset() -> Traversable:
-    """The labeled set shipped inside the package."""
+    """The project's own labeled set shipped inside the package."""
     return files("digest_pipeline.defs.risk") / "data" / PACKAGED_NAME
 
 
-def _optional_str(obj: dict[str, Any], key: str, where: str) -> str | None:
-    value = obj.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise DatasetError(f"{where}: {key!r} must be a string or null, got {type(value).__name__}")
-
-
-def parse_record(obj: object, where: str) -> LabeledMessage:
-    """One decoded JSON line as a :class:`LabeledMessage`, or a :class:`DatasetError`."""
-    if not isinstance(obj, dict):
-        raise DatasetError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    for key in ("text", "risk_level"):
-        if key not in obj:
-            raise DatasetError(f"{where}: missing required key {key!r}")
-    text = obj["text"]
-    if not isinstance(text, str):
-        raise DatasetError(f"{where}: 'text' must be a string, got {type(text).__name__}")
-    level = obj["risk_level"]
-    if level not in LEVEL_RANK:
-        raise DatasetError(
-            f"{where}: unknown risk_level {level!r} (expected one of {', '.join(LEVELS)})"
-        )
-    category = _optional_str(obj, "risk_category", where)
-    if category is not None and category not in CATEGORIES:
-        raise DatasetError(
-            f"{where}: unknown risk_category {category!r} (expected one of {', '.join(CATEGORIES)})"
-        )
-    attention = obj.get("requires_attention")
-    if attention is not None and not isinstance(attention, bool):
-        raise DatasetError(f"{where}: 'requires_attention' must be true, false or null")
-    tags = obj.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise DatasetError(f"{where}: 'tags' must be a list of strings")
-    return LabeledMessage(
-        text=text,
-        risk_level=level,
-        channel=_optional_str(obj, "channel", where),
-        thread_context=_optional_str(obj, "thread_context", where),
-        risk_category=category,
-        requires_attention=attention,
-        id=str(obj.get("id") or ""),
-        tags=tuple(tags),
-    )
-
-
-def parse_lines(lines: Iterable[str], source: str) -> list[LabeledMessage]:
-    """Labeled messages from JSONL lines; blank lines are skipped."""
-    records: list[LabeledMessage] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{source}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DatasetError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from e
-        record = parse_record(obj, where)
-        records.append(record if record.id else _with_id(record, f"line-{number}"))
-    return records
-
-
-def _with_id(record: LabeledMessage, fallback: str) -> LabeledMessage:
-    return LabeledMessage(**{**asdict(record), "id": fallback, "tags": record.tags})
-
-
 def load_labeled(path: str | Path | Traversable | None = None) -> list[LabeledMessage]:
-    """Read a labeled JSONL file (default: the packaged set)."""
+    """Read a labeled JSONL or CSV file (default: the project's own set); the first bad line
+    raises :class:`DatasetError` naming the file and line (the CLI reports and exits 2)."""
     source = packaged_dataset() if path is None else path
-    name = str(source)
-    try:
-        content = (
-            source.read_text(encoding="utf-8")
-            if not isinstance(source, str)
-            else Path(source).read_text(encoding="utf-8")
-        )
-    except FileNotFoundError as e:
-        raise DatasetError(f"{name}: no such file") from e
-    except UnicodeDecodeError as e:
-        raise DatasetError(f"{name}: not UTF-8 text ({e.reason})") from e
-    return parse_lines(content.splitlines(), name)
+    found = read_label_file(source)
+    if found.problems:
+        raise DatasetError(str(found.problems[0]))
+    return list(found.rows)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,124 @@
+"""What the risk model reads of a message: its words, its characters, its thread parent, signals.
+
+* word 1–2-grams of the message (TF-IDF, sublinear),
+* character 2–5-grams inside word boundaries: abbreviations, typos, inflections and scripts
+  without spaces (Chinese, Japanese) share pieces with the words the model has seen,
+* the thread parent's words, in their own namespace and at half weight: "pushed to wk 14" means
+  little without "committed ship date wk 10" above it,
+* a few structural signals the rules extract (:func:`structural_signals`): figures (weeks, %,
+  money), reply, bot-like status post, resolution and negation markers.
+
+The vectorizers are plain scikit-learn objects (no custom callables) so that a fitted model can be
+saved and loaded with skops without trusting arbitrary code. Text is capped at
+:data:`MAX_MODEL_CHARS` before featurizing: a pasted log costs no more than a paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+MAX_MODEL_CHARS = 1_000
+PARENT_WEIGHT = 0.5
+SIGNAL_WEIGHT = 0.5
+
+_MONEY = re.compile(r"[$€£¥]\s?\d|\d\s?(?:k|m|mm|usd|eur)\b", re.IGNORECASE)
+_PERCENT = re.compile(r"\d\s?%")
+_WEEKS = re.compile(r"\d+\s?(?:weeks?|wks?|w)\b|\bww\s?\d+|\bwk\s?\d+", re.IGNORECASE)
+_DAYS = re.compile(r"\d+\s?(?:days?|d|hrs?|hours?)\b", re.IGNORECASE)
+_QUANTITY = re.compile(r"\d[\d,.]*\s?(?:k\s)?(?:units?|pcs|pieces|pallets|boards|reels)\b", re.I)
+_QUESTION = re.compile(r"\?")
+_BROADCAST = re.compile(r"@(?:here|channel|everyone)\b|<!(?:here|channel|everyone)>")
+_STATUS_POST = re.compile(r"^\s*(?:\[[^\]]{1,40}\]|[A-Z][A-Z0-9 _-]{2,30}:)")
+_NON_ASCII_LETTERS = re.compile(r"[^\x00-\x7f]")
+
+
+def model_text(text: object) -> str:
+    """The message as the model reads it (a string, at most :data:`MAX_MODEL_CHARS`)."""
+    return text[:MAX_MODEL_CHARS] if isinstance(text, str) else ""
+
+
+def structural_signals(text: str, parent: str) -> dict[str, float]:
+    """Signals that words alone carry poorly: figures, thread shape, a status-post look."""
+    signals: dict[str, float] = {}
+    if parent:
+        signals["reply"] = 1.0
+    for name, pattern in (
+        ("money", _MONEY),
+        ("percent", _PERCENT),
+        ("weeks", _WEEKS),
+        ("days", _DAYS),
+        ("quantity", _QUANTITY),
+        ("question", _QUESTION),
+        ("broadcast", _BROADCAST),
+    ):
+        if pattern.search(text):
+            signals[name] = 1.0
+    if _STATUS_POST.search(text):
+        signals["status_post"] = 1.0
+    if _NON_ASCII_LETTERS.search(text):
+        signals["non_ascii"] = 1.0
+    length = len(text)
+    signals["short"] = 1.0 if length < 40 else 0.0
+    signals["long"] = 1.0 if length > 240 else 0.0
+    return signals
+
+
+@dataclass
+class Featurizer:
+    """The fitted vectorizers; ``transform`` turns (texts, parents) into one sparse matrix."""
+
+    word: TfidfVectorizer
+    char: TfidfVectorizer
+    parent: TfidfVectorizer
+    signals: DictVectorizer
+
+    @classmethod
+    def new(cls) -> Featurizer:
+        return cls(
+            word=TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32),
+            char=TfidfVectorizer(
+                analyzer="char_wb",
+                ngram_range=(2, 5),
+                min_df=2,
+                sublinear_tf=True,
+                dtype=np.float32,
+            ),
+            parent=TfidfVectorizer(sublinear_tf=True, dtype=np.float32),
+            signals=DictVectorizer(dtype=np.float32),
+        )
+
+    def fit(self, texts: Sequence[str], parents: Sequence[str]) -> Featurizer:
+        self.word.fit(texts)
+        self.char.fit(texts)
+        self.parent.fit([p for p in parents if p] or ["-"])
+        self.signals.fit(
+            [structural_signals(t, p) for t, p in zip(texts, parents, strict=True)]
+        )
+        return self
+
+    def transform(self, texts: Sequence[str], parents: Sequence[str]) -> sp.csr_matrix:
+        blocks = [
+            self.word.transform(texts),
+            self.char.transform(texts),
+            PARENT_WEIGHT * self.parent.transform(parents),
+            SIGNAL_WEIGHT
+            * self.signals.transform(
+                [structural_signals(t, p) for t, p in zip(texts, parents, strict=True)]
+            ),
+        ]
+        return sp.hstack(blocks, format="csr", dtype=np.float32)
+
+    def feature_names(self) -> list[str]:
+        return [
+            *(f"word:{n}" for n in self.word.get_feature_names_out()),
+            *(f"chars:{n}" for n in self.char.get_feature_names_out()),
+            *(f"parent:{n}" for n in self.parent.get_feature_names_out()),
+            *(f"signal:{n}" for n in self.signals.get_feature_names_out()),
+        ]

@@ -1,0 +1,347 @@
+"""The learned risk model: level (ordinal), category, attention and a calibrated confidence.
+
+Level is ordinal: three logistic-regression heads estimate P(level ≥ medium), P(level ≥ high)
+and P(critical) on the same features (:mod:`~digest_pipeline.defs.risk.features`). Each head's
+score is calibrated (Platt) on *out-of-source* predictions: the model that scored a company's
+messages never saw that company (:mod:`~digest_pipeline.defs.risk.training`). The cut-offs that
+turn probabilities into levels come from the same out-of-source predictions and travel with the
+model, so a model and its thresholds can never be mixed up.
+
+The fitted model is a dict of scikit-learn objects and plain values, saved with skops (no pickle
+from disk): :func:`save_model` / :func:`load_model`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
+from digest_pipeline.defs.risk import features
+from digest_pipeline.defs.risk.features import Featurizer, model_text
+from digest_pipeline.defs.risk.labels import LabeledMessage
+
+MODEL_FORMAT = 1
+# Heads of the ordinal level model: P(level >= medium), P(level >= high), P(critical).
+HEADS = ("ge_medium", "ge_high", "critical")
+HEAD_RANK = {"ge_medium": 1, "ge_high": 2, "critical": 3}
+RISK_CATEGORIES = tuple(c for c in CATEGORIES if c != "none")
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Training parameters: part of the model's version."""
+
+    c: float = 4.0  # inverse regularization of every head
+    max_iter: int = 3000
+    # Cut-offs are picked on out-of-source predictions (see training.py).
+    # F-beta of the cut-offs (beta > 1: a missed risk costs more than a false alarm).
+    high_beta: float = 1.5
+    medium_beta: float = 1.5
+    # The LLM cascade skips messages whose P(level >= medium) is below the cut-off that would
+    # skip at most this share of labeled high+critical messages.
+    llm_skip_max_risky_share: float = 0.01
+    # A critical the model is this precise about is never lowered below high by the LLM.
+    floor_precision_target: float = 0.9
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    ge_medium: float = 0.5
+    ge_high: float = 0.5
+    critical: float = 0.5
+    llm_skip: float = 0.0  # below this P(>= medium): confidently low, no LLM call
+    critical_floor: float = 1.01  # at or above this P(critical): the LLM may not go below high
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(float(v), 4) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Predictions:
+    """Per-message model output, aligned with the input."""
+
+    levels: list[str]
+    categories: list[str]
+    attention: list[bool]
+    confidence: np.ndarray
+    p_ge_medium: np.ndarray
+    p_ge_high: np.ndarray
+    p_critical: np.ndarray
+    llm_skip: np.ndarray  # bool: confidently low
+    critical_floor: np.ndarray  # bool: the LLM may not lower below high
+
+
+def _head(c: float, max_iter: int, balanced: bool = True) -> LogisticRegression:
+    return LogisticRegression(
+        C=c, class_weight="balanced" if balanced else None, max_iter=max_iter, solver="lbfgs"
+    )
+
+
+def _inputs(rows: Sequence[LabeledMessage]) -> tuple[list[str], list[str]]:
+    return [model_text(r.text) for r in rows], [model_text(r.thread_context) for r in rows]
+
+
+def _weights(rows: Sequence[LabeledMessage]) -> np.ndarray:
+    return np.array([r.weight for r in rows], dtype=np.float64)
+
+
+@dataclass
+class Calibrator:
+    """Platt scaling of a head's decision function: p = 1 / (1 + exp(-(a * score + b)))."""
+
+    a: float = 1.0
+    b: float = 0.0
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(self.a * scores + self.b)))
+
+    @classmethod
+    def fit(cls, scores: np.ndarray, truth: np.ndarray) -> Calibrator:
+        if truth.min() == truth.max():
+            return cls()
+        platt = LogisticRegression(C=1e4, max_iter=1000).fit(scores.reshape(-1, 1), truth)
+        return cls(float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+
+
+@dataclass
+class FittedParts:
+    """The estimators of one fit (the final model, or one cross-validation fold)."""
+
+    featurizer: Featurizer
+    heads: dict[str, LogisticRegression]
+    category: LogisticRegression | None
+    attention: LogisticRegression | None
+
+    def scores(self, X: sp.csr_matrix) -> dict[str, np.ndarray]:
+        return {name: head.decision_function(X) for name, head in self.heads.items()}
+
+
+def fit_parts(rows: Sequence[LabeledMessage], params: ModelParams) -> FittedParts:
+    """Fit the featurizer and every head on ``rows``."""
+    texts, parents = _inputs(rows)
+    featurizer = Featurizer.new().fit(texts, parents)
+    X = featurizer.transform(texts, parents)
+    weights = _weights(rows)
+    ranks = np.array([LEVELS.index(r.risk_level) for r in rows])
+    heads = {}
+    for name in HEADS:
+        y = ranks >= HEAD_RANK[name]
+        heads[name] = _head(params.c, params.max_iter).fit(X, y, sample_weight=weights)
+    risky = [
+        i for i, r in enumerate(rows) if r.risk_level != "low" and r.risk_category in RISK_CATEGORIES
+    ]
+    category = None
+    if len({rows[i].risk_category for i in risky}) >= 2:
+        category = _head(params.c, params.max_iter, balanced=False).fit(
+            X[risky], [rows[i].risk_category for i in risky], sample_weight=weights[risky]
+        )
+    labeled = [i for i, r in enumerate(rows) if r.requires_attention is not None]
+    attention = None
+    if len({rows[i].requires_attention for i in labeled}) == 2:
+        attention = _head(params.c, params.max_iter).fit(
+            X[labeled],
+            [bool(rows[i].requires_attention) for i in labeled],
+            sample_weight=weights[labeled],
+        )
+    return FittedParts(featurizer, heads, category, attention)
+
+
+def feature_code_digest() -> str:
+    """Hash of the code that turns text into features and trains the heads: a change to either
+    makes a new model version even on the same labels."""
+    digest = hashlib.sha256()
+    for module in (features, inspect.getmodule(fit_parts)):
+        digest.update(inspect.getsource(module).encode())  # type: ignore[arg-type]
+    return digest.hexdigest()
+
+
+def model_version(rows: Sequence[LabeledMessage], params: ModelParams) -> str:
+    """``rm-`` + 12 hex of sha256(training rows, feature code, parameters): deterministic."""
+    digest = hashlib.sha256()
+    for row in sorted(rows, key=lambda r: (r.source, r.id, r.text)):
+        digest.update(
+            json.dumps(
+                [
+                    row.source,
+                    row.id,
+                    row.text,
+                    row.thread_context,
+                    row.risk_level,
+                    row.risk_category,
+                    row.requires_attention,
+                    row.weight,
+                ],
+                ensure_ascii=False,
+            ).encode()
+        )
+    digest.update(feature_code_digest().encode())
+    digest.update(json.dumps(params.as_dict(), sort_keys=True).encode())
+    return "rm-" + digest.hexdigest()[:12]
+
+
+@dataclass
+class RiskModel:
+    """A trained model, its calibration and cut-offs, and its card (training figures)."""
+
+    version: str
+    parts: FittedParts
+    calibrators: dict[str, Calibrator]
+    thresholds: Thresholds
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def probabilities(self, texts: Sequence[str], parents: Sequence[str]) -> dict[str, np.ndarray]:
+        """Calibrated P(≥ medium), P(≥ high), P(critical), made monotone (each ≤ the one before)."""
+        X = self.parts.featurizer.transform(texts, parents)
+        scores = self.parts.scores(X)
+        p = {name: self.calibrators[name](scores[name]) for name in HEADS}
+        p["ge_high"] = np.minimum(p["ge_high"], p["ge_medium"])
+        p["critical"] = np.minimum(p["critical"], p["ge_high"])
+        p["_X"] = X  # type: ignore[assignment]
+        return p
+
+    def predict(
+        self, texts: Sequence[object], parents: Sequence[object] | None = None
+    ) -> Predictions:
+        clean = [model_text(t) for t in texts]
+        clean_parents = [model_text(p) for p in (parents or [None] * len(clean))]
+        if not clean:
+            empty = np.zeros(0)
+            return Predictions([], [], [], empty, empty, empty, empty, empty.astype(bool),
+                               empty.astype(bool))
+        p = self.probabilities(clean, clean_parents)
+        X = p.pop("_X")  # type: ignore[arg-type]
+        t = self.thresholds
+        rank = np.where(
+            p["ge_medium"] >= t.ge_medium,
+            np.where(p["ge_high"] >= t.ge_high, np.where(p["critical"] >= t.critical, 3, 2), 1),
+            0,
+        )
+        # Probability of the chosen level, from the cumulative heads.
+        by_level = np.stack(
+            [
+                1 - p["ge_medium"],
+                p["ge_medium"] - p["ge_high"],
+                p["ge_high"] - p["critical"],
+                p["critical"],
+            ],
+            axis=1,
+        )
+        chosen = by_level[np.arange(len(rank)), rank]
+        # Confidence that the verdict is right "enough": the level's own probability, or for
+        # high/critical the probability of being at least high (the distinction that acts).
+        confidence = np.where(rank >= 2, p["ge_high"], np.where(rank == 0, by_level[:, 0], chosen))
+        categories = (
+            list(self.parts.category.predict(X))
+            if self.parts.category is not None
+            else [RISK_CATEGORIES[0]] * len(rank)
+        )
+        attention_p = (
+            self.parts.attention.predict_proba(X)[:, 1]
+            if self.parts.attention is not None
+            else np.zeros(len(rank))
+        )
+        return Predictions(
+            levels=[LEVELS[r] for r in rank],
+            categories=[c if r > 0 else "none" for c, r in zip(categories, rank, strict=True)],
+            attention=[bool(r >= 2 or (r == 1 and a >= 0.5)) for r, a in zip(rank, attention_p,
+                                                                             strict=True)],
+            confidence=np.clip(confidence, 0.0, 1.0),
+            p_ge_medium=p["ge_medium"],
+            p_ge_high=p["ge_high"],
+            p_critical=p["critical"],
+            llm_skip=p["ge_medium"] < t.llm_skip,
+            critical_floor=p["critical"] >= t.critical_floor,
+        )
+
+    def strongest_features(self, head: str = "ge_high", k: int = 15) -> dict[str, list[str]]:
+        names = self.parts.featurizer.feature_names()
+        coef = self.parts.heads[head].coef_[0]
+        order = np.argsort(coef)
+        return {
+            "toward_risk": [f"{names[i]} ({coef[i]:+.2f})" for i in order[::-1][:k]],
+            "away_from_risk": [f"{names[i]} ({coef[i]:+.2f})" for i in order[:k]],
+        }
+
+
+# ------------------------------------------------------------------------------------------------
+# Saving and loading with skops
+
+
+def _as_state(model: RiskModel) -> dict[str, Any]:
+    parts = model.parts
+    return {
+        "format": MODEL_FORMAT,
+        "version": model.version,
+        "featurizer": {
+            "word": parts.featurizer.word,
+            "char": parts.featurizer.char,
+            "parent": parts.featurizer.parent,
+            "signals": parts.featurizer.signals,
+        },
+        "heads": parts.heads,
+        "category": parts.category,
+        "attention": parts.attention,
+        "calibrators": {k: [c.a, c.b] for k, c in model.calibrators.items()},
+        "thresholds": model.thresholds.as_dict(),
+        "card": json.dumps(model.card, sort_keys=True),
+    }
+
+
+def save_model(model: RiskModel, path: Path) -> Path:
+    import skops.io as sio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    sio.dump(_as_state(model), tmp)
+    tmp.replace(path)  # atomic: a reader never sees half a file
+    return path
+
+
+# What a model file may contain beyond skops's defaults: scikit-learn's own types and numpy's.
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.")
+
+
+class ModelFileError(RuntimeError):
+    """A model file that cannot be trusted or read."""
+
+
+def load_model(path: Path) -> RiskModel:
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as e:  # a truncated or foreign file
+        raise ModelFileError(f"{path.name}: not a readable skops file ({type(e).__name__})") from e
+    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    if refused:
+        raise ModelFileError(f"{path.name}: refuses to load types {refused[:5]}")
+    state = sio.load(path, trusted=untrusted)
+    if state.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{path.name}: model format {state.get('format')} is not supported")
+    f = state["featurizer"]
+    parts = FittedParts(
+        Featurizer(f["word"], f["char"], f["parent"], f["signals"]),
+        dict(state["heads"]),
+        state["category"],
+        state["attention"],
+    )
+    return RiskModel(
+        version=str(state["version"]),
+        parts=parts,
+        calibrators={k: Calibrator(float(v[0]), float(v[1])) for k, v in state["calibrators"].items()},
+        thresholds=Thresholds(**{k: float(v) for k, v in state["thresholds"].items()}),
+        card=json.loads(state["card"]),
+    )

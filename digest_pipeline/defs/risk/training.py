@@ -1,0 +1,270 @@
+"""Training the risk model honestly: every figure comes from messages the model did not train on.
+
+1. **Leave one source out.** For each labeled source (a company's messages, the project's own
+   set, the team's file, people's feedback), fit on every other source and score this one. LLM
+   verdicts are training rows only, never a test set. With fewer than two sources, three folds.
+2. **Calibrate** each head (Platt) on those out-of-source scores.
+3. **Pick the cut-offs** on the same out-of-source probabilities (:func:`pick_thresholds`).
+4. **Fit the final model** on every row; its card carries the out-of-source figures, per source.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import KFold
+
+from digest_pipeline.defs.enrichment.taxonomy import LEVELS
+from digest_pipeline.defs.risk.labels import LabeledMessage
+from digest_pipeline.defs.risk.model import (
+    HEAD_RANK,
+    HEADS,
+    Calibrator,
+    ModelParams,
+    RiskModel,
+    Thresholds,
+    _inputs,
+    fit_parts,
+    model_version,
+)
+
+# A source smaller than this is folded into the others for cross-validation (its rows still
+# train every fold and the final model).
+MIN_SOURCE_ROWS = 30
+TRAIN_ONLY_SOURCES = frozenset({"llm"})
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class OutOfSource:
+    """Out-of-source raw scores and side predictions for every evaluable row."""
+
+    index: np.ndarray  # row positions in the training rows
+    fold: list[str]  # the held-out source (or fold name) of each row
+    scores: dict[str, np.ndarray]
+    categories: list[str]
+    method: str
+
+
+def _folds(rows: Sequence[LabeledMessage]) -> tuple[list[tuple[str, np.ndarray]], str]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.source not in TRAIN_ONLY_SOURCES:
+            counts[row.source] = counts.get(row.source, 0) + 1
+    sources = sorted(s for s, n in counts.items() if n >= MIN_SOURCE_ROWS)
+    if len(sources) >= 2:
+        folds = [
+            (s, np.array([i for i, r in enumerate(rows) if r.source == s])) for s in sources
+        ]
+        return folds, f"leave one source out ({len(sources)} sources)"
+    evaluable = np.array([i for i, r in enumerate(rows) if r.source not in TRAIN_ONLY_SOURCES])
+    splitter = KFold(n_splits=3, shuffle=True, random_state=0)
+    folds = [
+        (f"fold-{k + 1}", evaluable[test]) for k, (_, test) in enumerate(splitter.split(evaluable))
+    ]
+    return folds, "3-fold (fewer than two sources)"
+
+
+def out_of_source(
+    rows: Sequence[LabeledMessage], params: ModelParams, progress: Progress | None = None
+) -> OutOfSource:
+    folds, method = _folds(rows)
+    index: list[np.ndarray] = []
+    fold_names: list[str] = []
+    scores: dict[str, list[np.ndarray]] = {name: [] for name in HEADS}
+    categories: list[str] = []
+    for k, (name, test) in enumerate(folds, start=1):
+        if progress:
+            progress(f"cross-validation {k}/{len(folds)}: holding out {name} ({len(test)} rows)")
+        held = set(test.tolist())
+        train = [r for i, r in enumerate(rows) if i not in held]
+        parts = fit_parts(train, params)
+        texts, parents = _inputs([rows[i] for i in test])
+        X = parts.featurizer.transform(texts, parents)
+        for head, values in parts.scores(X).items():
+            scores[head].append(values)
+        categories += (
+            list(parts.category.predict(X)) if parts.category is not None else ["none"] * len(test)
+        )
+        index.append(test)
+        fold_names += [name] * len(test)
+    return OutOfSource(
+        index=np.concatenate(index) if index else np.zeros(0, dtype=int),
+        fold=fold_names,
+        scores={h: np.concatenate(v) if v else np.zeros(0) for h, v in scores.items()},
+        categories=categories,
+        method=method,
+    )
+
+
+def _best_f_threshold(p: np.ndarray, truth: np.ndarray, beta: float = 1.0) -> float:
+    """The cut-off with the best F-beta on ``truth`` (beta > 1 favours recall)."""
+    best, best_t = -1.0, 0.5
+    b2 = beta * beta
+    for t in np.unique(p):
+        predicted = p >= t
+        tp = float((predicted & truth).sum())
+        if tp == 0:
+            continue
+        score = (1 + b2) * tp / (predicted.sum() + b2 * truth.sum())
+        if score > best:
+            best, best_t = score, float(t)
+    return best_t
+
+
+def _median_over_folds(
+    p: np.ndarray, truth: np.ndarray, folds: Sequence[str], beta: float
+) -> float:
+    """The median over held-out sources of each source's best F-beta cut-off: one source whose
+    scores sit apart (another company's style) moves it less than pooling would."""
+    names = list(dict.fromkeys(folds))
+    fold_array = np.array(folds)
+    cuts = [
+        _best_f_threshold(p[fold_array == name], truth[fold_array == name], beta)
+        for name in names
+        if truth[fold_array == name].any()
+    ]
+    return float(np.median(cuts)) if cuts else 0.5
+
+
+def pick_thresholds(
+    p: dict[str, np.ndarray], ranks: np.ndarray, folds: Sequence[str], params: ModelParams
+) -> tuple[Thresholds, dict[str, Any]]:
+    """Cut-offs from out-of-source probabilities, and what they cost there."""
+    risky = ranks >= 2
+    ge_high = _median_over_folds(p["ge_high"], risky, folds, params.high_beta)
+    ge_medium = min(_median_over_folds(p["ge_medium"], ranks >= 1, folds, params.medium_beta), ge_high)
+    critical = max(_median_over_folds(p["critical"], ranks == 3, folds, 1.0), ge_high)
+    # The LLM cascade: skip only what is below (almost) every labeled risky message.
+    risky_p = np.sort(p["ge_medium"][risky])
+    allowed = int(np.floor(params.llm_skip_max_risky_share * len(risky_p)))
+    llm_skip = float(risky_p[allowed]) if len(risky_p) else 0.0
+    skipped_risky = int((p["ge_medium"][risky] < llm_skip).sum())
+    # The critical floor: the lowest P(critical) cut-off whose flagged rows are at least high
+    # with the target precision (at least 5 rows flagged), else never.
+    floor, floor_precision, floor_support = 1.01, None, 0
+    for t in np.sort(np.unique(p["critical"])):
+        flagged = p["critical"] >= t
+        if flagged.sum() < 5:
+            break
+        precision = float(risky[flagged].mean())
+        if precision >= params.floor_precision_target:
+            floor, floor_precision, floor_support = float(t), precision, int(flagged.sum())
+            break
+    thresholds = Thresholds(ge_medium, ge_high, critical, llm_skip, floor)
+    cascade = {
+        "llm_skip_below_p_ge_medium": round(llm_skip, 4),
+        "share_sent_to_llm": round(float((p["ge_medium"] >= llm_skip).mean()), 4)
+        if len(p["ge_medium"])
+        else 0.0,
+        "risky_skipped": skipped_risky,
+        "risky_total": int(risky.sum()),
+        "critical_floor_p": round(floor, 4),
+        "critical_floor_precision": None if floor_precision is None else round(floor_precision, 4),
+        "critical_floor_support": floor_support,
+    }
+    return thresholds, cascade
+
+
+def _levels(p: dict[str, np.ndarray], t: Thresholds) -> np.ndarray:
+    return np.where(
+        p["ge_medium"] >= t.ge_medium,
+        np.where(p["ge_high"] >= t.ge_high, np.where(p["critical"] >= t.critical, 3, 2), 1),
+        0,
+    )
+
+
+def figures(
+    predicted: np.ndarray,
+    truth: np.ndarray,
+    categories: Sequence[str] = (),
+    gold_categories: Sequence[str | None] = (),
+) -> dict[str, Any]:
+    """Recall and precision on high+critical, accuracy, the confusion matrix, category accuracy."""
+    risky, flagged = truth >= 2, predicted >= 2
+    tp = int((risky & flagged).sum())
+    confusion = {
+        gold: {pred: int(((truth == g) & (predicted == q)).sum()) for q, pred in enumerate(LEVELS)}
+        for g, gold in enumerate(LEVELS)
+    }
+    scored = [
+        (c, g)
+        for c, g, rank in zip(categories, gold_categories, truth, strict=False)
+        if g not in (None, "none") and rank >= 1
+    ]
+    return {
+        "rows": len(truth),
+        "high_critical": int(risky.sum()),
+        "recall_high_critical": round(tp / risky.sum(), 4) if risky.sum() else None,
+        "precision_high_critical": round(tp / flagged.sum(), 4) if flagged.sum() else None,
+        "accuracy": round(float((predicted == truth).mean()), 4) if len(truth) else None,
+        "within_one_level": round(float((np.abs(predicted - truth) <= 1).mean()), 4)
+        if len(truth)
+        else None,
+        "category_accuracy": round(sum(c == g for c, g in scored) / len(scored), 4)
+        if scored
+        else None,
+        "confusion": confusion,
+    }
+
+
+def train_risk_model(
+    rows: Sequence[LabeledMessage],
+    params: ModelParams | None = None,
+    *,
+    progress: Progress | None = None,
+) -> RiskModel:
+    """Cross-validate by source, calibrate, pick cut-offs, fit on everything; deterministic."""
+    params = params or ModelParams()
+    if len({r.risk_level for r in rows}) < 4:
+        raise ValueError("training needs labeled rows of every level (low, medium, high, critical)")
+    started = time.perf_counter()
+    rows = list(rows)
+    ranks = np.array([LEVELS.index(r.risk_level) for r in rows])
+    oos = out_of_source(rows, params, progress)
+    truth = ranks[oos.index]
+    calibrators = {
+        head: Calibrator.fit(oos.scores[head], truth >= HEAD_RANK[head]) for head in HEADS
+    }
+    p = {head: calibrators[head](oos.scores[head]) for head in HEADS}
+    p["ge_high"] = np.minimum(p["ge_high"], p["ge_medium"])
+    p["critical"] = np.minimum(p["critical"], p["ge_high"])
+    thresholds, cascade = pick_thresholds(p, truth, oos.fold, params)
+    predicted = _levels(p, thresholds)
+    gold_categories = [rows[i].risk_category for i in oos.index]
+    per_source = {}
+    for source in dict.fromkeys(oos.fold):
+        mask = np.array([f == source for f in oos.fold])
+        per_source[source] = figures(
+            predicted[mask],
+            truth[mask],
+            [c for c, m in zip(oos.categories, mask, strict=True) if m],
+            [g for g, m in zip(gold_categories, mask, strict=True) if m],
+        )
+    if progress:
+        progress(f"fitting the final model on {len(rows)} rows")
+    parts = fit_parts(rows, params)
+    by_source: dict[str, int] = {}
+    for row in rows:
+        by_source[row.source] = by_source.get(row.source, 0) + 1
+    card = {
+        "training_rows": len(rows),
+        "training_rows_by_source": dict(sorted(by_source.items())),
+        "params": params.as_dict(),
+        "thresholds": thresholds.as_dict(),
+        "cross_validation": {
+            "method": oos.method,
+            "pooled": figures(predicted, truth, oos.categories, gold_categories),
+            "per_source": per_source,
+        },
+        "llm_cascade": cascade,
+        "train_seconds": round(time.perf_counter() - started, 2),
+    }
+    model = RiskModel(model_version(rows, params), parts, calibrators, thresholds, card)
+    card["strongest_features"] = model.strongest_features()
+    return model
