@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SOURCES = ("demo", "slack", "export")
 WAREHOUSES = ("duckdb", "postgres")
-SCORERS = ("auto", "rules", "llm")
+SCORERS = ("auto", "model", "llm", "rules")
 RATE_TIERS = ("tier3", "strict")
 
 DEFAULT_START_DATE = "2026-01-01"
 DEFAULT_DUCKDB_PATH = "data/digest.duckdb"
+DEFAULT_MODEL_DIR = "data/models"
 DEFAULT_LLM_MODEL = "gpt-4.1-mini"
 LLM_MODES = ("sync", "batch")
 DEFAULT_LLM_MAX_TOKENS_PER_RUN = 2_000_000
@@ -120,6 +121,8 @@ class Settings:
     thread_lookback_days: int = 14
     include_bots: bool = True
     scorer: str = "auto"
+    labels_path: str | None = None
+    model_dir: str = ""  # empty: models/ next to the DuckDB file, or data/models
     llm_model: str = DEFAULT_LLM_MODEL
     has_openai_key: bool = False
     openai_base_url: str | None = None
@@ -140,9 +143,19 @@ class Settings:
 
     @property
     def effective_scorer(self) -> str:
+        """auto: the risk model plus the LLM with a key, the risk model alone without one."""
         if self.scorer == "auto":
-            return "llm" if self.has_openai_key else "rules"
+            return "llm" if self.has_openai_key else "model"
         return self.scorer
+
+    @property
+    def effective_model_dir(self) -> str:
+        """``DIGEST_MODEL_DIR``; unset, ``models/`` beside the DuckDB file (``data/models``)."""
+        if self.model_dir:
+            return self.model_dir
+        if self.warehouse == "duckdb":
+            return str(Path(self.duckdb_path).parent / "models")
+        return DEFAULT_MODEL_DIR
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -178,6 +191,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if include_bots not in ("true", "false", "1", "0", "yes", "no"):
         raise ConfigError(f"DIGEST_INCLUDE_BOTS={include_bots!r} is not valid; use true or false")
     scorer = _choice(env, "DIGEST_SCORER", SCORERS, "auto")
+    labels_path = env.get("DIGEST_LABELS_PATH") or None
+    if labels_path and not labels_path.lower().endswith((".jsonl", ".csv")):
+        raise ConfigError(f"DIGEST_LABELS_PATH={labels_path!r} must end in .jsonl or .csv")
     openai_base_url = env.get("OPENAI_BASE_URL") or None
     if scorer == "llm" and not env.get("OPENAI_API_KEY") and not openai_base_url:
         raise ConfigError(
@@ -199,6 +215,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         thread_lookback_days=_int(env, "DIGEST_THREAD_LOOKBACK_DAYS", 14, minimum=0),
         include_bots=include_bots in ("true", "1", "yes"),
         scorer=scorer,
+        labels_path=labels_path,
+        model_dir=env.get("DIGEST_MODEL_DIR") or "",
         llm_model=env.get("DIGEST_LLM_MODEL") or DEFAULT_LLM_MODEL,
         has_openai_key=bool(env.get("OPENAI_API_KEY")),
         openai_base_url=openai_base_url,

@@ -120,3 +120,16 @@ def duckdb_pipeline(tmp_path_factory) -> str:
     failed_checks = run_demo_pipeline(Settings(duckdb_path=path))
     assert not failed_checks, f"asset checks failed on DuckDB: {failed_checks}"
     return path
+
+
+# --- the risk model ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def risk_model_dir(tmp_path_factory) -> str:
+    """A model folder holding the packaged labels' model (trained once per test process)."""
+    from digest_pipeline.defs.risk.store import RiskModelStore
+
+    folder = str(tmp_path_factory.mktemp("models"))
+    RiskModelStore(model_dir=folder).current()
+    return folder

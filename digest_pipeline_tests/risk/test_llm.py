@@ -173,7 +173,8 @@ def test_estimated_cost_uses_cached_prices_and_halves_for_batch():
     assert estimate_cost("llama3:8b", 10, 0, 10, batch=False) is None
 
 
-def _rules_frame(levels: dict[str, str]) -> pd.DataFrame:
+def _model_frame(levels: dict[str, str]) -> pd.DataFrame:
+    """Contract-shaped rows as the risk model leaves them (before the LLM)."""
     ts = pd.Timestamp("2026-03-10 15:00", tz="UTC")
     return pd.DataFrame(
         {
@@ -182,15 +183,19 @@ def _rules_frame(levels: dict[str, str]) -> pd.DataFrame:
             "message_timestamp": [ts] * len(levels),
             "risk_level": list(levels.values()),
             "risk_category": ["manufacturing_quality"] * len(levels),
-            "description": ["rules says"] * len(levels),
+            "description": ["model says"] * len(levels),
             "confidence_score": [0.7] * len(levels),
             "mitigation_suggestions": ["[]"] * len(levels),
             "requires_attention": [True] * len(levels),
             "created_at": [ts] * len(levels),
-            "scorer": ["rules"] * len(levels),
-            "model": ["rules-v1"] * len(levels),
-            "prompt_version": ["rules-v1"] * len(levels),
+            "scorer": ["model"] * len(levels),
+            "model": ["rm-0123456789ab"] * len(levels),
+            "prompt_version": [None] * len(levels),
             "needs_rescore": [False] * len(levels),
+            "rules_risk_level": ["low"] * len(levels),
+            "model_version": ["rm-0123456789ab"] * len(levels),
+            "model_risk_level": list(levels.values()),
+            "judgement": ["model"] * len(levels),
         }
     )
 
@@ -207,26 +212,27 @@ def _llm(level: str) -> RiskAssessment:
 
 
 def test_combine_keeps_both_judgements_and_says_which_won():
-    rules = _rules_frame(
+    base = _model_frame(
         {"a": "critical", "b": "critical", "c": "low", "d": "high", "e": "low", "f": "medium"}
     )
     out = combine(
-        rules,
-        {"a": _llm("low"), "b": _llm("high"), "c": _llm("medium")},
+        base,
+        {"a": _llm("low"), "b": _llm("high"), "c": _llm("medium"), "g": _llm("low")},
         {"d": "timeout"},
         ["e"],
+        floor=["a", "b"],
         llm_provenance=Provenance("llm", "gpt-4.1-mini", "risk-llm-v1"),
     ).set_index("message_id")
-    # A rules critical is never lowered below high: the rules' row wins, the model's is kept.
+    # A confident model critical is never lowered below high: the model's row wins.
     assert out.loc["a", ["risk_level", "llm_risk_level", "judgement", "scorer"]].tolist() == [
         "critical",
         "low",
-        "rules_floor",
-        "rules",
+        "model_floor",
+        "model",
     ]
-    # ... but the model may lower it to high.
+    # ... but the LLM may lower it to high.
     assert out.loc[
-        "b", ["risk_level", "rules_risk_level", "judgement", "scorer", "model"]
+        "b", ["risk_level", "model_risk_level", "judgement", "scorer", "model"]
     ].tolist() == [
         "high",
         "critical",
@@ -236,16 +242,19 @@ def test_combine_keeps_both_judgements_and_says_which_won():
     ]
     assert out.loc["c", "risk_level"] == "medium" and out.loc["c", "description"] == "llm says"
     assert json.loads(out.loc["c", "mitigation_suggestions"]) == ["act"]
-    assert out.loc["d", ["judgement", "fallback_reason", "scorer"]].tolist() == [
+    # A failed message keeps the model's row, marked for re-scoring.
+    assert out.loc["d", ["judgement", "fallback_reason", "scorer", "risk_level"]].tolist() == [
         "fallback",
         "timeout",
-        "rules",
+        "model",
+        "high",
     ]
     assert bool(out.loc["d", "needs_rescore"]) and not out.loc["a", "needs_rescore"]
     assert out.loc["e", "judgement"] == "triage"
     assert out.loc["f", ["judgement", "fallback_reason"]].tolist() == ["fallback", "not_scored"]
     assert str(out["message_timestamp"].dtype).startswith("datetime64")
-    assert len(out) == len(rules)
+    assert len(out) == len(base)
+    assert "g" not in out.index  # an answer for an unknown message adds no row
 
 
 def test_llm_settings_are_validated_with_one_line_errors(tmp_path):

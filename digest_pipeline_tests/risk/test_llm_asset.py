@@ -15,6 +15,7 @@ from digest_pipeline.defs.enrichment.enrich import enrich_messages
 from digest_pipeline.defs.partitions import hourly_partitions
 from digest_pipeline.defs.risk.assets import risk_assessments
 from digest_pipeline.defs.risk.resources import RiskScorer
+from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.slack.assets import USERS_SCHEMA
 from digest_pipeline.defs.storage.duckdb import DuckDBWarehouseIOManager
 from digest_pipeline.defs.storage.schema import column_names
@@ -104,9 +105,12 @@ def _messages_asset(payloads: dict[str, dict]) -> dg.AssetsDefinition:
 
 
 class Pipeline:
-    def __init__(self, path: str, server: FakeOpenAIServer, **scorer: object) -> None:
+    def __init__(
+        self, path: str, server: FakeOpenAIServer, model_dir: str, **scorer: object
+    ) -> None:
         self.path = path
         self.server = server
+        self.store = RiskModelStore(model_dir=model_dir)
         self.payloads = _payloads()
         self.warehouse = Warehouse(duckdb_path=path)
         self.warehouse.replace_rows("slack_users", USERS, key=["user_id"], schema=USERS_SCHEMA)
@@ -125,6 +129,7 @@ class Pipeline:
                 "io_manager": DuckDBWarehouseIOManager(database=self.path, schema="digest"),
                 "warehouse": self.warehouse,
                 "risk_scorer": self.scorer,
+                "risk_model_store": self.store,
             },
             run_config=QUIET,
         )
@@ -136,6 +141,16 @@ class Pipeline:
         with duckdb.connect(self.path, read_only=True) as conn:
             conn.execute("USE digest.digest")
             return conn.execute("SELECT * FROM risk_assessments ORDER BY message_id").df()
+
+    def confident_lows(self) -> set[str]:
+        """The messages the risk model is confident are low: never sent to the LLM."""
+        texts = {ts: msg["text"] for ts, msg in self.payloads.items()}
+        parents = [
+            texts.get(msg.get("thread_ts")) if msg.get("thread_ts") != ts else None
+            for ts, msg in self.payloads.items()
+        ]
+        skip = self.store.current().predict(list(texts.values()), parents).llm_skip
+        return {f"{CHANNEL}:{ts}" for ts, s in zip(texts, skip, strict=True) if s}
 
     def message_count(self) -> int:
         with duckdb.connect(self.path, read_only=True) as conn:
@@ -156,75 +171,90 @@ def server():
         yield fake
 
 
-def test_llm_scores_non_trivial_messages_and_a_rerun_makes_no_calls(duckdb_path, server):
-    pipeline = Pipeline(duckdb_path, server)
+def test_llm_scores_what_the_model_is_unsure_of_and_a_rerun_makes_no_calls(
+    duckdb_path, server, risk_model_dir
+):
+    pipeline = Pipeline(duckdb_path, server, risk_model_dir)
     meta = pipeline.run()
     rows = assert_one_row_per_message(pipeline).set_index("message_id")
-    assert meta["triaged"] == 2 and meta["llm_scored"] == 8 and meta["fallbacks"] == 0
-    assert meta["llm_calls"] == server.calls == 2
+    skipped = pipeline.confident_lows()
+    # Chatter is skipped; every message with a business signal reaches the LLM.
+    assert {f"{CHANNEL}:{_ts(3)}", f"{CHANNEL}:{_ts(7)}"} <= skipped
+    assert not skipped & {f"{CHANNEL}:{_ts(i)}" for i in (1, 4, 5, 8, 9)}
+    sent = len(pipeline.payloads) - len(skipped)
+    assert meta["triaged"] == len(skipped) and meta["llm_scored"] == sent
+    assert meta["fallbacks"] == 0 and meta["sent_to_llm_share"] == round(sent / 10, 4)
+    assert meta["llm_calls"] == server.calls == -(-sent // 4)
     assert meta["llm_prompt_tokens"] > 0 and meta["llm_completion_tokens"] > 0
-    assert meta["llm_estimated_cost_usd"] > 0
-    assert meta["by_judgement"] == {"llm": 8, "triage": 2}
+    assert meta["by_judgement"] == {"llm": sent, "triage": len(skipped)}
     llm_rows = rows[rows["judgement"] == "llm"]
     assert set(llm_rows["scorer"]) == {"llm"} and set(llm_rows["model"]) == {"gpt-4.1-mini"}
-    assert set(rows.loc[rows["judgement"] == "triage", "risk_level"]) == {"low"}
+    triaged = rows[rows["judgement"] == "triage"]
+    assert set(triaged["risk_level"]) == {"low"} and set(triaged["scorer"]) == {"model"}
+    assert set(rows["model_version"]) == {meta["model_version"]}
     assert not rows["needs_rescore"].any()
 
     again = pipeline.run()
-    assert server.calls == 2
-    assert again["llm_calls"] == 0 and again["cache_hits"] == 8
+    assert server.calls == -(-sent // 4)
+    assert again["llm_calls"] == 0 and again["cache_hits"] == sent
     assert pipeline.rows()["risk_level"].tolist() == rows["risk_level"].tolist()
 
 
-def test_an_edited_message_is_the_only_one_scored_again(duckdb_path, server):
-    pipeline = Pipeline(duckdb_path, server)
-    pipeline.run()
+def test_an_edited_message_is_the_only_one_scored_again(duckdb_path, server, risk_model_dir):
+    pipeline = Pipeline(duckdb_path, server, risk_model_dir)
+    first = pipeline.run()
     before = server.calls
     pipeline.payloads[_ts(6)]["text"] = "EVT retest FAILED again, 12% of units dead on arrival"
     meta = pipeline.run()
     assert server.calls == before + 1
     assert server.requests[-1].ids == ("m1",)
     assert "retest FAILED" in server.requests[-1].user_content
-    assert meta["cache_hits"] == 7 and meta["llm_scored"] == 1
+    assert meta["cache_hits"] == first["llm_scored"] and meta["llm_scored"] == 1
     assert_one_row_per_message(pipeline)
 
 
-def test_failed_batches_get_the_rules_row_and_are_rescored_on_the_next_run(duckdb_path, server):
-    pipeline = Pipeline(duckdb_path, server)
+def test_failed_batches_get_the_model_row_and_are_rescored_on_the_next_run(
+    duckdb_path, server, risk_model_dir
+):
+    pipeline = Pipeline(duckdb_path, server, risk_model_dir)
     server.inject(*[Fault.server_error(500)] * 2, when=lambda content: "Murata" in content)
     meta = pipeline.run()
     rows = assert_one_row_per_message(pipeline)
     failed = rows[rows["needs_rescore"]]
     assert len(failed) == meta["fallbacks"] == meta["needs_rescore"] == 4  # the first batch
-    assert set(failed["scorer"]) == {"rules"} and set(failed["judgement"]) == {"fallback"}
+    assert set(failed["scorer"]) == {"model"} and set(failed["judgement"]) == {"fallback"}
     assert set(failed["fallback_reason"]) == {"server_error"}
     assert meta["fallback_reasons"] == {"server_error": 4}
 
     calls = server.calls
+    scored = meta["llm_scored"]
     meta = pipeline.run()
-    assert meta["llm_scored"] == 4 and meta["cache_hits"] == 4
+    assert meta["llm_scored"] == 4 and meta["cache_hits"] == scored
     assert server.calls == calls + 1
     assert not assert_one_row_per_message(pipeline)["needs_rescore"].any()
 
 
-def test_the_token_budget_falls_back_to_the_rules_for_the_rest(duckdb_path, server):
-    pipeline = Pipeline(duckdb_path, server, max_tokens_per_run=3_000, concurrency=1)
+def test_the_token_budget_falls_back_to_the_model_for_the_rest(duckdb_path, server, risk_model_dir):
+    pipeline = Pipeline(
+        duckdb_path, server, risk_model_dir, max_tokens_per_run=3_000, concurrency=1
+    )
     meta = pipeline.run()
     rows = assert_one_row_per_message(pipeline)
+    unsure = len(pipeline.payloads) - len(pipeline.confident_lows())
     assert meta["llm_calls"] == 1
-    assert meta["fallback_reasons"] == {"budget": 4}
-    assert rows["needs_rescore"].sum() == 4
+    assert meta["fallback_reasons"] == {"budget": unsure - 4}
+    assert rows["needs_rescore"].sum() == unsure - 4
 
 
-def test_a_prompt_injection_cannot_lower_a_rules_critical(duckdb_path):
+def test_a_prompt_injection_cannot_lower_a_confident_model_critical(duckdb_path, risk_model_dir):
     with FakeOpenAIServer(api_key=KEY, judge=gullible_judge) as server:
-        pipeline = Pipeline(duckdb_path, server)
+        pipeline = Pipeline(duckdb_path, server, risk_model_dir)
         pipeline.run()
         sent = "\n".join(r.user_content for r in server.requests)
     row = pipeline.rows().set_index("message_id").loc[f"{CHANNEL}:{_ts(8)}"]
-    assert row["llm_risk_level"] == "low"  # the (gullible) model obeyed the message ...
-    assert row["rules_risk_level"] == "critical"
-    assert row["risk_level"] == "critical" and row["judgement"] == "rules_floor"  # ... but lost
+    assert row["llm_risk_level"] == "low"  # the (gullible) LLM obeyed the message ...
+    assert row["model_risk_level"] == "critical"
+    assert row["risk_level"] == "critical" and row["judgement"] == "model_floor"  # ... but lost
     # What left the pipeline: user IDs, not names or e-mail addresses.
     assert "dana@acme.com" not in sent and "[email]" in sent
     assert "Alice" not in sent and "Bob" not in sent and "@U01ALICE" in sent
@@ -238,7 +268,7 @@ def test_the_scorer_follows_the_settings():
     def scorer(**settings: object) -> RiskScorer:
         return build_defs(Settings(**settings)).resources["risk_scorer"]
 
-    assert scorer().kind == "rules" and scorer().openai is None
+    assert scorer().kind == "model" and scorer().openai is None
     with_key = scorer(has_openai_key=True, llm_model="gpt-4.1-nano", llm_concurrency=3)
     assert with_key.kind == "llm" and with_key.model == "gpt-4.1-nano"
     assert with_key.concurrency == 3

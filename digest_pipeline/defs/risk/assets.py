@@ -1,10 +1,12 @@
 """The ``risk_assessments`` asset: one business-risk judgement per message of the hour."""
 
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from digest_pipeline.defs.enrichment.enrich import user_directory
@@ -17,12 +19,14 @@ from digest_pipeline.defs.risk.llm import (
     Provenance,
     combine,
     input_hash,
-    is_trivial,
     prepare_text,
 )
+from digest_pipeline.defs.risk.model import Predictions
 from digest_pipeline.defs.risk.prompt import PROMPT_VERSION
 from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.risk.rules import score_frame
+from digest_pipeline.defs.risk.scoring import model_assessments
+from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
@@ -41,18 +45,22 @@ RISK_SCHEMA = table_schema(
     ("mitigation_suggestions", "JSON", "Suggested actions from the category playbook"),
     ("requires_attention", "BOOLEAN", "Someone should act on this"),
     ("created_at", "TIMESTAMPTZ", "When this assessment was made"),
-    ("scorer", "VARCHAR", "rules or llm: which judgement won"),
-    ("model", "VARCHAR", "LLM model, or the rules version"),
-    ("prompt_version", "VARCHAR", "Prompt version (LLM) or rules version"),
+    ("scorer", "VARCHAR", "model, llm or rules: which judgement won"),
+    ("model", "VARCHAR", "Risk model version, LLM model, or the rules version"),
+    ("prompt_version", "VARCHAR", "Prompt version (LLM) or rules version; null for the model"),
     ("needs_rescore", "BOOLEAN", "Fell back from the LLM: re-scored on the next run"),
     ("content_hash", "VARCHAR", "sha256 of the assessed text"),
     ("rules_risk_level", "VARCHAR", "The rules scorer's level (always computed)"),
     ("llm_risk_level", "VARCHAR", "The LLM's level, when it answered (else null)"),
+    ("model_version", "VARCHAR", "Risk model that scored the row (rm-…), or the rules version"),
+    ("model_risk_level", "VARCHAR", "The risk model's level (null under DIGEST_SCORER=rules)"),
+    ("risk_probability", "DOUBLE", "The risk model's calibrated P(level >= high)"),
     (
         "judgement",
         "VARCHAR",
-        "Which judgement won: rules (rules scorer), triage (trivial message, no call), llm, "
-        "rules_floor (rules critical kept over an LLM answer below high), fallback (LLM failed)",
+        "Which judgement won: model (risk model), rules (DIGEST_SCORER=rules), triage (the model "
+        "is confident it is low: no LLM call), llm, model_floor (the model's confident critical "
+        "kept at high over a lower LLM answer), fallback (LLM failed: the model's row)",
     ),
     ("fallback_reason", "VARCHAR", "Why the LLM failed (timeout, refusal, budget, ...), else null"),
 )
@@ -109,6 +117,9 @@ def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame
             "content_hash": messages["content_hash"].to_numpy(),
             "rules_risk_level": scored["risk_level"].to_numpy(),
             "llm_risk_level": None,
+            "model_version": RULES_VERSION,
+            "model_risk_level": None,
+            "risk_probability": np.nan,
             "judgement": "rules",
             "fallback_reason": None,
         }
@@ -140,15 +151,15 @@ def _text(value: object) -> str | None:
 def llm_items(
     messages: pd.DataFrame,
     contexts: pd.Series,
-    rules: pd.DataFrame,
+    skip: Collection[str],
     names_to_ids: list[tuple[str, str]],
 ) -> tuple[list[LLMItem], list[str], dict[str, str]]:
-    """(items to judge, triaged message IDs, input hash by message ID)."""
+    """(items to judge, triaged message IDs, input hash by message ID); ``skip``: the message
+    IDs the risk model is confident are low (no call)."""
     items: list[LLMItem] = []
     triaged: list[str] = []
     hashes: dict[str, str] = {}
     authors = dict(zip(messages["id"], messages["user_id"], strict=True))
-    rules_level = dict(zip(rules["message_id"], rules["risk_level"], strict=True))
     for message_id, content, channel, user_id, is_reply, parent_id, parent_text in zip(
         messages["id"].tolist(),
         messages["content"].tolist(),
@@ -160,7 +171,7 @@ def llm_items(
         strict=True,
     ):
         text = _text(content) or ""
-        if rules_level[message_id] == "low" and is_trivial(text):
+        if message_id in skip:
             triaged.append(message_id)
             continue
         thread_id = parent_id if is_reply and isinstance(parent_id, str) else message_id
@@ -187,16 +198,20 @@ def score_with_llm(
     context: dg.AssetExecutionContext,
     messages: pd.DataFrame,
     contexts: pd.Series,
-    rules: pd.DataFrame,
+    base: pd.DataFrame,
+    predictions: Predictions,
     risk_scorer: RiskScorer,
     warehouse: Warehouse,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Rules everywhere, then the LLM for non-trivial messages not in the cache."""
+    """The model everywhere, then the LLM for what the model is not sure is low (not cached)."""
     config = risk_scorer.llm_config()
     if risk_scorer.mode == "batch":
         # Submission through the Batch API is not wired yet (plan in risk/batch.py).
         context.log.warning("DIGEST_LLM_MODE=batch is not available yet: scoring synchronously")
-    items, triaged, hashes = llm_items(messages, contexts, rules, user_names(warehouse))
+    ids = base["message_id"].tolist()
+    skip = {m for m, s in zip(ids, predictions.llm_skip.tolist(), strict=True) if s}
+    floor = {m for m, f in zip(ids, predictions.critical_floor.tolist(), strict=True) if f}
+    items, triaged, hashes = llm_items(messages, contexts, skip, user_names(warehouse))
     cached = cache.lookup(
         warehouse, list(hashes.values()), model=config.model, prompt_version=config.prompt_version
     )
@@ -217,15 +232,16 @@ def score_with_llm(
     )
     if outcome.stopped:
         context.log.error(
-            "LLM calls stopped early (%s): the remaining messages got the rules assessment and "
-            "are marked for re-scoring",
+            "LLM calls stopped early (%s): the remaining messages got the risk model's assessment "
+            "and are marked for re-scoring",
             outcome.stopped,
         )
     frame = combine(
-        rules,
+        base,
         judged,
         outcome.failures,
         triaged,
+        floor=floor,
         llm_provenance=Provenance("llm", config.model, config.prompt_version),
     )
     metadata: dict[str, Any] = {
@@ -233,6 +249,7 @@ def score_with_llm(
         "llm_mode": "sync",
         "prompt_version": PROMPT_VERSION,
         "triaged": len(triaged),
+        "sent_to_llm_share": round(len(items) / len(ids), 4) if ids else 0.0,
         "cache_hits": len(items) - len(todo),
         "llm_scored": len(outcome.results),
         "fallbacks": len(outcome.failures),
@@ -246,15 +263,18 @@ def score_with_llm(
 
 @dg.asset(
     group_name="score",
-    kinds={"python", "openai", "duckdb"},
+    kinds={"python", "scikitlearn", "openai", "duckdb"},
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool="openai",
+    deps=["risk_model"],
     description=(
         "One risk assessment per message: level, category, one-line description, confidence, "
-        "mitigations and whether someone must act. Replies are read with their parent. The LLM "
-        "scorer (with a key) judges non-trivial messages in thread batches, cached by input; "
-        "the rules scorer runs everywhere, as the offline default and the LLM's fallback."
+        "mitigations and whether someone must act. Replies are read with their parent. The "
+        "learned risk model (risk_model) judges every message; with an OpenAI key the LLM also "
+        "judges what the model is not confidently low on, in thread batches, cached by input. "
+        "model_version says which model scored each row: a new model scores new hours only; "
+        "re-scoring old hours is a backfill."
     ),
     metadata={"partition_expr": "message_timestamp", "dagster/column_schema": RISK_SCHEMA},
 )
@@ -263,12 +283,22 @@ def risk_assessments(
     messages: pd.DataFrame,
     warehouse: Warehouse,
     risk_scorer: RiskScorer,
+    risk_model_store: RiskModelStore,
 ) -> pd.DataFrame:
     contexts = thread_contexts(messages, warehouse)
     frame = assess_messages(messages, contexts)
     extra: dict[str, Any] = {}
-    if risk_scorer.uses_llm and len(frame):
-        frame, extra = score_with_llm(context, messages, contexts, frame, risk_scorer, warehouse)
+    version = RULES_VERSION
+    if risk_scorer.uses_model and len(frame):
+        model = risk_model_store.current(context.log)
+        version = model.version
+        frame, predictions = model_assessments(
+            frame, messages["content"].tolist(), contexts.tolist(), model
+        )
+        if risk_scorer.uses_llm:
+            frame, extra = score_with_llm(
+                context, messages, contexts, frame, predictions, risk_scorer, warehouse
+            )
     frame = frame[column_names(RISK_SCHEMA)]
     levels = frame["risk_level"].value_counts().to_dict() if len(frame) else {}
     judgements = frame["judgement"].value_counts().to_dict() if len(frame) else {}
@@ -276,6 +306,7 @@ def risk_assessments(
         {
             "assessments": len(frame),
             "scorer": risk_scorer.kind,
+            "model_version": version,
             "by_level": {k: int(levels.get(k, 0)) for k in ("low", "medium", "high", "critical")},
             "by_judgement": {str(k): int(v) for k, v in judgements.items()},
             "requires_attention": int(frame["requires_attention"].sum()) if len(frame) else 0,

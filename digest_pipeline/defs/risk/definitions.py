@@ -1,20 +1,23 @@
-"""Score: the ``risk_assessments`` asset and its scorer."""
+"""Score: the labels, the learned risk model, ``risk_assessments`` and their checks."""
 
 import dagster as dg
 
-from digest_pipeline.defs.risk import assets
+from digest_pipeline.defs.risk import assets, model_assets
 from digest_pipeline.defs.risk.checks import build_scorer_eval_check
 from digest_pipeline.defs.risk.resources import build_risk_scorer
+from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.settings import Settings
 
 
 def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([assets]),
+        assets=dg.load_assets_from_modules([assets, model_assets]),
         asset_checks=[
             *dg.load_asset_checks_from_modules([assets]),
-            build_scorer_eval_check(settings.scorer),
+            build_scorer_eval_check(settings.effective_scorer),
         ],
+        jobs=[model_assets.risk_model_job],
+        sensors=[model_assets.risk_labels_sensor],
         resources={
             "risk_scorer": build_risk_scorer(
                 kind=settings.effective_scorer,
@@ -25,6 +28,9 @@ def build_defs(settings: Settings) -> dg.Definitions:
                 concurrency=settings.llm_concurrency,
                 batch_messages=settings.llm_batch_size,
                 max_tokens_per_run=settings.llm_max_tokens_per_run,
-            )
+            ),
+            "risk_model_store": RiskModelStore(
+                model_dir=settings.effective_model_dir, labels_path=settings.labels_path
+            ),
         },
     )

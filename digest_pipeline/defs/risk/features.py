@@ -1,7 +1,7 @@
 """What the risk model reads of a message: its words, its characters, its thread parent, signals.
 
-* word 1–2-grams of the message (TF-IDF, sublinear),
-* character 2–5-grams inside word boundaries: abbreviations, typos, inflections and scripts
+* word 1-2-grams of the message (TF-IDF, sublinear),
+* character 2-5-grams inside word boundaries: abbreviations, typos, inflections and scripts
   without spaces (Chinese, Japanese) share pieces with the words the model has seen,
 * the thread parent's words, in their own namespace and at half weight: "pushed to wk 14" means
   little without "committed ship date wk 10" above it,
@@ -98,9 +98,7 @@ class Featurizer:
         self.word.fit(texts)
         self.char.fit(texts)
         self.parent.fit([p for p in parents if p] or ["-"])
-        self.signals.fit(
-            [structural_signals(t, p) for t, p in zip(texts, parents, strict=True)]
-        )
+        self.signals.fit([structural_signals(t, p) for t, p in zip(texts, parents, strict=True)])
         return self
 
     def transform(self, texts: Sequence[str], parents: Sequence[str]) -> sp.csr_matrix:

@@ -108,10 +108,10 @@ def _optional_str(obj: Mapping[str, Any], key: str, where: str) -> str | None:
     raise DatasetError(f"{where}: {key!r} must be a string or null, got {type(value).__name__}")
 
 
-def _optional_bool(value: object, where: str) -> bool | None:
+def _optional_bool(value: object, where: str, *, text_cells: bool) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, str):  # CSV cells
+    if text_cells and isinstance(value, str):  # CSV cells are text
         low = value.strip().lower()
         if low in ("", "null", "none"):
             return None
@@ -122,8 +122,11 @@ def _optional_bool(value: object, where: str) -> bool | None:
     raise DatasetError(f"{where}: 'requires_attention' must be true, false or null")
 
 
-def parse_record(obj: object, where: str, *, source: str = "") -> LabeledMessage:
-    """One decoded row as a :class:`LabeledMessage`, or a :class:`DatasetError` naming ``where``."""
+def parse_record(
+    obj: object, where: str, *, source: str = "", text_cells: bool = False
+) -> LabeledMessage:
+    """One decoded row as a :class:`LabeledMessage`, or a :class:`DatasetError` naming ``where``.
+    ``text_cells``: the row is a CSV row, whose booleans and lists arrive as text."""
     if not isinstance(obj, Mapping):
         raise DatasetError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     for key in ("text", "risk_level"):
@@ -150,7 +153,7 @@ def parse_record(obj: object, where: str, *, source: str = "") -> LabeledMessage
     if context is not None and len(context) > MAX_TEXT_CHARS:
         raise DatasetError(f"{where}: 'thread_context' is longer than {MAX_TEXT_CHARS} characters")
     tags = obj.get("tags") or []
-    if isinstance(tags, str):  # CSV: "a;b"
+    if text_cells and isinstance(tags, str):  # CSV: "a;b"
         tags = [t for t in tags.replace(",", ";").split(";") if t.strip()]
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise DatasetError(f"{where}: 'tags' must be a list of strings")
@@ -160,7 +163,9 @@ def parse_record(obj: object, where: str, *, source: str = "") -> LabeledMessage
         channel=_optional_str(obj, "channel", where),
         thread_context=context,
         risk_category=category,
-        requires_attention=_optional_bool(obj.get("requires_attention"), where),
+        requires_attention=_optional_bool(
+            obj.get("requires_attention"), where, text_cells=text_cells
+        ),
         id=str(obj.get("id") or "")[:200],
         tags=tuple(t.strip() for t in tags),
         source=source,
@@ -195,7 +200,7 @@ def parse_content(content: str, name: str, *, source: str, csv_format: bool = Fa
             found.problem(where, f"more than {MAX_ROWS_PER_SOURCE} rows: the rest is not read")
             break
         try:
-            record = parse_record(obj, where, source=source)
+            record = parse_record(obj, where, source=source, text_cells=csv_format)
         except DatasetError as e:
             found.problem(where, str(e).removeprefix(f"{where}: "))
             continue

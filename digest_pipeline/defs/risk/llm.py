@@ -2,8 +2,8 @@
 
 How a partition is scored (see ``assets.py`` for the warehouse side):
 
-1. The rules score every message (cheap, deterministic). Trivial messages (acknowledgements,
-   emoji, "+1") that the rules also find harmless are *triaged*: a deterministic low, no call.
+1. The risk model scores every message (cheap, deterministic). Messages it is confident are low
+   are *triaged*: they keep the model's low, no call (``assets.llm_items``).
 2. The rest is grouped by thread (the parent first, then its replies; a parent from an earlier
    hour rides along as context only) and packed into requests of up to ``batch_messages``
    messages, each message under a short batch ID (``m1``, ``m2``, ...).
@@ -15,8 +15,8 @@ How a partition is scored (see ``assets.py`` for the warehouse side):
    JSON and a cut-off batch are retried once in smaller batches (a cut-off batch is split in
    two first); what still fails is reported with its reason, and the caller gives it the rules
    assessment marked ``needs_rescore``. No message is ever dropped.
-5. The final judgement keeps both scorers' levels: a critical found by the rules is never
-   lowered below high by the model (:func:`combine`).
+5. The final judgement keeps both levels: a critical the risk model is confident about is never
+   lowered below high by the LLM (:func:`combine`).
 """
 
 from __future__ import annotations
@@ -452,7 +452,7 @@ def input_hash(text: str, channel: str | None, parent_text: str | None) -> str:
     return digest.hexdigest()
 
 
-JUDGEMENTS = ("rules", "triage", "llm", "rules_floor", "fallback")
+JUDGEMENTS = ("model", "rules", "triage", "llm", "model_floor", "fallback")
 
 
 @dataclass(frozen=True)
@@ -463,28 +463,28 @@ class Provenance:
 
 
 def combine(
-    rules: pd.DataFrame,
+    base: pd.DataFrame,
     llm: Mapping[str, RiskAssessment],
     failures: Mapping[str, FailureReason],
     triaged: Iterable[str],
     *,
+    floor: Iterable[str] = (),
     llm_provenance: Provenance,
 ) -> pd.DataFrame:
-    """The final rows: ``rules`` (contract-shaped rules assessments, one per ``message_id``)
-    overridden by the model's judgements, with both levels kept.
+    """The final rows: ``base`` (contract-shaped assessments of the risk model, one per
+    ``message_id``) overridden by the LLM's judgements, with both levels kept.
 
-    A rules ``critical`` answered by the model with ``low``/``medium`` keeps the rules' row
-    (``judgement='rules_floor'``): the model may lower a critical to high, never below.
-    Failed messages keep the rules' row with ``needs_rescore``.
+    A message in ``floor`` (the model is confident it is critical) answered by the LLM with
+    ``low``/``medium`` keeps the model's row (``judgement='model_floor'``): the LLM may lower a
+    confident critical to high, never below. Failed messages keep the model's row with
+    ``needs_rescore``; ``triaged`` ones (confidently low) were never sent.
     """
-    frame = rules.copy()
-    frame["rules_risk_level"] = frame["risk_level"]
+    frame = base.copy()
     frame["llm_risk_level"] = None
-    frame["judgement"] = "rules"
     frame["fallback_reason"] = None
     triaged_set = set(triaged)
+    floor_set = set(floor)
     ids = frame["message_id"].tolist()
-    rules_levels = frame["risk_level"].tolist()
     columns = {name: frame[name].tolist() for name in frame.columns}
     for i, message_id in enumerate(ids):
         if message_id in triaged_set:
@@ -497,8 +497,8 @@ def combine(
             columns["needs_rescore"][i] = True
             continue
         columns["llm_risk_level"][i] = judged.risk_level
-        if rules_levels[i] == "critical" and judged.level_rank < LEVEL_RANK["high"]:
-            columns["judgement"][i] = "rules_floor"
+        if message_id in floor_set and judged.level_rank < LEVEL_RANK["high"]:
+            columns["judgement"][i] = "model_floor"
             continue
         columns["judgement"][i] = "llm"
         columns["risk_level"][i] = judged.risk_level

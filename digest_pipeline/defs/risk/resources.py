@@ -24,15 +24,15 @@ from digest_pipeline.settings import (
     DEFAULT_LLM_MODEL,
 )
 
-SCORER_KINDS = ("rules", "llm")
+SCORER_KINDS = ("model", "llm", "rules")
 # Local OpenAI-compatible servers (Ollama, vLLM) ignore the key, but the client needs one.
 LOCAL_SERVER_KEY = "unused-local-server"
 
 
 class RiskScorer(dg.ConfigurableResource):
-    """The rules scorer, or the LLM scorer (with the rules as its safety net)."""
+    """The learned risk model, the model plus the LLM where the model is unsure, or the rules."""
 
-    kind: str = Field(default="rules", description="rules or llm")
+    kind: str = Field(default="model", description="model, llm (model + LLM) or rules")
     model: str = Field(default=DEFAULT_LLM_MODEL, description="DIGEST_LLM_MODEL")
     mode: str = Field(default="sync", description="sync, or batch (OpenAI Batch API; planned)")
     concurrency: int = Field(default=DEFAULT_LLM_CONCURRENCY, description="Requests in flight")
@@ -54,6 +54,11 @@ class RiskScorer(dg.ConfigurableResource):
         if self.kind not in SCORER_KINDS:
             raise dg.Failure(f"risk scorer kind {self.kind!r} is not one of {SCORER_KINDS}")
         return self.kind == "llm"
+
+    @property
+    def uses_model(self) -> bool:
+        """The learned model scores (``model`` and ``llm``); ``rules`` is the old scorer."""
+        return self.uses_llm or self.kind == "model"
 
     def llm_config(self) -> LLMConfig:
         return LLMConfig(
@@ -88,7 +93,7 @@ def build_risk_scorer(
 ) -> RiskScorer:
     """The resource for the settings: the key only ever as ``dg.EnvVar``."""
     if kind != "llm":
-        return RiskScorer(kind="rules", model=model)
+        return RiskScorer(kind=kind, model=model)
     return RiskScorer(
         kind="llm",
         model=model,

@@ -58,6 +58,7 @@ OUTPUT_COLUMNS = (
 THREAD_UPDATE = "Thread update: "
 OPEN_QUESTION = "Open question: "
 INHERITED_PREFIXES = (THREAD_UPDATE, OPEN_QUESTION)
+NO_RISK_DESCRIPTION = "No business risk detected"
 
 # Patterns run on lower-cased text: IGNORECASE would only make Python's re slower.
 _F = 0
@@ -1274,7 +1275,7 @@ def _findings(low: str, keys: set[str], cjk: bool) -> list[_Finding]:
     return found
 
 
-_NO_RISK = _Reading(LOW, NONE, "No business risk detected", "", 0, False, False, False)
+_NO_RISK = _Reading(LOW, NONE, NO_RISK_DESCRIPTION, "", 0, False, False, False)
 
 
 def _is_resolved(low: str) -> bool:
@@ -1320,7 +1321,8 @@ def _is_acknowledgement(reply_low: str) -> bool:
     return not bare.strip() or bool(_ACK.match(bare))
 
 
-def _subject(text: str) -> str:
+def subject_of(text: str) -> str:
+    """The part number or component a message is about ("TPS65219", "PMIC"), or ``""``."""
     part = _PART_NUMBER.search(text)
     if part:
         return part.group()
@@ -1393,16 +1395,16 @@ def _assess(
     level_name = LEVELS[level]
     if level == LOW and not prefix:
         description = (
-            "No business risk detected"
+            NO_RISK_DESCRIPTION
             if own.strength == 0
             else _describe(
-                own.label, _subject(text), "", prefix="Resolved: " if own.resolved else "Low: "
+                own.label, subject_of(text), "", prefix="Resolved: " if own.resolved else "Low: "
             )
         )
         if own.strength == 0:
             category = NONE
     else:
-        description = _describe(label, _subject(subject_text), detail, prefix=prefix)
+        description = _describe(label, subject_of(subject_text), detail, prefix=prefix)
     attention = level >= HIGH or (
         level == MEDIUM
         and not own.resolved
@@ -1421,7 +1423,7 @@ def _assess(
 _NO_RISK_RESULT: tuple[str, str, str, float, list[str], bool] = (
     "low",
     NONE,
-    "No business risk detected",
+    NO_RISK_DESCRIPTION,
     0.85,
     [],
     False,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,8 @@ from digest_pipeline.defs.risk.model import (
     ModelParams,
     RiskModel,
     Thresholds,
-    _inputs,
+    fit_featurizer,
+    fit_heads,
     fit_parts,
     model_version,
 )
@@ -58,9 +60,7 @@ def _folds(rows: Sequence[LabeledMessage]) -> tuple[list[tuple[str, np.ndarray]]
             counts[row.source] = counts.get(row.source, 0) + 1
     sources = sorted(s for s, n in counts.items() if n >= MIN_SOURCE_ROWS)
     if len(sources) >= 2:
-        folds = [
-            (s, np.array([i for i, r in enumerate(rows) if r.source == s])) for s in sources
-        ]
+        folds = [(s, np.array([i for i, r in enumerate(rows) if r.source == s])) for s in sources]
         return folds, f"leave one source out ({len(sources)} sources)"
     evaluable = np.array([i for i, r in enumerate(rows) if r.source not in TRAIN_ONLY_SOURCES])
     splitter = KFold(n_splits=3, shuffle=True, random_state=0)
@@ -73,7 +73,13 @@ def _folds(rows: Sequence[LabeledMessage]) -> tuple[list[tuple[str, np.ndarray]]
 def out_of_source(
     rows: Sequence[LabeledMessage], params: ModelParams, progress: Progress | None = None
 ) -> OutOfSource:
+    """Every evaluable row scored by heads that never saw its source.
+
+    The vectorizers are fitted once on every row's *text* (no label is involved): a word that
+    only the held-out source uses gets no weight, since no training row carries it.
+    """
     folds, method = _folds(rows)
+    featurizer, X_all = fit_featurizer(rows)
     index: list[np.ndarray] = []
     fold_names: list[str] = []
     scores: dict[str, list[np.ndarray]] = {name: [] for name in HEADS}
@@ -82,15 +88,12 @@ def out_of_source(
         if progress:
             progress(f"cross-validation {k}/{len(folds)}: holding out {name} ({len(test)} rows)")
         held = set(test.tolist())
-        train = [r for i, r in enumerate(rows) if i not in held]
-        parts = fit_parts(train, params)
-        texts, parents = _inputs([rows[i] for i in test])
-        X = parts.featurizer.transform(texts, parents)
+        train = np.array([i for i in range(len(rows)) if i not in held])
+        parts = fit_heads(featurizer, X_all[train], [rows[i] for i in train], params)
+        X = X_all[test]
         for head, values in parts.scores(X).items():
             scores[head].append(values)
-        categories += (
-            list(parts.category.predict(X)) if parts.category is not None else ["none"] * len(test)
-        )
+        categories += parts.categories(X)
         index.append(test)
         fold_names += [name] * len(test)
     return OutOfSource(
@@ -117,16 +120,23 @@ def _best_f_threshold(p: np.ndarray, truth: np.ndarray, beta: float = 1.0) -> fl
     return best_t
 
 
+def _recall_threshold(p: np.ndarray, truth: np.ndarray, target: float) -> float:
+    """The highest cut-off that still catches ``target`` of ``truth``."""
+    positives = np.sort(p[truth])[::-1]
+    if not len(positives):
+        return 0.5
+    return float(positives[max(int(np.ceil(target * len(positives))) - 1, 0)])
+
+
 def _median_over_folds(
-    p: np.ndarray, truth: np.ndarray, folds: Sequence[str], beta: float
+    p: np.ndarray, truth: np.ndarray, folds: Sequence[str], cut: Callable[..., float]
 ) -> float:
-    """The median over held-out sources of each source's best F-beta cut-off: one source whose
-    scores sit apart (another company's style) moves it less than pooling would."""
-    names = list(dict.fromkeys(folds))
+    """The median over held-out sources of each source's own cut-off: one source whose scores
+    sit apart (another company's style) moves it less than pooling would."""
     fold_array = np.array(folds)
     cuts = [
-        _best_f_threshold(p[fold_array == name], truth[fold_array == name], beta)
-        for name in names
+        cut(p[fold_array == name], truth[fold_array == name])
+        for name in dict.fromkeys(folds)
         if truth[fold_array == name].any()
     ]
     return float(np.median(cuts)) if cuts else 0.5
@@ -137,9 +147,13 @@ def pick_thresholds(
 ) -> tuple[Thresholds, dict[str, Any]]:
     """Cut-offs from out-of-source probabilities, and what they cost there."""
     risky = ranks >= 2
-    ge_high = _median_over_folds(p["ge_high"], risky, folds, params.high_beta)
-    ge_medium = min(_median_over_folds(p["ge_medium"], ranks >= 1, folds, params.medium_beta), ge_high)
-    critical = max(_median_over_folds(p["critical"], ranks == 3, folds, 1.0), ge_high)
+    ge_high = _median_over_folds(
+        p["ge_high"], risky, folds, partial(_recall_threshold, target=params.high_recall_target)
+    )
+    ge_medium = min(
+        _median_over_folds(p["ge_medium"], ranks >= 1, folds, _best_f_threshold), ge_high
+    )
+    critical = max(_median_over_folds(p["critical"], ranks == 3, folds, _best_f_threshold), ge_high)
     # The LLM cascade: skip only what is below (almost) every labeled risky message.
     risky_p = np.sort(p["ge_medium"][risky])
     allowed = int(np.floor(params.llm_skip_max_risky_share * len(risky_p)))

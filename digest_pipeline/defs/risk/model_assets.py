@@ -1,0 +1,399 @@
+"""``risk_labels`` → ``risk_model``: labeled messages gathered and checked, a model trained on them.
+
+``risk_labels`` gathers the packaged corpora, the team's file (``DIGEST_LABELS_PATH``), people's
+verdicts (``risk_feedback``) and the LLM's verdicts (``risk_assessments`` judged by the LLM,
+weighted below people's labels). ``risk_model`` trains on them, or reuses the stored model when
+the version (a hash of rows, feature code and parameters) already exists, and makes it current.
+``risk_labels_sensor`` re-runs both when the labels change; scoring old hours again with a new
+model is a backfill the user starts (``risk_assessments.model_version`` tells which model scored
+what).
+"""
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from digest_pipeline.defs.enrichment.taxonomy import LEVELS
+from digest_pipeline.defs.risk.labels import (
+    LabeledMessage,
+    LabelSet,
+    feedback_labels,
+    llm_labels,
+    load_packaged,
+    merge,
+    read_label_file,
+)
+from digest_pipeline.defs.risk.model import ModelParams, RiskModel, model_version
+from digest_pipeline.defs.risk.store import RiskModelStore
+from digest_pipeline.defs.risk.training import train_risk_model
+from digest_pipeline.defs.storage.schema import column_names, table_schema
+from digest_pipeline.defs.storage.warehouse import Warehouse
+
+MAX_LLM_LABELS = 20_000
+PROBLEMS_SHOWN = 20
+
+LABELS_SCHEMA = table_schema(
+    ("id", "VARCHAR", "The row's id in its source (message id for feedback and LLM rows)"),
+    ("source", "VARCHAR", "Corpus: a packaged file's name, team, feedback or llm"),
+    ("text", "VARCHAR", "The message"),
+    ("channel", "VARCHAR", "Channel name, if known"),
+    ("thread_context", "VARCHAR", "The thread parent's text for a reply"),
+    ("risk_level", "VARCHAR", "low, medium, high or critical"),
+    ("risk_category", "VARCHAR", "Category, if labeled"),
+    ("requires_attention", "BOOLEAN", "Someone should act, if labeled"),
+    ("weight", "DOUBLE", "Weight in training: 1 for people's labels, less for the LLM's"),
+)
+MODEL_SCHEMA = table_schema(
+    ("version", "VARCHAR", "rm-<hash of training rows, feature code and parameters> (key)"),
+    ("trained_at", "TIMESTAMPTZ", "When this version was trained"),
+    ("is_current", "BOOLEAN", "The version risk_assessments scores with"),
+    ("training_rows", "BIGINT", "Labeled rows trained on"),
+    ("rows_by_source", "JSON", "Training rows per source"),
+    ("cv_method", "VARCHAR", "How the figures were measured (leave one source out)"),
+    ("recall_high_critical", "DOUBLE", "Out-of-source recall on high+critical (pooled)"),
+    ("precision_high_critical", "DOUBLE", "Out-of-source precision on high+critical (pooled)"),
+    ("per_source", "JSON", "Out-of-source figures for each held-out source"),
+    ("thresholds", "JSON", "Probability cut-offs picked on out-of-source predictions"),
+    ("share_sent_to_llm", "DOUBLE", "Share of labeled messages the LLM cascade would send"),
+    ("path", "VARCHAR", "Model file (skops)"),
+)
+
+_FEEDBACK_SQL = """
+SELECT f.message_id, f.verdict, CAST(f.given_at AS VARCHAR) AS given_at, m.content AS text,
+       m.channel, p.content AS thread_context
+FROM {schema}.risk_feedback f
+JOIN {schema}.messages m ON m.id = f.message_id
+LEFT JOIN {schema}.messages p ON p.id = m.parent_id AND m.is_reply
+"""
+_LLM_SQL = """
+SELECT r.message_id, r.llm_risk_level AS risk_level, r.risk_category, r.requires_attention,
+       m.content AS text, m.channel, p.content AS thread_context
+FROM {schema}.risk_assessments r
+JOIN {schema}.messages m ON m.id = r.message_id
+LEFT JOIN {schema}.messages p ON p.id = m.parent_id AND m.is_reply
+WHERE r.judgement = 'llm' AND r.llm_risk_level IS NOT NULL
+ORDER BY r.created_at DESC, r.message_id
+LIMIT ?
+"""
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def warehouse_labels(warehouse: Warehouse) -> list[LabelSet]:
+    """People's verdicts and the LLM's, when those tables exist."""
+    found = []
+    if warehouse.table_exists("risk_feedback") and warehouse.table_exists("messages"):
+        found.append(feedback_labels(_records(warehouse.query(_FEEDBACK_SQL))))
+    if warehouse.table_exists("risk_assessments") and warehouse.table_exists("messages"):
+        found.append(llm_labels(_records(warehouse.query(_LLM_SQL, [MAX_LLM_LABELS]))))
+    return found
+
+
+def gather_labels(labels_path: str | None, extra: Sequence[LabelSet] = ()) -> LabelSet:
+    """Packaged corpora, then the LLM's verdicts, then the team's file and people's feedback
+    (later human sources win a duplicate text)."""
+    sets = [load_packaged()]
+    sets += [s for s in extra if s.rows and s.rows[0].source == "llm"]
+    if labels_path:
+        sets.append(read_label_file(labels_path, source="team"))
+    sets += [s for s in extra if not (s.rows and s.rows[0].source == "llm")]
+    return merge(sets)
+
+
+def labels_frame(labels: LabelSet) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        [
+            {
+                "id": r.id,
+                "source": r.source,
+                "text": r.text,
+                "channel": r.channel,
+                "thread_context": r.thread_context,
+                "risk_level": r.risk_level,
+                "risk_category": r.risk_category,
+                "requires_attention": r.requires_attention,
+                "weight": float(r.weight),
+            }
+            for r in labels.rows
+        ],
+        columns=column_names(LABELS_SCHEMA),
+    )
+    return frame.astype({"weight": float})
+
+
+def frame_rows(frame: pd.DataFrame) -> list[LabeledMessage]:
+    """``risk_labels`` rows back as :class:`LabeledMessage` (the table is already checked)."""
+    rows = []
+    for r in _records(frame):
+        if r["risk_level"] not in LEVELS:
+            continue
+        rows.append(
+            LabeledMessage(
+                text=str(r["text"]),
+                risk_level=str(r["risk_level"]),
+                channel=r["channel"],
+                thread_context=r["thread_context"],
+                risk_category=r["risk_category"],
+                requires_attention=None
+                if r["requires_attention"] is None
+                else bool(r["requires_attention"]),
+                id=str(r["id"]),
+                source=str(r["source"]),
+                weight=float(r["weight"]),
+            )
+        )
+    return rows
+
+
+@dg.asset(
+    group_name="score",
+    kinds={"python", "duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "labels_are_valid",
+            asset="risk_labels",
+            description="Every labeled row parsed: bad rows are counted and named here.",
+        )
+    ],
+    description=(
+        "Labeled messages the risk model learns from: the packaged corpora (the project's own, "
+        "the shared development set, labeled sets of other companies), the team's file "
+        "(DIGEST_LABELS_PATH, JSONL or CSV), people's verdicts (risk_feedback) and the LLM's "
+        "verdicts (weighted below people's). Bad rows are counted and named, never dropped "
+        "silently."
+    ),
+    metadata={"dagster/column_schema": LABELS_SCHEMA},
+)
+def risk_labels(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, risk_model_store: RiskModelStore
+) -> dg.Output[pd.DataFrame]:
+    labels = gather_labels(risk_model_store.labels_path, warehouse_labels(warehouse))
+    problems = [str(p) for p in labels.problems]
+    for problem in problems[:PROBLEMS_SHOWN]:
+        context.log.warning(f"label row skipped: {problem}")
+    yield dg.Output(
+        labels_frame(labels),
+        metadata={
+            "dagster/row_count": len(labels.rows),
+            "rows_by_source": labels.by_source(),
+            "problems": labels.problem_count,
+            "labels_path": risk_model_store.labels_path or "",
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="labels_are_valid",
+        passed=labels.problem_count == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            "all labeled rows parsed"
+            if not labels.problem_count
+            else f"{labels.problem_count} labeled row(s) skipped"
+        ),
+        metadata={"problems": labels.problem_count, "first_problems": problems[:PROBLEMS_SHOWN]},
+    )
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def card_markdown(model: RiskModel) -> dict[str, str]:
+    """The card's cross-validation and confusion matrix as Markdown, for the UI."""
+    cv = model.card["cross_validation"]
+    per_source = [
+        (
+            source,
+            f["rows"],
+            f["high_critical"],
+            f["recall_high_critical"],
+            f["precision_high_critical"],
+            f["accuracy"],
+            f["category_accuracy"],
+        )
+        for source, f in [*cv["per_source"].items(), ("all (pooled)", cv["pooled"])]
+    ]
+    confusion = cv["pooled"]["confusion"]
+    return {
+        "cross_validation": _markdown_table(
+            (
+                "held-out source",
+                "rows",
+                "high+critical",
+                "recall h+c",
+                "precision h+c",
+                "accuracy",
+                "category acc.",
+            ),
+            per_source,
+        ),
+        "confusion": _markdown_table(
+            ("labeled \\ predicted", *LEVELS),
+            [(gold, *(confusion[gold][p] for p in LEVELS)) for gold in LEVELS],
+        ),
+    }
+
+
+def model_row(model: RiskModel, path: str, trained_at: datetime) -> dict[str, Any]:
+    cv = model.card["cross_validation"]
+    return {
+        "version": model.version,
+        "trained_at": trained_at,
+        "is_current": True,
+        "training_rows": int(model.card["training_rows"]),
+        "rows_by_source": json.dumps(model.card["training_rows_by_source"]),
+        "cv_method": cv["method"],
+        "recall_high_critical": cv["pooled"]["recall_high_critical"],
+        "precision_high_critical": cv["pooled"]["precision_high_critical"],
+        "per_source": json.dumps(
+            {
+                s: {k: v for k, v in f.items() if k != "confusion"}
+                for s, f in cv["per_source"].items()
+            }
+        ),
+        "thresholds": json.dumps(model.thresholds.as_dict()),
+        "share_sent_to_llm": model.card["llm_cascade"]["share_sent_to_llm"],
+        "path": path,
+    }
+
+
+def model_history(previous: pd.DataFrame, row: Mapping[str, Any]) -> pd.DataFrame:
+    """Every version trained so far, the new one current (and first)."""
+    frame = pd.DataFrame([row], columns=column_names(MODEL_SCHEMA))
+    if not previous.empty:
+        older = previous[previous["version"] != row["version"]].copy()
+        older["is_current"] = False
+        frame = pd.concat([frame, older[column_names(MODEL_SCHEMA)]], ignore_index=True)
+    frame["trained_at"] = pd.to_datetime(frame["trained_at"], utc=True)
+    return frame.astype({"is_current": bool, "training_rows": "int64"})
+
+
+@dg.asset(
+    group_name="score",
+    kinds={"scikitlearn", "duckdb"},
+    description=(
+        "The learned risk model (scikit-learn: word and character n-grams, the thread parent, "
+        "figures) trained on risk_labels, with level, category, attention and a calibrated "
+        "confidence. Its figures are out of source: each company's messages scored by a model "
+        "that never saw them. Stored as skops under its version (a hash of rows, feature code "
+        "and parameters); one table row per version."
+    ),
+    metadata={"dagster/column_schema": MODEL_SCHEMA},
+)
+def risk_model(
+    context: dg.AssetExecutionContext,
+    risk_labels: pd.DataFrame,
+    risk_model_store: RiskModelStore,
+    warehouse: Warehouse,
+) -> dg.Output[pd.DataFrame]:
+    rows = frame_rows(risk_labels)
+    params = ModelParams()
+    version = model_version(rows, params)
+    reused = risk_model_store.has(version)
+    if reused:
+        context.log.info(f"labels unchanged: reusing {version}")
+        model = risk_model_store.load(version)
+    else:
+        context.log.info(f"training {version} on {len(rows)} labeled rows")
+        model = train_risk_model(rows, params, progress=context.log.info)
+    path = risk_model_store.save(model)
+    previous = (
+        warehouse.query("SELECT * FROM {schema}.risk_model")
+        if warehouse.table_exists("risk_model")
+        else pd.DataFrame()
+    )
+    known = previous[previous["version"] == version] if not previous.empty else previous
+    trained_at = (
+        pd.Timestamp(known["trained_at"].iloc[0]).to_pydatetime()
+        if len(known)
+        else datetime.now(UTC)
+    )
+    cv = model.card["cross_validation"]
+    tables = card_markdown(model)
+    return dg.Output(
+        model_history(previous, model_row(model, str(path), trained_at)),
+        metadata={
+            "version": version,
+            "reused": reused,
+            "training_rows": model.card["training_rows"],
+            "rows_by_source": model.card["training_rows_by_source"],
+            "cv_method": cv["method"],
+            "recall_high_critical": cv["pooled"]["recall_high_critical"],
+            "precision_high_critical": cv["pooled"]["precision_high_critical"],
+            "cross_validation": dg.MetadataValue.md(tables["cross_validation"]),
+            "confusion_matrix": dg.MetadataValue.md(tables["confusion"]),
+            "strongest_features": model.card.get("strongest_features", {}),
+            "thresholds": model.thresholds.as_dict(),
+            "llm_cascade": model.card["llm_cascade"],
+            "train_seconds": model.card["train_seconds"],
+            "path": str(path),
+        },
+    )
+
+
+risk_model_job = dg.define_asset_job(
+    "risk_model_job",
+    selection=dg.AssetSelection.assets("risk_labels", "risk_model"),
+    description="Gather the labels and train the risk model (reused when labels are unchanged).",
+)
+
+
+def labels_fingerprint(labels_path: str | None, warehouse: Warehouse) -> str:
+    """What would change the labels: the team file's bytes, the feedback and LLM verdict counts."""
+    digest = hashlib.sha256()
+    if labels_path:
+        try:
+            stat = os.stat(labels_path)
+            digest.update(f"{labels_path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        except OSError:
+            digest.update(f"{labels_path}:missing".encode())
+    for table, sql in (
+        (
+            "risk_feedback",
+            "SELECT count(*) AS n, CAST(max(given_at) AS VARCHAR) AS m FROM {schema}.risk_feedback",
+        ),
+        (
+            "risk_assessments",
+            "SELECT count(*) AS n, '' AS m FROM {schema}.risk_assessments WHERE judgement = 'llm'",
+        ),
+    ):
+        if warehouse.table_exists(table):
+            row = warehouse.query(sql).iloc[0]
+            digest.update(f"{table}:{row['n']}:{row['m']}".encode())
+    return digest.hexdigest()[:16]
+
+
+@dg.sensor(
+    name="risk_labels_sensor",
+    job=risk_model_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description=(
+        "Retrains the risk model when its labels change: the team's file (DIGEST_LABELS_PATH), "
+        "new feedback verdicts or new LLM verdicts. One run per distinct set of labels."
+    ),
+)
+def risk_labels_sensor(
+    context: dg.SensorEvaluationContext,
+    warehouse: Warehouse,
+    risk_model_store: RiskModelStore,
+) -> dg.SensorResult:
+    try:
+        fingerprint = labels_fingerprint(risk_model_store.labels_path, warehouse)
+    except duckdb.IOException as e:  # a run holds the DuckDB file: try again next tick
+        return dg.SensorResult(skip_reason=f"warehouse busy: {e}", cursor=context.cursor)
+    if fingerprint == context.cursor:
+        return dg.SensorResult(skip_reason="labels unchanged", cursor=context.cursor)
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"labels:{fingerprint}")], cursor=fingerprint
+    )
