@@ -11,12 +11,14 @@ from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackReso
 from digest_pipeline.defs.digest.sensors import (
     ALERTS_TABLE,
     critical_risk_alert_sensor,
+    read_candidate,
     run_failure_alert_sensor,
     urgent_message_sensor,
     urgent_signals,
 )
 from digest_pipeline.defs.enrichment.assets import MESSAGES_SCHEMA
 from digest_pipeline.defs.risk.assets import RISK_SCHEMA
+from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.slack.assets import CHANNELS_SCHEMA
 from digest_pipeline.defs.slack.extract import datetime_to_ts
 from digest_pipeline.defs.slack.resources import SlackSource
@@ -49,37 +51,55 @@ def workspace() -> FakeChatWorkspace:
     return ws
 
 
-def _tick(server: FakeSlackServer, cursor: str | None = None, **source: object):
+@pytest.fixture
+def sensor_resources(tmp_path, risk_model_dir):
+    """The warehouse (empty: channels are listed from Slack) and the trained risk model."""
+    return {
+        "warehouse": Warehouse(duckdb_path=str(tmp_path / "sensor" / "w.duckdb")),
+        "risk_model_store": RiskModelStore(model_dir=risk_model_dir),
+    }
+
+
+def _tick(server: FakeSlackServer, resources: dict, cursor: str | None = None, **source: object):
     slack = NoWaitSlackSource(kind="slack", token="xoxb-test", base_url=server.base_url, **source)
-    context = dg.build_sensor_context(cursor=cursor, resources={"slack": slack})
+    context = dg.build_sensor_context(cursor=cursor, resources={"slack": slack, **resources})
     return urgent_message_sensor(context)
 
 
 @pytest.mark.parametrize(
-    ("message", "signals"),
+    ("level", "loud", "signals"),
     [
-        ({"text": "SMT line 2 is down, production stopped, all units on hold"}, ("critical text",)),
-        ({"text": "<!here> PMIC on allocation, 40 wk lead time"}, ("@here",)),
-        (
-            {"text": "Yield dropped to 80% on lot L12", "reactions": [{"name": "rotating_light"}]},
-            (":rotating_light:",),
-        ),
-        ({"text": "<!here> cake in the kitchen :cake:"}, ()),
-        ({"text": "lunch?", "reactions": [{"name": "fire"}]}, ()),
-        ({"text": "x", "subtype": "channel_join"}, ()),
+        ("critical", (), ("critical text",)),
+        ("critical", ("@here",), ("critical text", "@here")),
+        ("high", ("@here",), ("@here",)),
+        ("medium", (":rotating_light:",), (":rotating_light:",)),
+        ("high", (), ()),
+        ("low", ("@here", ":fire:"), ()),  # "@here cake in the kitchen" re-runs nothing
     ],
 )
-def test_urgent_signals(message, signals):
-    assert urgent_signals(message, "manufacturing") == signals
+def test_urgent_signals(level, loud, signals):
+    assert urgent_signals(level, loud) == signals
 
 
-def test_an_urgent_message_requests_its_hour_once_and_the_cursor_moves(workspace):
+def test_a_candidate_carries_broadcasts_and_alarm_reactions():
+    message = {
+        "ts": "1.0",
+        "text": "<!here> yield dropped to 80%",
+        "reactions": [{"name": "rotating_light"}, {"name": "thumbsup"}],
+    }
+    candidate = read_candidate("C1", message)
+    assert candidate.loud == ("@here", ":rotating_light:")
+    assert "yield dropped" in candidate.text
+    assert read_candidate("C1", {"ts": "2.0", "text": "x", "subtype": "channel_join"}) is None
+
+
+def test_an_urgent_message_requests_its_hour_once_and_the_cursor_moves(workspace, sensor_resources):
     urgent_ts, routine_ts = _ts(2), _ts(1)
     workspace.post("C1", urgent_ts, "SMT line 2 is down, production stopped, all units on hold")
     workspace.post("C2", routine_ts, "anyone up for lunch?")
     workspace.post("C3", _ts(1.5), "Line down!!! <!here>")  # opted out: never polled
     with FakeSlackServer(workspace) as server:
-        first = _tick(server)
+        first = _tick(server, sensor_resources)
         assert [r.run_key for r in first.run_requests] == [f"urgent:C1:{urgent_ts}"]
         request = first.run_requests[0]
         hour = datetime.fromtimestamp(int(urgent_ts.split(".")[0]), UTC)
@@ -88,12 +108,12 @@ def test_an_urgent_message_requests_its_hour_once_and_the_cursor_moves(workspace
         cursor = json.loads(first.cursor)
         assert cursor["latest"] == {"C1": urgent_ts, "C2": routine_ts}
         # Nothing new: no request, same positions.
-        second = _tick(server, first.cursor)
+        second = _tick(server, sensor_resources, first.cursor)
         assert second.run_requests == [] and json.loads(second.cursor)["latest"] == cursor["latest"]
         # A new urgent message: only it.
         later = _ts(0.5)
         workspace.post("C2", later, "<!channel> customs hold on the Osprey shipment, 60k units")
-        third = _tick(server, second.cursor)
+        third = _tick(server, sensor_resources, second.cursor)
         assert [r.run_key for r in third.run_requests] == [f"urgent:C2:{later}"]
         assert json.loads(third.cursor)["latest"]["C2"] == later
         history = [r for r in server.requests if r.method == "conversations.history"]
@@ -101,36 +121,72 @@ def test_an_urgent_message_requests_its_hour_once_and_the_cursor_moves(workspace
         assert "C3" not in {r.params["channel"] for r in history}
 
 
-def test_the_first_tick_looks_back_only_minutes(workspace):
+def test_the_first_tick_looks_back_only_minutes(workspace, sensor_resources):
     workspace.post("C1", _ts(120), "SMT line 2 is down, production stopped")
     with FakeSlackServer(workspace) as server:
-        result = _tick(server)
+        result = _tick(server, sensor_resources)
     assert result.run_requests == []
 
 
-def test_the_call_budget_rotates_through_channels(workspace):
+def test_the_call_budget_rotates_through_channels(workspace, sensor_resources):
     for i in range(4, 14):
         workspace.add_channel(f"C{i:02d}", f"chan-{i}")
     with FakeSlackServer(workspace) as server:
-        first = _tick(server)
+        first = _tick(server, sensor_resources)
         calls = server.calls("conversations.history")
         cursor = json.loads(first.cursor)
-        second = _tick(server, first.cursor)
+        second = _tick(server, sensor_resources, first.cursor)
         polled_again = server.calls("conversations.history") - calls
     assert calls == 8 and polled_again == 8  # URGENT_CALLS_PER_TICK for tier3
     assert cursor["offset"] == 8
     assert len(json.loads(second.cursor)["latest"]) == 12  # C1, C2, C04..C13: all read
 
 
-def test_the_strict_rate_tier_does_not_poll(workspace):
+def test_the_strict_rate_tier_does_not_poll(workspace, sensor_resources):
     with FakeSlackServer(workspace) as server:
-        result = _tick(server, rate_tier="strict")
+        result = _tick(server, sensor_resources, rate_tier="strict")
         assert server.calls() == 0
     assert "no budget" in result.skip_reason.skip_message
 
 
-def test_the_demo_workspace_can_be_polled():
-    context = dg.build_sensor_context(resources={"slack": SlackSource(kind="demo")})
+def test_the_channels_come_from_the_last_slack_channels_run_not_a_listing(
+    workspace, sensor_resources
+):
+    urgent_ts = _ts(2)
+    workspace.post("C1", urgent_ts, "SMT line 2 is down, production stopped, all units on hold")
+    workspace.post("C2", _ts(1), "SMT line 3 is down too, production stopped, no output")
+    channels = [
+        dict.fromkeys(column_names(CHANNELS_SCHEMA))
+        | {"channel_id": c, "name": n, "selected": sel, "topic": "", "purpose": ""}
+        for c, n, sel in (("C1", "manufacturing", True), ("C2", "random", False))
+    ]
+    sensor_resources["warehouse"].replace_rows(
+        "slack_channels", pd.DataFrame(channels), key=["channel_id"], schema=CHANNELS_SCHEMA
+    )
+    with FakeSlackServer(workspace) as server:
+        result = _tick(server, sensor_resources)
+        assert server.calls("conversations.list") == 0
+        assert server.calls("conversations.history") == 1  # C1 only: C2 is not selected
+    assert [r.run_key for r in result.run_requests] == [f"urgent:C1:{urgent_ts}"]
+
+
+def test_before_the_first_model_the_rules_judge(workspace, tmp_path):
+    urgent_ts = _ts(2)
+    workspace.post("C1", urgent_ts, "SMT line 2 is down, production stopped, all units on hold")
+    resources = {
+        "warehouse": Warehouse(duckdb_path=str(tmp_path / "w.duckdb")),
+        "risk_model_store": RiskModelStore(model_dir=str(tmp_path / "no-models-yet")),
+    }
+    with FakeSlackServer(workspace) as server:
+        result = _tick(server, resources)
+    assert [r.run_key for r in result.run_requests] == [f"urgent:C1:{urgent_ts}"]
+    assert not (tmp_path / "no-models-yet").exists()  # a tick never trains
+
+
+def test_the_demo_workspace_can_be_polled(sensor_resources):
+    context = dg.build_sensor_context(
+        resources={"slack": SlackSource(kind="demo"), **sensor_resources}
+    )
     result = urgent_message_sensor(context)
     assert set(json.loads(result.cursor)["latest"]) >= {"C04SUPCHN01", "C04QUALITY7"}
     assert all(r.run_key.startswith("urgent:") for r in result.run_requests)

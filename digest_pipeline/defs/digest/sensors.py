@@ -5,9 +5,14 @@ newer than its cursor — one small page per channel (:data:`URGENT_PAGE_LIMIT`)
 :data:`URGENT_CALLS_PER_TICK` history calls a tick, channels taken in turn — and requests a run of
 ``hourly_digest_job`` for the message's hour (the current one) when a message looks urgent:
 
-* critical-looking text (the rules scorer says ``critical``), or
+* critical text (the current risk model says ``critical``), or
 * ``@here`` / ``@channel`` / ``@everyone``, or an alarm reaction (:rotating_light:, :fire:, …),
-  on text that is at least a medium risk — "@here cake in the kitchen" re-runs nothing.
+  on text that the model finds at least a medium risk — "@here cake in the kitchen" re-runs
+  nothing.
+
+The channels come from the last ``slack_channels`` materialization (selected, not opted out), so a
+tick costs only its history calls; before the first one, the sensor lists them itself. Before the
+first risk model exists the rules judge the text.
 
 ``run_key`` is ``urgent:<channel>:<ts>``, so one message never launches two runs, even when a
 tick is retried. The cursor is JSON: ``{"latest": {channel_id: newest ts seen}, "offset": n}``
@@ -24,7 +29,7 @@ demo) written to the ``digest_alerts`` outbox table and the log. The outbox, key
 """
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,7 +50,9 @@ from digest_pipeline.defs.digest.schedules import hourly_digest_job
 from digest_pipeline.defs.enrichment.lexicon import ALARM_REACTIONS
 from digest_pipeline.defs.enrichment.mrkdwn import MrkdwnCleaner, message_mrkdwn
 from digest_pipeline.defs.partitions import HOURLY_FORMAT
+from digest_pipeline.defs.risk.model import RiskModel
 from digest_pipeline.defs.risk.rules import score_message
+from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.slack.extract import (
     datetime_to_ts,
     list_channels,
@@ -108,23 +115,48 @@ class UrgentMessage:
         return moment.strftime(HOURLY_FORMAT)
 
 
-def urgent_signals(message: Mapping[str, Any], channel: str | None = None) -> tuple[str, ...]:
-    """Why a raw Slack message is urgent (empty: it is not)."""
+@dataclass(frozen=True)
+class Candidate:
+    """A new message the sensor read: its cleaned text and what makes it loud."""
+
+    channel_id: str
+    ts: str
+    text: str
+    loud: tuple[str, ...]  # @here / @channel / alarm reactions
+
+
+def read_candidate(channel_id: str, message: Mapping[str, Any]) -> Candidate | None:
+    """A raw Slack message as a :class:`Candidate` (``None`` for joins, topic changes, ...)."""
     if message.get("subtype") in SKIPPED_SUBTYPES:
-        return ()
+        return None
     text, mentions = MrkdwnCleaner().clean(message_mrkdwn(message))
     reactions = {
         str(r.get("name", "")).split("::", 1)[0]
         for r in message.get("reactions") or []
         if isinstance(r, Mapping)
     }
-    level = score_message(text, channel=channel).risk_level if text else "low"
-    signals = []
-    if level == "critical":
-        signals.append("critical text")
+    loud = [f"@{m}" for m in dict.fromkeys(mentions) if m in BROADCASTS]
+    loud += [f":{r}:" for r in sorted(reactions & ALARM_REACTIONS)]
+    return Candidate(channel_id, str(message.get("ts")), text, tuple(loud))
+
+
+Levels = Callable[[Sequence[str]], list[str]]
+
+
+def rules_levels(texts: Sequence[str]) -> list[str]:
+    return [score_message(t).risk_level if t else "low" for t in texts]
+
+
+def model_levels(model: RiskModel) -> Levels:
+    return lambda texts: model.predict(list(texts)).levels if texts else []
+
+
+def urgent_signals(level: str, loud: Sequence[str]) -> tuple[str, ...]:
+    """Why a message is urgent (empty: it is not): critical text, or a broadcast or an alarm
+    reaction on text that is at least a medium risk."""
+    signals = ["critical text"] if level == "critical" else []
     if level != "low":
-        signals += [f"@{m}" for m in dict.fromkeys(mentions) if m in BROADCASTS]
-        signals += [f":{r}:" for r in sorted(reactions & ALARM_REACTIONS)]
+        signals += loud
     return tuple(signals)
 
 
@@ -162,15 +194,18 @@ def poll_channels(
     offset: int,
     budget: int,
     now: datetime,
+    levels: Levels = rules_levels,
 ) -> PollResult:
-    """One tick: read each channel's new messages (newest first, in small pages) in turn."""
+    """One tick: read each channel's new messages (newest first, in small pages) in turn, then
+    judge them all at once with ``levels``."""
     result = PollResult([], dict(latest), offset, 0, [], 0)
+    candidates: list[Candidate] = []
     if not channels or budget <= 0:
         return result
     start = offset % len(channels)
     order = [*channels[start:], *channels[:start]]
     done = 0
-    for channel_id, name in order:
+    for channel_id, _name in order:
         if result.calls >= budget:
             break
         oldest = latest.get(channel_id) or datetime_to_ts(now - URGENT_FIRST_LOOKBACK)
@@ -188,9 +223,9 @@ def poll_channels(
                         continue
                     if ts_to_decimal(ts) > ts_to_decimal(newest):
                         newest = ts
-                    signals = urgent_signals(message, name)
-                    if signals:
-                        result.urgent.append(UrgentMessage(channel_id, ts, signals))
+                    candidate = read_candidate(channel_id, message)
+                    if candidate is not None:
+                        candidates.append(candidate)
                 cursor = (body.get("response_metadata") or {}).get("next_cursor") or None
                 if not (body.get("has_more") and cursor):
                     cursor = None
@@ -204,6 +239,11 @@ def poll_channels(
         result.polled.append(channel_id)
         done += 1
     result.offset = (start + done) % len(channels)
+    judged = levels([c.text for c in candidates])
+    for candidate, level in zip(candidates, judged, strict=True):
+        signals = urgent_signals(level, candidate.loud)
+        if signals:
+            result.urgent.append(UrgentMessage(candidate.channel_id, candidate.ts, signals))
     return result
 
 
@@ -224,8 +264,23 @@ def _opted_out(channel: Mapping[str, Any]) -> bool:
     return NO_DIGEST_MARKER in text.lower()
 
 
-def _channels(api: SlackApi, slack: SlackSource) -> list[tuple[str, str]]:
-    """The channels extraction reads, minus those that opted out of digests."""
+def _channels(api: SlackApi, slack: SlackSource, warehouse: Warehouse) -> list[tuple[str, str]]:
+    """The channels extraction reads, minus those that opted out of digests: from the last
+    ``slack_channels`` materialization, or listed from Slack before there is one."""
+    try:
+        if warehouse.table_exists("slack_channels"):
+            table = warehouse.query(
+                "SELECT channel_id, name, topic, purpose FROM {schema}.slack_channels"
+                " WHERE selected"
+            )
+            opted_out = opted_out_channels(table)
+            return sorted(
+                (str(r["channel_id"]), str(r["name"] or r["channel_id"]))
+                for r in table.to_dict("records")
+                if r["channel_id"] not in opted_out
+            )
+    except duckdb.IOException:
+        pass  # a run holds the DuckDB file: list from Slack this tick
     selection = slack.selection
     found = [
         (str(c["id"]), str(c.get("name") or c["id"]))
@@ -246,7 +301,10 @@ def _channels(api: SlackApi, slack: SlackSource) -> list[tuple[str, str]]:
     ),
 )
 def urgent_message_sensor(
-    context: dg.SensorEvaluationContext, slack: SlackSource
+    context: dg.SensorEvaluationContext,
+    slack: SlackSource,
+    warehouse: Warehouse,
+    risk_model_store: RiskModelStore,
 ) -> dg.SensorResult:
     latest, offset = _parse_cursor(context.cursor)
     budget = URGENT_CALLS_PER_TICK.get(slack.rate_tier, 0)
@@ -256,10 +314,18 @@ def urgent_message_sensor(
             cursor=context.cursor,
         )
     api = slack.open_api()
+    version = risk_model_store.current_version()
+    levels = model_levels(risk_model_store.load(version)) if version else rules_levels
     try:
-        channels = _channels(api, slack)
+        channels = _channels(api, slack, warehouse)
         result = poll_channels(
-            api, channels, latest, offset=offset, budget=budget, now=datetime.now(UTC)
+            api,
+            channels,
+            latest,
+            offset=offset,
+            budget=budget,
+            now=datetime.now(UTC),
+            levels=levels,
         )
     except SlackCallError as e:
         # Keep the cursor: the next tick retries from the same place.

@@ -64,9 +64,8 @@ def structural_signals(text: str, parent: str) -> dict[str, float]:
         signals["status_post"] = 1.0
     if _NON_ASCII_LETTERS.search(text):
         signals["non_ascii"] = 1.0
-    length = len(text)
-    signals["short"] = 1.0 if length < 40 else 0.0
-    signals["long"] = 1.0 if length > 240 else 0.0
+    # No length signal: labeled risky messages run longer than chatter, and a model that learns
+    # "long is risky" misses "Line down!!!".
     return signals
 
 

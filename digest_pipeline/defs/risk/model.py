@@ -150,8 +150,11 @@ def fit_heads(
     X: sp.csr_matrix,
     rows: Sequence[LabeledMessage],
     params: ModelParams,
+    *,
+    with_attention: bool = True,
 ) -> FittedParts:
-    """Every head fitted on ``X`` (the features of ``rows``, in order)."""
+    """Every head fitted on ``X`` (the features of ``rows``, in order); cross-validation folds
+    skip the attention head (no figure needs it)."""
     weights = _weights(rows)
     ranks = np.array([LEVELS.index(r.risk_level) for r in rows])
     heads = {}
@@ -175,7 +178,7 @@ def fit_heads(
         }
     labeled = [i for i, r in enumerate(rows) if r.requires_attention is not None]
     attention = None
-    if len({rows[i].requires_attention for i in labeled}) == 2:
+    if with_attention and len({rows[i].requires_attention for i in labeled}) == 2:
         attention = _head(params.c, params.max_iter).fit(
             X[labeled],
             [bool(rows[i].requires_attention) for i in labeled],
