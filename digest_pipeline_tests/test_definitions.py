@@ -10,6 +10,8 @@ ASSETS = {
     "slack_users": ("extract", None),
     "raw_messages": ("extract", "hourly"),
     "messages": ("enrich", "hourly"),
+    "risk_labels": ("score", None),
+    "risk_model": ("score", None),
     "risk_assessments": ("score", "hourly"),
     "hourly_digest": ("digest", "hourly"),
     "daily_digest": ("digest", "daily"),

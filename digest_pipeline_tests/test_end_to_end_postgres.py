@@ -30,12 +30,14 @@ TABLES = (
 )
 
 
-def _postgres_settings() -> Settings:
-    return load_settings({"DIGEST_WAREHOUSE": "postgres", "DATABASE_URL": "set"})
+def _postgres_settings(model_dir: str) -> Settings:
+    return load_settings(
+        {"DIGEST_WAREHOUSE": "postgres", "DATABASE_URL": "set", "DIGEST_MODEL_DIR": model_dir}
+    )
 
 
 @pytest.fixture(scope="session")
-def production(postgres_databases, tmp_path_factory):
+def production(postgres_databases, tmp_path_factory, risk_model_dir):
     """(warehouse URL, instance, failed checks) after the demo pipeline ran on PostgreSQL.
 
     Session-scoped, so that it is built once per pytest-xdist worker whatever the test order."""
@@ -49,7 +51,9 @@ def production(postgres_databases, tmp_path_factory):
             "DAGSTER_POSTGRES_URL", instance_url.replace("postgresql://", "postgresql+psycopg2://")
         )
         instance = dg.DagsterInstance.from_config(str(home))
-        failed_checks = run_demo_pipeline(_postgres_settings(), instance=instance, backfill=True)
+        failed_checks = run_demo_pipeline(
+            _postgres_settings(risk_model_dir), instance=instance, backfill=True
+        )
     with instance:
         yield warehouse_url, instance, failed_checks
 

@@ -8,7 +8,7 @@ def test_defaults_need_no_configuration(tmp_path):
     assert settings.source == "demo"
     assert settings.warehouse == "duckdb"
     assert settings.timezone == "UTC"
-    assert settings.effective_scorer == "rules"
+    assert settings.effective_scorer == "model"
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,16 @@ def main(argv: list[str] | None = None) -> int:
         f"days {days[0]}..{days[-1]} ({DIGEST_TIMEZONE}), {len(hours)} hourly partitions"
     )
     began = time.monotonic()
+    model = defs.resolve_job_def("risk_model_job").execute_in_process(
+        instance=instance, run_config=QUIET_LOGS, raise_on_error=True
+    )
+    meta = _materialization_metadata(model, "risk_model")
+    print(
+        f"  risk model {meta.get('version')}: {meta.get('training_rows')} labeled messages, "
+        f"out-of-source high+critical recall {meta.get('recall_high_critical')} / precision "
+        f"{meta.get('precision_high_critical')} ({meta.get('train_seconds')}s"
+        f"{', reused' if meta.get('reused') else ''})"
+    )
     total_messages = 0
     for index, key in enumerate(hours, start=1):
         t0 = time.monotonic()

@@ -355,10 +355,11 @@ def test_the_narrative_cache_works_on_postgres(server, postgres_url):
     assert server.calls == 1 and again.outcomes["cache"] == 1
 
 
-def _hourly_run(server: FakeOpenAIServer, path: str, tmp_path, **scorer: object):
+def _hourly_run(server: FakeOpenAIServer, path: str, tmp_path, model_dir: str, **scorer: object):
     """One run of messages → risk_assessments → hourly_digest with the LLM scorer."""
     from digest_pipeline.defs.digest.assets import hourly_digest
     from digest_pipeline.defs.risk.assets import risk_assessments
+    from digest_pipeline.defs.risk.store import RiskModelStore
     from digest_pipeline.defs.storage.duckdb import DuckDBWarehouseIOManager
     from digest_pipeline_tests.risk import test_llm_asset as llm_case
 
@@ -389,6 +390,7 @@ def _hourly_run(server: FakeOpenAIServer, path: str, tmp_path, **scorer: object)
             "mem": dg.InMemoryIOManager(),
             "warehouse": Warehouse(duckdb_path=path),
             "risk_scorer": scorer,
+            "risk_model_store": RiskModelStore(model_dir=model_dir),
             "delivery": DigestDelivery(output_dir=str(tmp_path / "digests")),
             "slack_chat": DigestSlackResource(token=""),
         },
@@ -399,8 +401,10 @@ def _hourly_run(server: FakeOpenAIServer, path: str, tmp_path, **scorer: object)
     return {k: v.value for k, v in digest.metadata.items()}
 
 
-def test_one_hourly_run_scores_and_narrates_with_the_scorers_key(server, duckdb_path, tmp_path):
-    meta = _hourly_run(server, duckdb_path, tmp_path)
+def test_one_hourly_run_scores_and_narrates_with_the_scorers_key(
+    server, duckdb_path, tmp_path, risk_model_dir
+):
+    meta = _hourly_run(server, duckdb_path, tmp_path, risk_model_dir)
     assert meta["summary_source"] == "llm" and meta["narrative_written"] == 1
     narrative_requests = [r for r in server.requests if "<digest_data>" in r.user_content]
     assert len(narrative_requests) == 1
@@ -408,8 +412,10 @@ def test_one_hourly_run_scores_and_narrates_with_the_scorers_key(server, duckdb_
     assert "dana@acme.com" not in narrative_requests[0].user_content  # redacted
 
 
-def test_a_spent_run_budget_leaves_the_extractive_summary(server, duckdb_path, tmp_path):
-    meta = _hourly_run(server, duckdb_path, tmp_path, max_tokens_per_run=1)
+def test_a_spent_run_budget_leaves_the_extractive_summary(
+    server, duckdb_path, tmp_path, risk_model_dir
+):
+    meta = _hourly_run(server, duckdb_path, tmp_path, risk_model_dir, max_tokens_per_run=1)
     assert meta["summary_source"] == "extractive"
     assert meta["narrative_fallbacks"] == {"budget": 1}
     assert server.calls == 0

@@ -156,7 +156,7 @@ def test_cli_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "no such file" in capsys.readouterr().err
 
 
-def test_llm_without_key_falls_back_to_rules(
+def test_llm_without_key_falls_back_to_the_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -164,7 +164,7 @@ def test_llm_without_key_falls_back_to_rules(
     assert main([str(path), "--scorer", "llm"]) == 0
     captured = capsys.readouterr()
     assert "OPENAI_API_KEY is not set" in captured.err
-    assert "scorer=rules" in captured.out
+    assert "scorer=model" in captured.out
 
 
 def test_llm_requested_but_not_available_exits_2(
@@ -176,7 +176,7 @@ def test_llm_requested_but_not_available_exits_2(
     assert main([str(path), "--scorer", "llm"]) == 2
     assert "LLM scorer is not available" in capsys.readouterr().err
     assert main([str(path), "--scorer", "auto"]) == 0
-    assert "using the rules scorer" in capsys.readouterr().err
+    assert "using the model scorer" in capsys.readouterr().err
 
 
 def test_packaged_labeled_set_is_rich_enough() -> None:

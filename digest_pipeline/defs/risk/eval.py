@@ -1,7 +1,7 @@
 """Evaluation harness: how well a risk scorer agrees with labeled messages.
 
-``digest-eval [PATH] [--scorer rules|llm|auto] [--json] [--min-high-recall 0.8]`` scores a JSONL
-file (default: the labeled set shipped with the package) and prints per-level precision, recall
+``digest-eval [PATH] [--scorer model|rules|llm|auto] [--json] [--min-high-recall 0.8]`` scores a
+JSONL or CSV file (default: the project's own labeled set) and prints per-level precision, recall
 and F1, the confusion matrix, recall on high+critical, category accuracy on risky rows and
 requires_attention precision/recall. One object a line with ``text``, ``channel``,
 ``thread_context`` (the parent's text or null), ``risk_level``, ``risk_category`` and
@@ -24,9 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from digest_pipeline.defs.enrichment.taxonomy import LEVELS
-from digest_pipeline.defs.risk.labels import DatasetError, LabeledMessage, read_label_file
-from digest_pipeline.defs.risk.models import Scorer
+from digest_pipeline.defs.risk.labels import (
+    DatasetError,
+    LabeledMessage,
+    load_packaged,
+    read_label_file,
+)
+from digest_pipeline.defs.risk.model import RiskModel
+from digest_pipeline.defs.risk.models import RiskAssessment, Scorer
 from digest_pipeline.defs.risk.rules import rules_scorer
+from digest_pipeline.defs.risk.store import default_model
+from digest_pipeline.defs.risk.training import render_card, train_risk_model
 
 PACKAGED_NAME = "labeled.jsonl"
 RISKY = frozenset({"high", "critical"})
@@ -199,22 +207,61 @@ class ScorerUnavailable(RuntimeError):
     """The requested scorer cannot run here."""
 
 
-def resolve_scorer(choice: str, env: dict[str, str] | None = None) -> tuple[Scorer, str, str]:
-    """(scorer, name, note) for ``rules``, ``llm`` or ``auto``.
+def _key(record: LabeledMessage) -> tuple[str, str]:
+    return " ".join(record.text.split()).lower(), " ".join(
+        (record.thread_context or "").split()
+    ).lower()
 
-    Without ``OPENAI_API_KEY`` both ``llm`` and ``auto`` fall back to the rules, with a note.
+
+def out_of_source_model(records: Sequence[LabeledMessage]) -> RiskModel:
+    """The risk model trained on the packaged corpora *without* any of ``records``' texts: how it
+    would judge a workspace it has never seen."""
+    held = {_key(r) for r in records}
+    packaged = load_packaged().rows
+    rows = [r for r in packaged if _key(r) not in held]
+    if len(rows) == len(packaged):  # nothing to hold out: the default model never saw them
+        return default_model()
+    return train_risk_model(rows)
+
+
+def model_scorer(model: RiskModel) -> Scorer:
+    def score(text: str, channel: str | None, thread_context: str | None) -> RiskAssessment:
+        p = model.predict([text], [thread_context])
+        return RiskAssessment(
+            risk_level=p.levels[0],  # type: ignore[arg-type]
+            risk_category=p.categories[0],  # type: ignore[arg-type]
+            description="risk model",
+            confidence_score=float(p.confidence[0]),
+            mitigation_suggestions=[],
+            requires_attention=p.attention[0],
+        )
+
+    return score
+
+
+def resolve_scorer(
+    choice: str,
+    env: dict[str, str] | None = None,
+    records: Sequence[LabeledMessage] = (),
+) -> tuple[Scorer, str, str]:
+    """(scorer, name, note) for ``model``, ``rules``, ``llm`` or ``auto``.
+
+    ``model`` is trained without ``records`` (out of source). Without ``OPENAI_API_KEY``, ``llm``
+    and ``auto`` fall back to the model, with a note.
     """
     env = dict(os.environ) if env is None else env
     if choice == "rules":
         return rules_scorer, "rules", ""
-    if not env.get("OPENAI_API_KEY"):
-        return rules_scorer, "rules", f"note: --scorer {choice}: OPENAI_API_KEY is not set, "
+    if choice == "model" or not env.get("OPENAI_API_KEY"):
+        note = "" if choice == "model" else f"note: --scorer {choice}: OPENAI_API_KEY is not set, "
+        return model_scorer(out_of_source_model(records)), "model", note
     try:
         module = importlib.import_module(LLM_MODULE)
         factory = getattr(module, LLM_FACTORY)
     except (ImportError, AttributeError) as e:
         if choice == "auto":
-            return rules_scorer, "rules", "note: --scorer auto: the LLM scorer is not available, "
+            model = model_scorer(out_of_source_model(records))
+            return model, "model", "note: --scorer auto: the LLM scorer is not available, "
         raise ScorerUnavailable(
             f"the LLM scorer is not available yet ({LLM_MODULE}.{LLM_FACTORY} not found)"
         ) from e
@@ -225,8 +272,20 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digest-eval", description="Evaluate a risk scorer on labeled Slack messages."
     )
-    parser.add_argument("path", nargs="?", help="labeled JSONL file (default: the packaged set)")
-    parser.add_argument("--scorer", choices=("rules", "llm", "auto"), default="auto")
+    parser.add_argument(
+        "path", nargs="?", help="labeled JSONL or CSV file (default: the project's own set)"
+    )
+    parser.add_argument(
+        "--scorer",
+        choices=("model", "rules", "llm", "auto"),
+        default="auto",
+        help="model: the risk model trained without PATH's messages; auto: llm with a key",
+    )
+    parser.add_argument(
+        "--cv",
+        action="store_true",
+        help="train on the packaged corpora and print the per-source cross-validation",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--min-high-recall",
@@ -243,6 +302,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.cv:
+        model = train_risk_model(load_packaged().rows, progress=lambda s: print(s, file=sys.stderr))
+        print(f"risk model {model.version}: {model.card['training_rows']} rows")
+        print(render_card(model))
+        return 0
     try:
         records = load_labeled(args.path)
     except DatasetError as e:
@@ -256,12 +320,12 @@ def main(argv: list[str] | None = None) -> int:
         print("digest-eval: no labeled rows to evaluate", file=sys.stderr)
         return 2
     try:
-        scorer, name, note = resolve_scorer(args.scorer)
+        scorer, name, note = resolve_scorer(args.scorer, records=records)
     except ScorerUnavailable as e:
         print(f"digest-eval: {e}", file=sys.stderr)
         return 2
     if note:
-        print(note + "using the rules scorer", file=sys.stderr)
+        print(note + f"using the {name} scorer", file=sys.stderr)
     report = evaluate(records, scorer)
     source = args.path or "packaged labeled set"
     if args.json:

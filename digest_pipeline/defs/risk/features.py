@@ -96,7 +96,8 @@ class Featurizer:
     def fit(self, texts: Sequence[str], parents: Sequence[str]) -> Featurizer:
         self.word.fit(texts)
         self.char.fit(texts)
-        self.parent.fit([p for p in parents if p] or ["-"])
+        # A corpus without replies still needs a vocabulary for the parent block.
+        self.parent.fit([p for p in parents if p] or ["no thread parent"])
         self.signals.fit([structural_signals(t, p) for t, p in zip(texts, parents, strict=True)])
         return self
 

@@ -328,7 +328,7 @@ def _as_state(model: RiskModel) -> dict[str, Any]:
         "category": parts.category,
         "attention": parts.attention,
         "calibrators": {k: [c.a, c.b] for k, c in model.calibrators.items()},
-        "thresholds": model.thresholds.as_dict(),
+        "thresholds": {k: float(v) for k, v in model.thresholds.__dict__.items()},
         "card": json.dumps(model.card, sort_keys=True),
     }
 

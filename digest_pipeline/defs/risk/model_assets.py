@@ -32,7 +32,11 @@ from digest_pipeline.defs.risk.labels import (
 )
 from digest_pipeline.defs.risk.model import ModelParams, RiskModel, model_version
 from digest_pipeline.defs.risk.store import RiskModelStore
-from digest_pipeline.defs.risk.training import train_risk_model
+from digest_pipeline.defs.risk.training import (
+    confusion_table,
+    cross_validation_table,
+    train_risk_model,
+)
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
@@ -98,10 +102,12 @@ def warehouse_labels(warehouse: Warehouse) -> list[LabelSet]:
     return found
 
 
-def gather_labels(labels_path: str | None, extra: Sequence[LabelSet] = ()) -> LabelSet:
+def gather_labels(
+    labels_path: str | None, extra: Sequence[LabelSet] = (), *, packaged: bool = True
+) -> LabelSet:
     """Packaged corpora, then the LLM's verdicts, then the team's file and people's feedback
     (later human sources win a duplicate text)."""
-    sets = [load_packaged()]
+    sets = [load_packaged()] if packaged else []
     sets += [s for s in extra if s.rows and s.rows[0].source == "llm"]
     if labels_path:
         sets.append(read_label_file(labels_path, source="team"))
@@ -176,7 +182,11 @@ def frame_rows(frame: pd.DataFrame) -> list[LabeledMessage]:
 def risk_labels(
     context: dg.AssetExecutionContext, warehouse: Warehouse, risk_model_store: RiskModelStore
 ) -> dg.Output[pd.DataFrame]:
-    labels = gather_labels(risk_model_store.labels_path, warehouse_labels(warehouse))
+    labels = gather_labels(
+        risk_model_store.labels_path,
+        warehouse_labels(warehouse),
+        packaged=risk_model_store.include_packaged,
+    )
     problems = [str(p) for p in labels.problems]
     for problem in problems[:PROBLEMS_SHOWN]:
         context.log.warning(f"label row skipped: {problem}")
@@ -200,48 +210,6 @@ def risk_labels(
         ),
         metadata={"problems": labels.problem_count, "first_problems": problems[:PROBLEMS_SHOWN]},
     )
-
-
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def card_markdown(model: RiskModel) -> dict[str, str]:
-    """The card's cross-validation and confusion matrix as Markdown, for the UI."""
-    cv = model.card["cross_validation"]
-    per_source = [
-        (
-            source,
-            f["rows"],
-            f["high_critical"],
-            f["recall_high_critical"],
-            f["precision_high_critical"],
-            f["accuracy"],
-            f["category_accuracy"],
-        )
-        for source, f in [*cv["per_source"].items(), ("all (pooled)", cv["pooled"])]
-    ]
-    confusion = cv["pooled"]["confusion"]
-    return {
-        "cross_validation": _markdown_table(
-            (
-                "held-out source",
-                "rows",
-                "high+critical",
-                "recall h+c",
-                "precision h+c",
-                "accuracy",
-                "category acc.",
-            ),
-            per_source,
-        ),
-        "confusion": _markdown_table(
-            ("labeled \\ predicted", *LEVELS),
-            [(gold, *(confusion[gold][p] for p in LEVELS)) for gold in LEVELS],
-        ),
-    }
 
 
 def model_row(model: RiskModel, path: str, trained_at: datetime) -> dict[str, Any]:
@@ -319,7 +287,6 @@ def risk_model(
         else datetime.now(UTC)
     )
     cv = model.card["cross_validation"]
-    tables = card_markdown(model)
     return dg.Output(
         model_history(previous, model_row(model, str(path), trained_at)),
         metadata={
@@ -330,8 +297,8 @@ def risk_model(
             "cv_method": cv["method"],
             "recall_high_critical": cv["pooled"]["recall_high_critical"],
             "precision_high_critical": cv["pooled"]["precision_high_critical"],
-            "cross_validation": dg.MetadataValue.md(tables["cross_validation"]),
-            "confusion_matrix": dg.MetadataValue.md(tables["confusion"]),
+            "cross_validation": dg.MetadataValue.md(cross_validation_table(model.card)),
+            "confusion_matrix": dg.MetadataValue.md(confusion_table(model.card)),
             "strongest_features": model.card.get("strongest_features", {}),
             "thresholds": model.thresholds.as_dict(),
             "llm_cascade": model.card["llm_cascade"],

@@ -55,6 +55,9 @@ class RiskModelStore(dg.ConfigurableResource):
     labels_path: str | None = Field(
         default=None, description="The team's labeled messages (DIGEST_LABELS_PATH, JSONL or CSV)"
     )
+    include_packaged: bool = Field(
+        default=True, description="Train on the packaged corpora too (not only the team's labels)"
+    )
 
     @property
     def folder(self) -> Path:

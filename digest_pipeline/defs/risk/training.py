@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -298,4 +299,59 @@ def train_risk_model(
     }
     model = RiskModel(model_version(rows, params), parts, calibrators, thresholds, card)
     card["strongest_features"] = model.strongest_features()
+    # Plain JSON values only (no numpy scalars): the card goes to metadata, tables and files.
+    model.card = json.loads(json.dumps(card, default=lambda v: v.item()))
     return model
+
+
+# ------------------------------------------------------------------------------------------------
+# The card as Markdown (the UI's metadata, ``digest-eval --cv``, the README)
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def cross_validation_table(card: dict[str, Any]) -> str:
+    """Out-of-source figures, one row per held-out source and one pooled."""
+    cv = card["cross_validation"]
+    rows = [
+        (
+            source,
+            f["rows"],
+            f["high_critical"],
+            f["recall_high_critical"],
+            f["precision_high_critical"],
+            f["accuracy"],
+            f["category_accuracy"],
+        )
+        for source, f in [*sorted(cv["per_source"].items()), ("all (pooled)", cv["pooled"])]
+    ]
+    header = ("held-out source", "rows", "high+critical", "recall h+c", "precision h+c")
+    return _markdown_table((*header, "accuracy", "category acc."), rows)
+
+
+def confusion_table(card: dict[str, Any]) -> str:
+    confusion = card["cross_validation"]["pooled"]["confusion"]
+    return _markdown_table(
+        ("labeled \\ predicted", *LEVELS),
+        [(gold, *(confusion[gold][p] for p in LEVELS)) for gold in LEVELS],
+    )
+
+
+def render_card(model: RiskModel) -> str:
+    card = model.card
+    cascade = card["llm_cascade"]
+    return "\n\n".join(
+        [
+            f"{card['cross_validation']['method']}, {card['training_rows']} rows",
+            cross_validation_table(card),
+            confusion_table(card),
+            f"LLM cascade: {cascade['share_sent_to_llm']:.0%} of labeled messages sent, "
+            f"{cascade['risky_skipped']} of {cascade['risky_total']} high+critical skipped; "
+            f"critical floor precision {cascade['critical_floor_precision']} "
+            f"(n={cascade['critical_floor_support']})",
+        ]
+    )
