@@ -1,4 +1,5 @@
-"""Cleaning + enrichment + rules scoring of 1M demo messages in one process, vs a naive version.
+"""Cleaning + enrichment + risk scoring (rules + the learned model) of 1M demo messages in one
+process, vs a naive version.
 
     python benchmarks/enrichment.py                      # 1M messages, the pipeline's code
     python benchmarks/enrichment.py --messages 200000 --repeat 3
@@ -9,7 +10,8 @@ The demo workspace (``DemoWorkspace(scale=…).iter_messages``) produces Slack-s
 consecutive days. They are generated in chunks of a few hours, and each chunk is turned into a
 ``raw_messages``-shaped frame (JSON payload strings, as the warehouse stores them) *outside* the
 timed section; the timed section is exactly what the ``messages`` and ``risk_assessments`` assets
-do to a partition: :func:`enrich_messages`, thread contexts, :func:`assess_messages`. Chunks bound
+do to a partition: :func:`enrich_messages`, thread contexts, the rules (:func:`score_frame`) and
+the risk model (:func:`model_assessments`; trained or loaded before the clock starts). Chunks bound
 the memory (the assets see one hour at a time too); peak RSS is for the whole process.
 
 The naive baseline (in this file only) is what the code would look like written row by row:
@@ -110,9 +112,11 @@ def pipeline_chunk(
     url: str,
     parents: dict[str, str],
     phases: dict[str, float],
+    model: Any,
 ) -> tuple[int, dict[str, int]]:
     from digest_pipeline.defs.enrichment.enrich import enrich_messages
     from digest_pipeline.defs.risk.rules import score_frame
+    from digest_pipeline.defs.risk.scoring import model_assessments
 
     began = time.perf_counter()
     messages = enrich_messages(raw, users, channels, workspace_url=url).frame
@@ -136,7 +140,11 @@ def pipeline_chunk(
             }
         )
     )
+    ruled = time.perf_counter()
+    risk, _ = model_assessments(risk, contents, contexts, model)
     phases["enrich_s"] = phases.get("enrich_s", 0.0) + enriched - began
+    phases["rules_s"] = phases.get("rules_s", 0.0) + ruled - enriched
+    phases["model_s"] = phases.get("model_s", 0.0) + time.perf_counter() - ruled
     phases["score_s"] = phases.get("score_s", 0.0) + time.perf_counter() - enriched
     return len(messages), risk["risk_level"].value_counts().to_dict()
 
@@ -145,10 +153,15 @@ def run_pipeline(total: int, scale: float, profile: bool) -> dict[str, Any]:
     users, channels, url = directory(scale)
     # Imports (dagster, pandas, the scorers) and the analyzer's vocabulary are one-off costs of
     # the process, not of the messages: pay them before the clock starts.
+    import tempfile
+
     from digest_pipeline.defs.enrichment.analyzer import default_analyzer
     from digest_pipeline.defs.risk import rules  # noqa: F401
+    from digest_pipeline.defs.risk.store import RiskModelStore
 
     default_analyzer()
+    model_dir = os.environ.get("DIGEST_MODEL_DIR") or tempfile.mkdtemp(prefix="bench-models-")
+    model = RiskModelStore(model_dir=model_dir).current()
     parents: dict[str, str] = {}
     generated = processed = raw_rows = 0
     gen_seconds = work_seconds = cpu_seconds = 0.0
@@ -161,7 +174,7 @@ def run_pipeline(total: int, scale: float, profile: bool) -> dict[str, Any]:
         if profiler:
             profiler.enable()
         began, began_cpu = time.perf_counter(), time.process_time()
-        kept, by_level = pipeline_chunk(raw, users, channels, url, parents, phases)
+        kept, by_level = pipeline_chunk(raw, users, channels, url, parents, phases, model)
         work_seconds += time.perf_counter() - began
         cpu_seconds += time.process_time() - began_cpu
         if profiler:
@@ -185,6 +198,9 @@ def run_pipeline(total: int, scale: float, profile: bool) -> dict[str, Any]:
         "msg_per_cpu_s": round(raw_rows / cpu_seconds) if cpu_seconds else 0,
         "enrich_msg_per_s": round(raw_rows / phases["enrich_s"]),
         "score_msg_per_s": round(processed / phases["score_s"]),
+        "rules_msg_per_s": round(processed / phases["rules_s"]),
+        "model_msg_per_s": round(processed / phases["model_s"]),
+        "model_version": model.version,
         "msg_per_s_incl_generation": round(raw_rows / (work_seconds + gen_seconds)),
         "peak_rss_mib": round(_peak_mib()),
         "risk_levels": levels,

@@ -249,8 +249,33 @@ class RiskModel:
     def predict(
         self, texts: Sequence[object], parents: Sequence[object] | None = None
     ) -> Predictions:
+        """Level, category, attention and probabilities for each (text, parent). Identical pairs
+        (bot alerts, "thanks!") are featurized and scored once."""
         clean = [model_text(t) for t in texts]
         clean_parents = [model_text(p) for p in (parents or [None] * len(clean))]
+        unique: dict[tuple[str, str], int] = {}
+        back = np.fromiter(
+            (
+                unique.setdefault(pair, len(unique))
+                for pair in zip(clean, clean_parents, strict=True)
+            ),
+            dtype=np.int64,
+            count=len(clean),
+        )
+        distinct = self._predict_distinct([p[0] for p in unique], [p[1] for p in unique])
+        return Predictions(
+            levels=[distinct.levels[i] for i in back],
+            categories=[distinct.categories[i] for i in back],
+            attention=[distinct.attention[i] for i in back],
+            confidence=distinct.confidence[back],
+            p_ge_medium=distinct.p_ge_medium[back],
+            p_ge_high=distinct.p_ge_high[back],
+            p_critical=distinct.p_critical[back],
+            llm_skip=distinct.llm_skip[back],
+            critical_floor=distinct.critical_floor[back],
+        )
+
+    def _predict_distinct(self, clean: list[str], clean_parents: list[str]) -> Predictions:
         if not clean:
             empty = np.zeros(0)
             return Predictions(
