@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
 
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
 from digest_pipeline.defs.risk import features
@@ -46,7 +46,7 @@ class ModelParams:
     # Cut-offs are picked on out-of-source predictions (see training.py).
     # The high+critical cut-off catches this share of each held-out source's risky messages
     # (median over sources); medium and critical cut-offs maximise F1.
-    high_recall_target: float = 0.8
+    high_recall_target: float = 0.85
     # The LLM cascade skips messages whose P(level >= medium) is below the cut-off that would
     # skip at most this share of labeled high+critical messages.
     llm_skip_max_risky_share: float = 0.01
@@ -123,19 +123,17 @@ class FittedParts:
 
     featurizer: Featurizer
     heads: dict[str, LogisticRegression]
-    category: dict[str, LogisticRegression] | None
+    category: RidgeClassifier | None
     attention: LogisticRegression | None
 
     def scores(self, X: sp.csr_matrix) -> dict[str, np.ndarray]:
         return {name: head.decision_function(X) for name, head in self.heads.items()}
 
     def categories(self, X: sp.csr_matrix) -> list[str]:
-        """The category whose one-vs-rest head scores highest (the first one without heads)."""
-        if not self.category:
+        """The best-scoring category (the first one when no category was labeled)."""
+        if self.category is None:
             return [RISK_CATEGORIES[0]] * X.shape[0]
-        names = list(self.category)
-        scores = np.stack([self.category[n].decision_function(X) for n in names], axis=1)
-        return [names[i] for i in scores.argmax(axis=1)]
+        return [str(c) for c in self.category.predict(X)]
 
 
 def fit_featurizer(rows: Sequence[LabeledMessage]) -> tuple[Featurizer, sp.csr_matrix]:
@@ -168,14 +166,11 @@ def fit_heads(
     ]
     category = None
     if len({rows[i].risk_category for i in risky}) >= 2:
-        # One binary head per category (one-vs-rest), each a liblinear fit.
-        labels = np.array([rows[i].risk_category for i in risky])
-        category = {
-            name: _head(params.c, params.max_iter, balanced=False).fit(
-                X[risky], labels == name, sample_weight=weights[risky]
-            )
-            for name in sorted(set(labels))
-        }
+        # One ridge fit scores every category (one-vs-rest): ~10x cheaper than a logistic head
+        # per category, and the category needs a ranking, not a probability.
+        category = RidgeClassifier(alpha=1.0 / params.c, solver="sparse_cg").fit(
+            X[risky], [rows[i].risk_category for i in risky], sample_weight=weights[risky]
+        )
     labeled = [i for i, r in enumerate(rows) if r.requires_attention is not None]
     attention = None
     if with_attention and len({rows[i].requires_attention for i in labeled}) == 2:

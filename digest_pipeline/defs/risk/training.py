@@ -20,9 +20,11 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.model_selection import KFold
 
 from digest_pipeline.defs.enrichment.taxonomy import LEVELS
+from digest_pipeline.defs.risk.features import Featurizer
 from digest_pipeline.defs.risk.labels import LabeledMessage
 from digest_pipeline.defs.risk.model import (
     HEAD_RANK,
@@ -33,7 +35,6 @@ from digest_pipeline.defs.risk.model import (
     Thresholds,
     fit_featurizer,
     fit_heads,
-    fit_parts,
     model_version,
 )
 
@@ -50,13 +51,16 @@ Progress = Callable[[str], None]
 
 @dataclass
 class OutOfSource:
-    """Out-of-source raw scores and side predictions for every evaluable row."""
+    """Out-of-source raw scores and side predictions for every evaluable row, and the
+    featurizer fitted on every row's text (the final model reuses it)."""
 
     index: np.ndarray  # row positions in the training rows
     fold: list[str]  # the source of each row (or its random fold's name): figures are per source
     scores: dict[str, np.ndarray]
     categories: list[str]
     method: str
+    featurizer: Featurizer
+    X: sp.csr_matrix
 
 
 def _folds(rows: Sequence[LabeledMessage]) -> tuple[list[np.ndarray], list[str], str]:
@@ -120,6 +124,8 @@ def out_of_source(
         scores={h: np.concatenate(v) if v else np.zeros(0) for h, v in scores.items()},
         categories=categories,
         method=method,
+        featurizer=featurizer,
+        X=X_all,
     )
 
 
@@ -280,7 +286,7 @@ def train_risk_model(
         )
     if progress:
         progress(f"fitting the final model on {len(rows)} rows")
-    parts = fit_parts(rows, params)
+    parts = fit_heads(oos.featurizer, oos.X, rows, params)
     by_source: dict[str, int] = {}
     for row in rows:
         by_source[row.source] = by_source.get(row.source, 0) + 1
