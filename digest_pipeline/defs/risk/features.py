@@ -15,6 +15,7 @@ saved and loaded with skops without trusting arbitrary code. Text is capped at
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,8 +41,9 @@ _NON_ASCII_LETTERS = re.compile(r"[^\x00-\x7f]")
 
 
 def model_text(text: object) -> str:
-    """The message as the model reads it (a string, at most :data:`MAX_MODEL_CHARS`)."""
-    return text[:MAX_MODEL_CHARS] if isinstance(text, str) else ""
+    """The message as the model reads it (a string, at most :data:`MAX_MODEL_CHARS`, without
+    NUL characters: a saved vocabulary is NUL-separated)."""
+    return text[:MAX_MODEL_CHARS].replace("\x00", " ") if isinstance(text, str) else ""
 
 
 def structural_signals(text: str, parent: str) -> dict[str, float]:
@@ -81,7 +83,8 @@ class Featurizer:
     @classmethod
     def new(cls) -> Featurizer:
         return cls(
-            word=TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32),
+            # min_df=2: a word or pair seen once teaches nothing that carries to new messages.
+            word=TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, dtype=np.float32),
             char=TfidfVectorizer(
                 analyzer="char_wb",
                 ngram_range=(2, 5),
@@ -120,3 +123,44 @@ class Featurizer:
             *(f"parent:{n}" for n in self.parent.get_feature_names_out()),
             *(f"signal:{n}" for n in self.signals.get_feature_names_out()),
         ]
+
+    # -- saving: vocabularies as one string each (a dict of 100k terms is slow to save and load)
+
+    def to_state(self) -> dict[str, object]:
+        return {
+            name: {
+                "params": json.dumps(
+                    {
+                        "analyzer": vec.analyzer,
+                        "ngram_range": list(vec.ngram_range),
+                        "min_df": vec.min_df,
+                        "sublinear_tf": vec.sublinear_tf,
+                        "lowercase": vec.lowercase,
+                        "norm": vec.norm,
+                        "token_pattern": vec.token_pattern,
+                    }
+                ),
+                "terms": "\x00".join(vec.get_feature_names_out()),
+                "idf": vec.idf_.astype(np.float64),
+            }
+            for name, vec in (("word", self.word), ("char", self.char), ("parent", self.parent))
+        } | {"signals": self.signals}
+
+    @classmethod
+    def from_state(cls, state: dict[str, object]) -> Featurizer:
+        def vectorizer(part: dict[str, object]) -> TfidfVectorizer:
+            params = json.loads(str(part["params"]))
+            params["ngram_range"] = tuple(params["ngram_range"])
+            terms = str(part["terms"]).split("\x00")
+            vec = TfidfVectorizer(
+                **params, dtype=np.float32, vocabulary={t: i for i, t in enumerate(terms)}
+            )
+            vec.idf_ = np.asarray(part["idf"])
+            return vec
+
+        return cls(
+            word=vectorizer(state["word"]),  # type: ignore[arg-type]
+            char=vectorizer(state["char"]),  # type: ignore[arg-type]
+            parent=vectorizer(state["parent"]),  # type: ignore[arg-type]
+            signals=state["signals"],  # type: ignore[arg-type]
+        )

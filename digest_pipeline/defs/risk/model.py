@@ -30,7 +30,7 @@ from digest_pipeline.defs.risk import features
 from digest_pipeline.defs.risk.features import Featurizer, model_text
 from digest_pipeline.defs.risk.labels import LabeledMessage
 
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
 # Heads of the ordinal level model: P(level >= medium), P(level >= high), P(critical).
 HEADS = ("ge_medium", "ge_high", "critical")
 HEAD_RANK = {"ge_medium": 1, "ge_high": 2, "critical": 3}
@@ -338,12 +338,7 @@ def _as_state(model: RiskModel) -> dict[str, Any]:
     return {
         "format": MODEL_FORMAT,
         "version": model.version,
-        "featurizer": {
-            "word": parts.featurizer.word,
-            "char": parts.featurizer.char,
-            "parent": parts.featurizer.parent,
-            "signals": parts.featurizer.signals,
-        },
+        "featurizer": parts.featurizer.to_state(),
         "heads": parts.heads,
         "category": parts.category,
         "attention": parts.attention,
@@ -384,9 +379,8 @@ def load_model(path: Path) -> RiskModel:
     state = sio.load(path, trusted=untrusted)
     if state.get("format") != MODEL_FORMAT:
         raise ModelFileError(f"{path.name}: model format {state.get('format')} is not supported")
-    f = state["featurizer"]
     parts = FittedParts(
-        Featurizer(f["word"], f["char"], f["parent"], f["signals"]),
+        Featurizer.from_state(state["featurizer"]),
         dict(state["heads"]),
         state["category"],
         state["attention"],
