@@ -47,29 +47,6 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _directory_frames(ws: Any) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    members = ws.call("users.list", {})["members"]
-    users = pd.DataFrame(
-        {
-            "user_id": [m["id"] for m in members],
-            "name": [m.get("name") for m in members],
-            "display_name": [(m.get("profile") or {}).get("display_name") for m in members],
-            "real_name": [
-                m.get("real_name") or (m.get("profile") or {}).get("real_name") for m in members
-            ],
-            "is_bot": [bool(m.get("is_bot")) for m in members],
-        }
-    )
-    channels = ws.call("conversations.list", {"types": "public_channel,private_channel"})
-    chans = pd.DataFrame(
-        {
-            "channel_id": [c["id"] for c in channels["channels"]],
-            "name": [c["name"] for c in channels["channels"]],
-        }
-    )
-    return users, chans, ws.call("auth.test", {})["url"]
-
-
 def raw_chunks(total: int, scale: float) -> Iterator[tuple[pd.DataFrame, float]]:
     """``raw_messages``-shaped frames of consecutive windows until ``total`` rows, with the
     seconds each took to generate."""
@@ -96,9 +73,10 @@ def raw_chunks(total: int, scale: float) -> Iterator[tuple[pd.DataFrame, float]]
 
 
 def directory(scale: float) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    from digest_pipeline.demo.labels import directory_frames
     from digest_pipeline.demo.workspace import DemoWorkspace
 
-    return _directory_frames(DemoWorkspace(scale=scale, now=datetime(2027, 1, 1, tzinfo=UTC)))
+    return directory_frames(DemoWorkspace(scale=scale, now=datetime(2027, 1, 1, tzinfo=UTC)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,24 +282,14 @@ def demo_truth(days: int, scale: float) -> dict[str, Any]:
     (``DemoWorkspace.scenario_of`` → ``content.scenario_level``; routine chatter is low)."""
     from digest_pipeline.defs.enrichment.enrich import enrich_messages
     from digest_pipeline.defs.risk.rules import score_frame
-    from digest_pipeline.defs.slack.extract import ts_to_datetime
     from digest_pipeline.demo.content import scenario_level
+    from digest_pipeline.demo.labels import directory_frames, top_level_raw
     from digest_pipeline.demo.workspace import DemoWorkspace
 
     ws = DemoWorkspace(scale=scale, now=datetime(2027, 1, 1, tzinfo=UTC))
-    users, channels, url = _directory_frames(ws)
-    rows = [
-        {
-            "channel_id": cid,
-            "ts": m["ts"],
-            "thread_ts": m.get("thread_ts"),
-            "payload": json.dumps(m),
-            "timestamp": ts_to_datetime(m["ts"]),
-        }
-        for cid, m in ws.iter_messages(FIRST_DAY, FIRST_DAY + timedelta(days=days))
-        if not m.get("thread_ts") or m["thread_ts"] == m["ts"]
-    ]
-    messages = enrich_messages(pd.DataFrame(rows), users, channels, workspace_url=url).frame
+    users, channels, url = directory_frames(ws)
+    raw = top_level_raw(ws, FIRST_DAY, FIRST_DAY + timedelta(days=days))
+    messages = enrich_messages(raw, users, channels, workspace_url=url).frame
     scored = score_frame(messages[["id", "content", "channel"]].assign(thread_context=None))
     pairs = zip(messages["channel_id"], messages["ts"], strict=True)
     scenarios = [ws.scenario_of(c, t) for c, t in pairs]

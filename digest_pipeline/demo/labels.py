@@ -29,20 +29,17 @@ SEED = 11
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "defs" / "risk" / "data" / "demo.jsonl"
 
 
-def demo_labels(days: int = 14) -> list[dict[str, Any]]:
-    from digest_pipeline.defs.enrichment.enrich import enrich_messages
-    from digest_pipeline.defs.slack.extract import ts_to_datetime
-    from digest_pipeline.demo.content import scenario_category, scenario_level
-    from digest_pipeline.demo.workspace import DemoWorkspace
-
-    ws = DemoWorkspace(now=datetime(2027, 1, 1, tzinfo=UTC))
+def directory_frames(ws: Any) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """``slack_users`` and ``slack_channels``-shaped frames of a demo workspace, and its URL."""
     members = ws.call("users.list", {})["members"]
     users = pd.DataFrame(
         {
             "user_id": [m["id"] for m in members],
             "name": [m.get("name") for m in members],
             "display_name": [(m.get("profile") or {}).get("display_name") for m in members],
-            "real_name": [m.get("real_name") for m in members],
+            "real_name": [
+                m.get("real_name") or (m.get("profile") or {}).get("real_name") for m in members
+            ],
             "is_bot": [bool(m.get("is_bot")) for m in members],
         }
     )
@@ -53,7 +50,14 @@ def demo_labels(days: int = 14) -> list[dict[str, Any]]:
             "name": [c["name"] for c in listed["channels"]],
         }
     )
-    raw = pd.DataFrame(
+    return users, channels, ws.call("auth.test", {})["url"]
+
+
+def top_level_raw(ws: Any, start: datetime, end: datetime) -> pd.DataFrame:
+    """``raw_messages``-shaped rows of the top-level messages posted in ``[start, end)``."""
+    from digest_pipeline.defs.slack.extract import ts_to_datetime
+
+    return pd.DataFrame(
         [
             {
                 "channel_id": cid,
@@ -62,10 +66,20 @@ def demo_labels(days: int = 14) -> list[dict[str, Any]]:
                 "payload": json.dumps(m),
                 "timestamp": ts_to_datetime(m["ts"]),
             }
-            for cid, m in ws.iter_messages(FIRST_DAY, FIRST_DAY + timedelta(days=days))
+            for cid, m in ws.iter_messages(start, end)
             if not m.get("thread_ts") or m["thread_ts"] == m["ts"]
         ]
     )
+
+
+def demo_labels(days: int = 14) -> list[dict[str, Any]]:
+    from digest_pipeline.defs.enrichment.enrich import enrich_messages
+    from digest_pipeline.demo.content import scenario_category, scenario_level
+    from digest_pipeline.demo.workspace import DemoWorkspace
+
+    ws = DemoWorkspace(now=datetime(2027, 1, 1, tzinfo=UTC))
+    users, channels, _ = directory_frames(ws)
+    raw = top_level_raw(ws, FIRST_DAY, FIRST_DAY + timedelta(days=days))
     messages = enrich_messages(raw, users, channels).frame
     by_scenario: dict[str, dict[str, dict[str, Any]]] = {}
     for cid, ts, channel, text in zip(

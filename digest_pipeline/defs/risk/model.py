@@ -117,6 +117,16 @@ class Calibrator:
         return cls(float(platt.coef_[0, 0]), float(platt.intercept_[0]))
 
 
+def calibrated(
+    scores: dict[str, np.ndarray], calibrators: dict[str, Calibrator]
+) -> dict[str, np.ndarray]:
+    """Each head's scores through its calibrator, made monotone (each at most the one before)."""
+    p = {name: calibrators[name](scores[name]) for name in HEADS}
+    p["ge_high"] = np.minimum(p["ge_high"], p["ge_medium"])
+    p["critical"] = np.minimum(p["critical"], p["ge_high"])
+    return p
+
+
 @dataclass
 class FittedParts:
     """The estimators of one fit (the final model, or one cross-validation fold)."""
@@ -231,15 +241,9 @@ class RiskModel:
     thresholds: Thresholds
     card: dict[str, Any] = field(default_factory=dict)
 
-    def probabilities(self, texts: Sequence[str], parents: Sequence[str]) -> dict[str, np.ndarray]:
-        """Calibrated P(≥ medium), P(≥ high), P(critical), made monotone (each ≤ the one before)."""
-        X = self.parts.featurizer.transform(texts, parents)
-        scores = self.parts.scores(X)
-        p = {name: self.calibrators[name](scores[name]) for name in HEADS}
-        p["ge_high"] = np.minimum(p["ge_high"], p["ge_medium"])
-        p["critical"] = np.minimum(p["critical"], p["ge_high"])
-        p["_X"] = X  # type: ignore[assignment]
-        return p
+    def probabilities(self, X: sp.csr_matrix) -> dict[str, np.ndarray]:
+        """Calibrated P(≥ medium), P(≥ high), P(critical) of featurized messages."""
+        return calibrated(self.parts.scores(X), self.calibrators)
 
     def predict(
         self, texts: Sequence[object], parents: Sequence[object] | None = None
@@ -276,8 +280,8 @@ class RiskModel:
             return Predictions(
                 [], [], [], empty, empty, empty, empty, empty.astype(bool), empty.astype(bool)
             )
-        p = self.probabilities(clean, clean_parents)
-        X = p.pop("_X")  # type: ignore[arg-type]
+        X = self.parts.featurizer.transform(clean, clean_parents)
+        p = self.probabilities(X)
         t = self.thresholds
         rank = np.where(
             p["ge_medium"] >= t.ge_medium,

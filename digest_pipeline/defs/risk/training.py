@@ -33,6 +33,7 @@ from digest_pipeline.defs.risk.model import (
     ModelParams,
     RiskModel,
     Thresholds,
+    calibrated,
     fit_featurizer,
     fit_heads,
     model_version,
@@ -269,9 +270,7 @@ def train_risk_model(
     calibrators = {
         head: Calibrator.fit(oos.scores[head], truth >= HEAD_RANK[head]) for head in HEADS
     }
-    p = {head: calibrators[head](oos.scores[head]) for head in HEADS}
-    p["ge_high"] = np.minimum(p["ge_high"], p["ge_medium"])
-    p["critical"] = np.minimum(p["critical"], p["ge_high"])
+    p = calibrated(oos.scores, calibrators)
     thresholds, cascade = pick_thresholds(p, truth, oos.fold, params)
     predicted = _levels(p, thresholds)
     gold_categories = [rows[i].risk_category for i in oos.index]
