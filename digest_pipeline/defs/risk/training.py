@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from sklearn.model_selection import KFold
 
 from digest_pipeline.defs.enrichment.taxonomy import LEVELS
@@ -46,6 +48,8 @@ TRAIN_ONLY_SOURCES = frozenset({"llm"})
 # Each fold is a fit of every head: more folds cost time, fewer train on less. Six folds of ~17
 # sources train each fold on ~83% of the rows.
 MAX_FOLDS = 6
+# Folds are fitted in parallel processes (joblib): two cores, two folds at a time.
+CV_JOBS = min(2, os.cpu_count() or 1)
 
 Progress = Callable[[str], None]
 
@@ -90,6 +94,22 @@ def _folds(rows: Sequence[LabeledMessage]) -> tuple[list[np.ndarray], list[str],
     return folds, names, "3 random folds (fewer than two sources)"
 
 
+def _score_fold(
+    featurizer: Featurizer,
+    X_all: sp.csr_matrix,
+    rows: Sequence[LabeledMessage],
+    train: np.ndarray,
+    test: np.ndarray,
+    params: ModelParams,
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Heads fitted on ``train``; their raw scores and categories for ``test``."""
+    parts = fit_heads(
+        featurizer, X_all[train], [rows[i] for i in train], params, with_attention=False
+    )
+    X = X_all[test]
+    return parts.scores(X), parts.categories(X)
+
+
 def out_of_source(
     rows: Sequence[LabeledMessage], params: ModelParams, progress: Progress | None = None
 ) -> OutOfSource:
@@ -104,19 +124,18 @@ def out_of_source(
     fold_names: list[str] = []
     scores: dict[str, list[np.ndarray]] = {name: [] for name in HEADS}
     categories: list[str] = []
-    for k, test in enumerate(folds, start=1):
-        if progress:
-            held_out = ", ".join(sorted({names[i] for i in test}))
-            progress(f"cross-validation {k}/{len(folds)}: holding out {held_out}")
-        held = set(test.tolist())
-        train = np.array([i for i in range(len(rows)) if i not in held])
-        parts = fit_heads(
-            featurizer, X_all[train], [rows[i] for i in train], params, with_attention=False
-        )
-        X = X_all[test]
-        for head, values in parts.scores(X).items():
+    jobs = min(CV_JOBS, len(folds))
+    if progress:
+        progress(f"cross-validation: {method}, {len(folds)} folds on {jobs} process(es)")
+    every = np.arange(len(rows))
+    results = Parallel(n_jobs=jobs)(
+        delayed(_score_fold)(featurizer, X_all, rows, np.setdiff1d(every, test), test, params)
+        for test in folds
+    )
+    for test, (fold_scores, fold_categories) in zip(folds, results, strict=True):
+        for head, values in fold_scores.items():
             scores[head].append(values)
-        categories += parts.categories(X)
+        categories += fold_categories
         index.append(test)
         fold_names += [names[i] for i in test]
     return OutOfSource(
