@@ -252,9 +252,13 @@ def test_a_prompt_injection_cannot_lower_a_confident_model_critical(duckdb_path,
         pipeline.run()
         sent = "\n".join(r.user_content for r in server.requests)
     row = pipeline.rows().set_index("message_id").loc[f"{CHANNEL}:{_ts(8)}"]
-    assert row["llm_risk_level"] == "low"  # the (gullible) LLM obeyed the message ...
-    assert row["model_risk_level"] == "critical"
-    assert row["risk_level"] == "critical" and row["judgement"] == "model_floor"  # ... but lost
+    # A battery swelling at a customer is a field safety event: the model is confident enough
+    # (P(critical) above the floor cut-off, chosen for 90% precision on held-out labels) ...
+    assert pipeline.store.current().predict([INJECTION]).critical_floor[0]
+    assert row["llm_risk_level"] == "low"  # ... the (gullible) LLM obeyed the message ...
+    assert row["model_risk_level"] in ("high", "critical")
+    assert row["risk_level"] == row["model_risk_level"]  # ... but lost
+    assert row["judgement"] == "model_floor" and row["scorer"] == "model"
     # What left the pipeline: user IDs, not names or e-mail addresses.
     assert "dana@acme.com" not in sent and "[email]" in sent
     assert "Alice" not in sent and "Bob" not in sent and "@U01ALICE" in sent
