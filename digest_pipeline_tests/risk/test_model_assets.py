@@ -195,8 +195,9 @@ def test_llm_verdicts_become_training_rows_weighted_below_people(setup):
     setup.warehouse.replace_rows(
         "risk_assessments", pd.DataFrame(risks), key=["id"], schema=RISK_SCHEMA
     )
-    (llm,) = warehouse_labels(setup.warehouse)
-    assert [(r.text, r.risk_level, r.source, r.weight) for r in llm.rows] == [
+    stored = warehouse_labels(setup.warehouse)
+    assert not stored.feedback.rows  # no risk_feedback table yet
+    assert [(r.text, r.risk_level, r.source, r.weight) for r in stored.llm.rows] == [
         ("vessel held at port", "high", "llm", LLM_WEIGHT)
     ]
 

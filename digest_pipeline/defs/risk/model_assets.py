@@ -12,7 +12,8 @@ what).
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,26 +93,45 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-def warehouse_labels(warehouse: Warehouse) -> list[LabelSet]:
+@dataclass(frozen=True)
+class WarehouseLabels:
+    """Labels that live in the warehouse: people's verdicts and the LLM's."""
+
+    feedback: LabelSet = field(default_factory=LabelSet)
+    llm: LabelSet = field(default_factory=LabelSet)
+
+
+def warehouse_labels(warehouse: Warehouse) -> WarehouseLabels:
     """People's verdicts and the LLM's, when those tables exist."""
-    found = []
-    if warehouse.table_exists("risk_feedback") and warehouse.table_exists("messages"):
-        found.append(feedback_labels(_records(warehouse.query(_FEEDBACK_SQL))))
-    if warehouse.table_exists("risk_assessments") and warehouse.table_exists("messages"):
-        found.append(llm_labels(_records(warehouse.query(_LLM_SQL, [MAX_LLM_LABELS]))))
-    return found
+    if not warehouse.table_exists("messages"):
+        return WarehouseLabels()
+    feedback = (
+        feedback_labels(_records(warehouse.query(_FEEDBACK_SQL)))
+        if warehouse.table_exists("risk_feedback")
+        else LabelSet()
+    )
+    llm = (
+        llm_labels(_records(warehouse.query(_LLM_SQL, [MAX_LLM_LABELS])))
+        if warehouse.table_exists("risk_assessments")
+        else LabelSet()
+    )
+    return WarehouseLabels(feedback, llm)
 
 
 def gather_labels(
-    labels_path: str | None, extra: Sequence[LabelSet] = (), *, packaged: bool = True
+    labels_path: str | None,
+    stored: WarehouseLabels | None = None,
+    *,
+    packaged: bool = True,
 ) -> LabelSet:
-    """Packaged corpora, then the LLM's verdicts, then the team's file and people's feedback
-    (later human sources win a duplicate text)."""
+    """Packaged corpora, the LLM's verdicts, the team's file, people's feedback: a later human
+    source wins a duplicate text, and the LLM never beats a person (:func:`labels.merge`)."""
+    stored = stored or WarehouseLabels()
     sets = [load_packaged()] if packaged else []
-    sets += [s for s in extra if s.rows and s.rows[0].source == "llm"]
+    sets.append(stored.llm)
     if labels_path:
         sets.append(read_label_file(labels_path, source="team"))
-    sets += [s for s in extra if not (s.rows and s.rows[0].source == "llm")]
+    sets.append(stored.feedback)
     return merge(sets)
 
 
