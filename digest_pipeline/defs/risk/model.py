@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -360,7 +362,8 @@ def save_model(model: RiskModel, path: Path) -> Path:
     import skops.io as sio
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    # A name per process and thread: two runs saving the same version never share a temp file.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     sio.dump(_as_state(model), tmp)
     tmp.replace(path)  # atomic: a reader never sees half a file
     return path
