@@ -67,6 +67,7 @@ def test_evaluate_on_a_hand_computed_example() -> None:
     assert report.accuracy == 0.5
     assert report.high_critical_recall == pytest.approx(2 / 3)  # high->critical counts
     assert report.high_critical_support == 3
+    assert report.high_critical_precision == 1.0  # both flagged messages are high or critical
     assert (report.category_accuracy, report.category_support) == (0.5, 4)
     assert report.attention_precision == pytest.approx(2 / 3)
     assert report.attention_recall == 0.5

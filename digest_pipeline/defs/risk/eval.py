@@ -88,6 +88,7 @@ class EvalReport:
     confusion: dict[str, dict[str, int]]
     high_critical_recall: float
     high_critical_support: int
+    high_critical_precision: float
     category_accuracy: float
     category_support: int
     attention_precision: float
@@ -157,6 +158,9 @@ def evaluate(records: Sequence[LabeledMessage], scorer: Scorer) -> EvalReport:
         confusion=confusion,
         high_critical_recall=_ratio(hc_hits, hc_total),
         high_critical_support=hc_total,
+        high_critical_precision=_ratio(
+            hc_hits, sum(confusion[gold][p] for gold in LEVELS for p in RISKY)
+        ),
         category_accuracy=_ratio(category_hits, category_total),
         category_support=category_total,
         attention_precision=_ratio(att_tp, att_tp + att_fp),
@@ -188,6 +192,7 @@ def render(report: EvalReport, *, title: str = "") -> str:
         f"high+critical recall          {report.high_critical_recall:.3f}"
         f"  (n={report.high_critical_support})"
     )
+    lines.append(f"high+critical precision       {report.high_critical_precision:.3f}")
     lines.append(
         f"category accuracy (risky)     {report.category_accuracy:.3f}"
         f"  (n={report.category_support})"
