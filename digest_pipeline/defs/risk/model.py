@@ -26,13 +26,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
+from sklearn.naive_bayes import ComplementNB
 
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
 from digest_pipeline.defs.risk import features
 from digest_pipeline.defs.risk.features import Featurizer, model_text
 from digest_pipeline.defs.risk.labels import LabeledMessage
 
-MODEL_FORMAT = 2
+MODEL_FORMAT = 3
 # Heads of the ordinal level model: P(level >= medium), P(level >= high), P(critical).
 HEADS = ("ge_medium", "ge_high", "critical")
 HEAD_RANK = {"ge_medium": 1, "ge_high": 2, "critical": 3}
@@ -43,7 +44,8 @@ RISK_CATEGORIES = tuple(c for c in CATEGORIES if c != "none")
 class ModelParams:
     """Training parameters: part of the model's version."""
 
-    c: float = 4.0  # inverse regularization of every head
+    c: float = 4.0  # inverse regularization of every logistic head
+    bayes_alpha: float = 0.3  # smoothing of the naive Bayes beside each level head
     max_iter: int = 3000
     # Cut-offs are picked on out-of-source predictions (see training.py).
     # The high+critical cut-off catches this share of each held-out source's risky messages
@@ -107,20 +109,22 @@ def _weights(rows: Sequence[LabeledMessage]) -> np.ndarray:
 
 @dataclass
 class Calibrator:
-    """Platt scaling of a head's decision function: p = 1 / (1 + exp(-(a * score + b)))."""
+    """Platt scaling of a head's two scores (logistic regression, naive Bayes):
+    p = 1 / (1 + exp(-(a · scores + b))). Fitted on out-of-source scores, so it also learns how
+    much each of the two to trust on messages from a workspace neither saw."""
 
-    a: float = 1.0
+    a: tuple[float, ...] = (1.0, 0.0)
     b: float = 0.0
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(self.a * scores + self.b)))
+        return 1.0 / (1.0 + np.exp(-(scores @ np.asarray(self.a) + self.b)))
 
     @classmethod
     def fit(cls, scores: np.ndarray, truth: np.ndarray) -> Calibrator:
         if truth.min() == truth.max():
             return cls()
-        platt = LogisticRegression(C=1e4, max_iter=1000).fit(scores.reshape(-1, 1), truth)
-        return cls(float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+        platt = LogisticRegression(C=1e4, max_iter=1000).fit(scores, truth)
+        return cls(tuple(float(v) for v in platt.coef_[0]), float(platt.intercept_[0]))
 
 
 def calibrated(
@@ -141,9 +145,17 @@ class FittedParts:
     heads: dict[str, LogisticRegression]
     category: RidgeClassifier | None
     attention: LogisticRegression | None
+    # A naive Bayes beside each level head: it ranks short and terse messages better, the
+    # logistic head long ones; the calibrator weighs the two on out-of-source scores.
+    bayes: dict[str, ComplementNB] = field(default_factory=dict)
 
     def scores(self, X: sp.csr_matrix) -> dict[str, np.ndarray]:
-        return {name: head.decision_function(X) for name, head in self.heads.items()}
+        """Each level head's (logistic decision, naive Bayes log-odds), one row per message."""
+        out = {}
+        for name, head in self.heads.items():
+            log_p = self.bayes[name].predict_log_proba(X)
+            out[name] = np.column_stack([head.decision_function(X), log_p[:, 1] - log_p[:, 0]])
+        return out
 
     def categories(self, X: sp.csr_matrix) -> list[str]:
         """The best-scoring category (the first one when no category was labeled)."""
@@ -171,10 +183,11 @@ def fit_heads(
     skip the attention head (no figure needs it)."""
     weights = _weights(rows)
     ranks = np.array([LEVELS.index(r.risk_level) for r in rows])
-    heads = {}
+    heads, bayes = {}, {}
     for name in HEADS:
         y = ranks >= HEAD_RANK[name]
         heads[name] = _head(params.c, params.max_iter).fit(X, y, sample_weight=weights)
+        bayes[name] = ComplementNB(alpha=params.bayes_alpha).fit(X, y, sample_weight=weights)
     risky = [
         i
         for i, r in enumerate(rows)
@@ -195,7 +208,7 @@ def fit_heads(
             [bool(rows[i].requires_attention) for i in labeled],
             sample_weight=weights[labeled],
         )
-    return FittedParts(featurizer, heads, category, attention)
+    return FittedParts(featurizer, heads, category, attention, bayes)
 
 
 def fit_parts(rows: Sequence[LabeledMessage], params: ModelParams) -> FittedParts:
@@ -350,9 +363,10 @@ def _as_state(model: RiskModel) -> dict[str, Any]:
         "version": model.version,
         "featurizer": parts.featurizer.to_state(),
         "heads": parts.heads,
+        "bayes": parts.bayes,
         "category": parts.category,
         "attention": parts.attention,
-        "calibrators": {k: [c.a, c.b] for k, c in model.calibrators.items()},
+        "calibrators": {k: [*c.a, c.b] for k, c in model.calibrators.items()},
         "thresholds": {k: float(v) for k, v in model.thresholds.__dict__.items()},
         "card": json.dumps(model.card, sort_keys=True),
     }
@@ -395,12 +409,14 @@ def load_model(path: Path) -> RiskModel:
         dict(state["heads"]),
         state["category"],
         state["attention"],
+        dict(state["bayes"]),
     )
     return RiskModel(
         version=str(state["version"]),
         parts=parts,
         calibrators={
-            k: Calibrator(float(v[0]), float(v[1])) for k, v in state["calibrators"].items()
+            k: Calibrator(tuple(float(x) for x in v[:-1]), float(v[-1]))
+            for k, v in state["calibrators"].items()
         },
         thresholds=Thresholds(**{k: float(v) for k, v in state["thresholds"].items()}),
         card=json.loads(state["card"]),
