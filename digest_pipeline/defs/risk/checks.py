@@ -83,16 +83,11 @@ def eval_check_result(
         for m in report.misses
         if m.gold in ("high", "critical") and m.predicted not in ("high", "critical")
     ]
-    return dg.AssetCheckResult(
-        asset_key=ASSET,
-        check_name=CHECK_NAME,
-        passed=recall >= threshold,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"high+critical recall {recall:.3f} "
-            f"{'>=' if recall >= threshold else '<'} {threshold:.2f} ({scorer} scorer)"
-        ),
-        metadata={
+    return _verdict(
+        recall,
+        threshold,
+        f"high+critical recall {recall:.3f} {{}} {threshold:.2f} ({scorer} scorer)",
+        {
             "scorer": scorer,
             "threshold": threshold,
             "high_critical_recall": round(recall, 4),
@@ -112,6 +107,21 @@ def eval_check_result(
     )
 
 
+def _verdict(
+    recall: float, threshold: float, description: str, metadata: dict[str, Any]
+) -> dg.AssetCheckResult:
+    """A WARN-severity result: passed when ``recall`` reaches ``threshold``; ``{}`` in the
+    description becomes ``>=`` or ``<``."""
+    return dg.AssetCheckResult(
+        asset_key=ASSET,
+        check_name=CHECK_NAME,
+        passed=recall >= threshold,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description.format(">=" if recall >= threshold else "<"),
+        metadata=metadata,
+    )
+
+
 def model_check_result(
     card: Mapping[str, Any], *, version: str, threshold: float
 ) -> dg.AssetCheckResult:
@@ -119,16 +129,12 @@ def model_check_result(
     cv = card["cross_validation"]
     pooled = cv["pooled"]
     recall = float(pooled["recall_high_critical"] or 0.0)
-    return dg.AssetCheckResult(
-        asset_key=ASSET,
-        check_name=CHECK_NAME,
-        passed=recall >= threshold,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"out-of-source high+critical recall {recall:.3f} "
-            f"{'>=' if recall >= threshold else '<'} {threshold:.2f} (risk model {version})"
-        ),
-        metadata={
+    return _verdict(
+        recall,
+        threshold,
+        f"out-of-source high+critical recall {recall:.3f} {{}} {threshold:.2f} "
+        f"(risk model {version})",
+        {
             "scorer": "model",
             "model_version": version,
             "threshold": threshold,
