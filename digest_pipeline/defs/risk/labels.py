@@ -59,10 +59,6 @@ class LabeledMessage:
     source: str = ""
     weight: float = HUMAN_WEIGHT
 
-    @property
-    def is_risky(self) -> bool:
-        return LEVEL_RANK[self.risk_level] >= LEVEL_RANK["high"]
-
 
 @dataclass(frozen=True)
 class LabelProblem:

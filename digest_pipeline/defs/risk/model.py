@@ -211,12 +211,6 @@ def fit_heads(
     return FittedParts(featurizer, heads, category, attention, bayes)
 
 
-def fit_parts(rows: Sequence[LabeledMessage], params: ModelParams) -> FittedParts:
-    """Fit the featurizer and every head on ``rows``."""
-    featurizer, X = fit_featurizer(rows)
-    return fit_heads(featurizer, X, rows, params)
-
-
 def feature_code_digest() -> str:
     """Hash of the code that turns text into features and trains the heads: a change to either
     makes a new model version even on the same labels."""
