@@ -16,7 +16,8 @@ script faults, consumed one per request::
 Faults: 429 with ``retry-after`` (and ``insufficient_quota``), 5xx, a delay past the client's
 timeout, malformed JSON content, a refusal, missing / duplicated / unknown IDs, a cut-off answer
 (``finish_reason="length"``) and a non-JSON body. ``latency`` delays every answer (benchmarks);
-``max_in_flight`` shows the client's concurrency.
+``max_in_flight`` shows the client's concurrency; ``rate_limit_every=n`` answers every n-th
+request 429 with ``retry-after`` (a provider under load).
 """
 
 from __future__ import annotations
@@ -195,8 +196,12 @@ class FakeOpenAIServer:
         latency: float = 0.0,
         api_key: str | None = None,
         model: str | None = None,
+        rate_limit_every: int = 0,
+        rate_limit_retry_after: float = 1.0,
     ) -> None:
         self.judge = judge
+        self.rate_limit_every = rate_limit_every
+        self.rate_limit_retry_after = rate_limit_retry_after
         self.narrate = narrate
         self.latency = latency
         self.api_key = api_key
@@ -358,6 +363,9 @@ class FakeOpenAIServer:
                 fault = server._next_fault(user)
                 ids = tuple(re.findall(r'"id":"(m\d+)"', user))
                 with server._lock:
+                    every = server.rate_limit_every
+                    if fault is None and every and (len(server.requests) + 1) % every == 0:
+                        fault = Fault.rate_limited(server.rate_limit_retry_after)
                     server.requests.append(RecordedRequest(body, auth, fault, ids))
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)

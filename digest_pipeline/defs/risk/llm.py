@@ -7,10 +7,13 @@ How a partition is scored (see ``assets.py`` for the warehouse side):
 2. The rest is grouped by thread (the parent first, then its replies; a parent from an earlier
    hour rides along as context only) and packed into requests of up to ``batch_messages``
    messages, each message under a short batch ID (``m1``, ``m2``, ...).
-3. Requests run on ``concurrency`` threads through ``client.chat.completions.parse`` with the
-   :class:`~digest_pipeline.defs.risk.prompt.ScoredBatch` schema at temperature 0. Retries honour
-   ``retry-after``; ``insufficient_quota`` and authentication errors stop all further calls; a
-   per-run token budget is reserved before each call and settled with the reported usage.
+3. Requests run on up to ``concurrency`` threads through ``client.chat.completions.parse`` with
+   the :class:`~digest_pipeline.defs.risk.prompt.ScoredBatch` schema at temperature 0. The first
+   request goes alone; the pool fans out once it succeeds, and narrows again under 429s
+   (:class:`~digest_pipeline.defs.risk.openai_calls.AdaptiveLimiter`). Retries honour
+   ``retry-after``; ``insufficient_quota`` and authentication errors stop every caller of the key
+   in the process; a per-run token budget is reserved before each call and settled with the
+   reported usage.
 4. Every input ID must come back exactly once. Missing or duplicated IDs, refusals, malformed
    JSON and a cut-off batch are retried once in smaller batches (a cut-off batch is split in
    two first); what still fails is reported with its reason, and the caller gives it the rules
@@ -41,6 +44,7 @@ from digest_pipeline.defs.enrichment.redaction import redact
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
 from digest_pipeline.defs.risk.models import MAX_MITIGATIONS, RiskAssessment, Scorer, one_line
 from digest_pipeline.defs.risk.openai_calls import (
+    AdaptiveLimiter,
     CallPolicy,
     LLMUsage,
     StructuredCaller,
@@ -132,12 +136,17 @@ class LLMConfig:
     max_tokens_per_run: int = 0  # 0: no budget
     max_retry_wait_seconds: float = 60.0
     backoff_seconds: float = 0.5
+    max_rate_limited: int = 8  # 429 retries per request, apart from max_attempts
     batch_api: bool = False  # prices only: the Batch API costs half
 
     @property
     def policy(self) -> CallPolicy:
         return CallPolicy(
-            self.model, self.max_attempts, self.backoff_seconds, self.max_retry_wait_seconds
+            self.model,
+            self.max_attempts,
+            self.backoff_seconds,
+            self.max_retry_wait_seconds,
+            self.max_rate_limited,
         )
 
 
@@ -284,14 +293,21 @@ class LLMRiskScorer:
         *,
         counter: TokenCounter | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        purpose: str = "scoring",
     ) -> None:
         self.config = config
         self.counter = counter or TokenCounter()
         self.system_tokens = self.counter.count(SYSTEM_PROMPT) + self.counter.count(
             json.dumps(ScoredBatch.model_json_schema())
         )
+        self.limiter = AdaptiveLimiter(config.concurrency, sleep=sleep)
         self.caller = StructuredCaller(
-            client, config.policy, budget=TokenBudget(config.max_tokens_per_run), sleep=sleep
+            client,
+            config.policy,
+            budget=TokenBudget(config.max_tokens_per_run),
+            usage=LLMUsage(purpose=purpose),
+            sleep=sleep,
+            limiter=self.limiter,
         )
 
     # -- public
@@ -313,6 +329,7 @@ class LLMRiskScorer:
             if message_id not in outcome.results and message_id not in outcome.failures:
                 outcome.failures[message_id] = "not_scored"
         outcome.stopped = self.caller.stopped
+        outcome.usage.lowest_concurrency = self.limiter.lowest
         return outcome
 
     # -- rounds and batches
