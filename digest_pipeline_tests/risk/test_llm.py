@@ -288,3 +288,19 @@ def test_digest_eval_scores_with_the_llm_through_a_compatible_server(monkeypatch
         report = evaluate(records, scorer)
     assert name == "llm" and report.total == 12
     assert 0 < server.calls <= 12  # trivial rows are triaged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "主控芯片交期延长到40周",
+        "ラインが停止しました",
+        "주문을 취소하겠다고 합니다",
+        "การจัดส่งล่าช้า",
+        "партия задержана",
+        "lô hàng trễ ba tuần",
+        "تأخر الشحنة",
+    ],
+)
+def test_words_in_any_script_are_never_trivial(text):
+    assert not is_trivial(text)

@@ -149,7 +149,8 @@ class Pipeline:
             texts.get(msg.get("thread_ts")) if msg.get("thread_ts") != ts else None
             for ts, msg in self.payloads.items()
         ]
-        skip = self.store.current().predict(list(texts.values()), parents).llm_skip
+        model = self.store.current()
+        skip = model.llm_skip(list(texts.values()), model.predict(list(texts.values()), parents))
         return {f"{CHANNEL}:{ts}" for ts, s in zip(texts, skip, strict=True) if s}
 
     def message_count(self) -> int:
@@ -262,6 +263,32 @@ def test_a_prompt_injection_cannot_lower_a_confident_model_critical(duckdb_path,
     # What left the pipeline: user IDs, not names or e-mail addresses.
     assert "dana@acme.com" not in sent and "[email]" in sent
     assert "Alice" not in sent and "Bob" not in sent and "@U01ALICE" in sent
+
+
+# Medium-or-worse risks written in other scripts (and Vietnamese, Latin with diacritics).
+OTHER_SCRIPTS = {
+    "zh": "供应商通知：主控芯片交期延长到40周，DVT需要的5000片不够",  # noqa: RUF001
+    "ja": "量産ラインが停止しました。不良率が12%を超えています",
+    "ko": "고객사가 납기 지연 때문에 주문을 취소하겠다고 합니다",
+    "th": "การจัดส่งล่าช้าสองสัปดาห์เพราะติดศุลกากร",
+    "ru": "Поставщик сорвал сроки, партия задержана на таможне",
+    "vi": "Nhà cung cấp báo linh kiện bị thiếu, lô hàng trễ ba tuần",
+    "ar": "العميل يهدد بإلغاء الطلب بسبب تأخر الشحنة",
+}
+
+
+def test_no_message_in_another_script_is_triaged_away(duckdb_path, server, risk_model_dir):
+    pipeline = Pipeline(duckdb_path, server, risk_model_dir)
+    pipeline.payloads = {
+        _ts(i): {"type": "message", "user": "U02BOB", "text": text, "ts": _ts(i)}
+        for i, text in enumerate(OTHER_SCRIPTS.values(), start=1)
+    }
+    meta = pipeline.run()
+    rows = assert_one_row_per_message(pipeline)
+    assert meta["triaged"] == 0
+    assert set(rows["judgement"]) == {"llm"}
+    sent = "\n".join(r.user_content for r in server.requests)
+    assert all(json.dumps(text)[1:-1] in sent or text in sent for text in OTHER_SCRIPTS.values())
 
 
 def test_the_scorer_follows_the_settings():

@@ -21,7 +21,7 @@ from digest_pipeline.defs.risk.llm import (
     input_hash,
     prepare_text,
 )
-from digest_pipeline.defs.risk.model import Predictions
+from digest_pipeline.defs.risk.model import Predictions, RiskModel
 from digest_pipeline.defs.risk.prompt import PROMPT_VERSION
 from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.risk.rules import score_frame
@@ -200,6 +200,7 @@ def score_with_llm(
     contexts: pd.Series,
     base: pd.DataFrame,
     predictions: Predictions,
+    model: RiskModel,
     risk_scorer: RiskScorer,
     warehouse: Warehouse,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -209,7 +210,8 @@ def score_with_llm(
         # Submission through the Batch API is not wired yet (plan in risk/batch.py).
         context.log.warning("DIGEST_LLM_MODE=batch is not available yet: scoring synchronously")
     ids = base["message_id"].tolist()
-    skip = {m for m, s in zip(ids, predictions.llm_skip.tolist(), strict=True) if s}
+    confident_low = model.llm_skip(messages["content"].tolist(), predictions)
+    skip = {m for m, s in zip(ids, confident_low.tolist(), strict=True) if s}
     floor = {m for m, f in zip(ids, predictions.critical_floor.tolist(), strict=True) if f}
     items, triaged, hashes = llm_items(messages, contexts, skip, user_names(warehouse))
     cached = cache.lookup(
@@ -297,7 +299,7 @@ def risk_assessments(
         )
         if risk_scorer.uses_llm:
             frame, extra = score_with_llm(
-                context, messages, contexts, frame, predictions, risk_scorer, warehouse
+                context, messages, contexts, frame, predictions, model, risk_scorer, warehouse
             )
     frame = frame[column_names(RISK_SCHEMA)]
     levels = frame["risk_level"].value_counts().to_dict() if len(frame) else {}

@@ -38,6 +38,8 @@ _QUESTION = re.compile(r"\?")
 _BROADCAST = re.compile(r"@(?:here|channel|everyone)\b|<!(?:here|channel|everyone)>")
 _STATUS_POST = re.compile(r"^\s*(?:\[[^\]]{1,40}\]|[A-Z][A-Z0-9 _-]{2,30}:)")
 _NON_ASCII_LETTERS = re.compile(r"[^\x00-\x7f]")
+# Not words of a language: emoji shortcodes, Slack links and mentions, URLs, @names.
+_NOT_WORDS = re.compile(r":[a-z0-9_+'-]+:|<[^>\s]*>|https?://\S+|@[\w.-]+")
 
 
 def model_text(text: object) -> str:
@@ -115,6 +117,19 @@ class Featurizer:
             ),
         ]
         return sp.hstack(blocks, format="csr", dtype=np.float32)
+
+    def known_word_share(self, texts: Sequence[str]) -> np.ndarray:
+        """For each text, the share of its words (numbers aside) that the model has seen in
+        training; 1.0 for a text without words (emoji, a bare number). A low share means the
+        model is reading a language or jargon it never learned: its "low" is not confident."""
+        tokenize = self.word.build_tokenizer()
+        vocabulary = self.word.vocabulary_
+        shares = np.ones(len(texts))
+        for i, text in enumerate(texts):
+            words = [w for w in tokenize(_NOT_WORDS.sub(" ", text.lower())) if not w.isdigit()]
+            if words:
+                shares[i] = sum(w in vocabulary for w in words) / len(words)
+        return shares
 
     def feature_names(self) -> list[str]:
         return [

@@ -421,7 +421,8 @@ class LLMRiskScorer:
 
 _EMOJI = re.compile(r":[a-z0-9_+'-]+:|[\u2600-\u27bf\U0001f000-\U0001faff\ufe0f\u200d]")
 _MENTION = re.compile(r"@[\w.-]+")
-_WORD = re.compile(r"[a-z0-9+']+")
+# Words in any script: a Japanese or Thai message has words even without one ASCII letter.
+_WORD = re.compile(r"[\w+']+")
 _ACK_WORDS = frozenset(
     """ok okay k kk sure yes yep yup yeah no nope thanks thank thx ty tysm you u lgtm +1 noted
     done cool nice great awesome perfect np welcome ack will do on it got it sounds good good
@@ -433,7 +434,8 @@ MAX_TRIVIAL_WORDS = 6
 
 
 def is_trivial(text: str | None) -> bool:
-    """Acknowledgements, greetings, emoji and +1s: nothing a risk model could add to."""
+    """Acknowledgements, greetings, emoji and +1s: nothing a risk model could add to. Any word
+    outside the (English) acknowledgement list, in any script, makes a message non-trivial."""
     if text is None:
         return True
     low = _MENTION.sub(" ", _EMOJI.sub(" ", text.lower()))

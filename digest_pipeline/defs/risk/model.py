@@ -34,6 +34,9 @@ from digest_pipeline.defs.risk.features import Featurizer, model_text
 from digest_pipeline.defs.risk.labels import LabeledMessage
 
 MODEL_FORMAT = 3
+# Below this share of known words (out of source, ~5% of messages: other languages, new jargon)
+# the model's "confidently low" is not confident: the LLM sees the message.
+MIN_KNOWN_WORD_SHARE = 0.5
 # Heads of the ordinal level model: P(level >= medium), P(level >= high), P(critical).
 HEADS = ("ge_medium", "ge_high", "critical")
 HEAD_RANK = {"ge_medium": 1, "ge_high": 2, "critical": 3}
@@ -335,6 +338,12 @@ class RiskModel:
             llm_skip=p["ge_medium"] < t.llm_skip,
             critical_floor=p["critical"] >= t.critical_floor,
         )
+
+    def llm_skip(self, texts: Sequence[object], predictions: Predictions) -> np.ndarray:
+        """Messages the LLM need not see: confidently low, written in words the model learned.
+        A message in a script or language the labels barely cover is always sent."""
+        share = self.parts.featurizer.known_word_share([model_text(t) for t in texts])
+        return predictions.llm_skip & (share >= MIN_KNOWN_WORD_SHARE)
 
     def strongest_features(self, head: str = "ge_high", k: int = 15) -> dict[str, list[str]]:
         names = self.parts.featurizer.feature_names()
