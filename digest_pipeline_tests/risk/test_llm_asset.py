@@ -186,6 +186,7 @@ def test_llm_scores_what_the_model_is_unsure_of_and_a_rerun_makes_no_calls(
     assert meta["triaged"] == len(skipped) and meta["llm_scored"] == sent
     assert meta["fallbacks"] == 0 and meta["sent_to_llm_share"] == round(sent / 10, 4)
     assert meta["llm_calls"] == server.calls == -(-sent // 4)
+    assert meta["llm_calls_by_purpose"] == {"scoring": server.calls}  # no evaluation spend
     assert meta["llm_prompt_tokens"] > 0 and meta["llm_completion_tokens"] > 0
     assert meta["by_judgement"] == {"llm": sent, "triage": len(skipped)}
     llm_rows = rows[rows["judgement"] == "llm"]
@@ -308,3 +309,53 @@ def test_the_scorer_follows_the_settings():
     local = scorer(scorer="llm", openai_base_url="http://127.0.0.1:11434/v1")
     assert local.kind == "llm" and local.openai.api_key == LOCAL_SERVER_KEY
     assert local.openai.base_url == "http://127.0.0.1:11434/v1"
+
+
+def test_llm_eval_is_on_demand_batched_and_free_to_repeat(duckdb_path, server, risk_model_dir):
+    from digest_pipeline.defs.risk.llm_eval import llm_eval
+
+    pipeline = Pipeline(duckdb_path, server, risk_model_dir, batch_messages=20, concurrency=2)
+
+    def run() -> dict:
+        result = dg.materialize(
+            [llm_eval],
+            resources={
+                "warehouse": pipeline.warehouse,
+                "risk_scorer": pipeline.scorer,
+                "risk_model_store": pipeline.store,
+            },
+            run_config={**QUIET, "ops": {"llm_eval": {"config": {"rows": 60}}}},
+        )
+        assert result.success
+        event = result.asset_materializations_for_node("llm_eval")[0]
+        return {k: v.value for k, v in event.metadata.items()}
+
+    first = run()
+    assert first["rows"] == 60 and first["llm_answered"] == 60 and first["fallbacks"] == 0
+    # Thread batches of 20, not one call a message; every call counted as evaluation.
+    assert first["llm_calls"] == server.calls == 3
+    assert first["llm_calls_by_purpose"] == {"evaluation": 3}
+    assert 0 < first["cascade"]["sent_to_llm_share"] <= 1
+    assert first["llm"]["rows"] == 60 and 0 <= first["llm_recall_high_critical"] <= 1
+    again = run()
+    assert server.calls == 3  # cached by (input hash, model, prompt version)
+    assert again["cache_hits"] == 60 and again["llm_calls"] == 0
+    assert again["llm"] == first["llm"] and again["cascade"] == first["cascade"]
+
+
+def test_llm_eval_without_an_llm_fails_with_a_clear_message(duckdb_path, risk_model_dir):
+    from digest_pipeline.defs.risk.llm_eval import llm_eval
+
+    result = dg.materialize(
+        [llm_eval],
+        resources={
+            "warehouse": Warehouse(duckdb_path=duckdb_path),
+            "risk_scorer": RiskScorer(kind="model"),
+            "risk_model_store": RiskModelStore(model_dir=risk_model_dir),
+        },
+        run_config=QUIET,
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.failure_data_for_node("llm_eval")
+    assert "OPENAI_API_KEY" in failure.error.message

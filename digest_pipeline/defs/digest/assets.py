@@ -30,7 +30,7 @@ from digest_pipeline.defs.partitions import (
     hourly_partitions,
 )
 from digest_pipeline.defs.risk.assets import names_to_ids
-from digest_pipeline.defs.risk.openai_calls import StructuredCaller, TokenBudget
+from digest_pipeline.defs.risk.openai_calls import LLMUsage, StructuredCaller, TokenBudget
 from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
@@ -150,7 +150,9 @@ def llm_narrator(
         yield LLMNarrator(None, warehouse, config.model, unavailable="budget", names_to_ids=names)
         return
     with risk_scorer.client(context) as client:
-        caller = StructuredCaller(client, config.policy, budget=TokenBudget(left))
+        caller = StructuredCaller(
+            client, config.policy, budget=TokenBudget(left), usage=LLMUsage(purpose="narrative")
+        )
         yield LLMNarrator(caller, warehouse, config.model, names_to_ids=names)
 
 

@@ -367,4 +367,5 @@ class LLMNarrator:
             "narrative_fallbacks": dict(fallbacks),
             "narrative_llm_calls": self.usage.calls,
             "narrative_llm_tokens": self.usage.total_tokens,
+            "llm_calls_by_purpose": {"narrative": self.usage.calls},
         }
