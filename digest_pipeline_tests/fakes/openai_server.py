@@ -18,10 +18,16 @@ timeout, malformed JSON content, a refusal, missing / duplicated / unknown IDs, 
 (``finish_reason="length"``) and a non-JSON body. ``latency`` delays every answer (benchmarks);
 ``max_in_flight`` shows the client's concurrency; ``rate_limit_every=n`` answers every n-th
 request 429 with ``retry-after`` (a provider under load).
+
+The Batch API is faked too: ``POST /v1/files`` (multipart upload), ``GET /v1/files/{id}/content``,
+``POST /v1/batches``, ``GET /v1/batches/{id}`` and ``POST /v1/batches/{id}/cancel``. Batches stay
+``in_progress`` until the test calls :meth:`FakeOpenAIServer.finish_batches` (``completed``, or
+``expired`` / ``failed`` with only the first ``answered`` requests in the output file).
 """
 
 from __future__ import annotations
 
+import email.parser
 import json
 import math
 import re
@@ -207,6 +213,9 @@ class FakeOpenAIServer:
         self.api_key = api_key
         self.model = model
         self.requests: list[RecordedRequest] = []
+        self.files: dict[str, tuple[str, bytes]] = {}  # id -> (purpose, content)
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.batch_api_calls: list[tuple[str, str]] = []  # (method, path)
         self.in_flight = 0
         self.max_in_flight = 0
         self._faults: deque[tuple[Fault, Callable[[str], bool] | None]] = deque()
@@ -250,6 +259,114 @@ class FakeOpenAIServer:
                     del self._faults[i]
                     return fault
         return None
+
+    # -- the Batch API
+
+    def _add_file(self, purpose: str, content: bytes, filename: str = "file.jsonl") -> dict:
+        file_id = f"file-{uuid.uuid4().hex[:16]}"
+        with self._lock:
+            self.files[file_id] = (purpose, content)
+        return {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(content),
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+        }
+
+    def _create_batch(self, body: dict[str, Any]) -> tuple[int, dict]:
+        if body.get("input_file_id") not in self.files:
+            return 400, {"error": {"message": "no such file", "type": "invalid_request_error"}}
+        batch_id = f"batch_{uuid.uuid4().hex[:16]}"
+        batch = {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": body["endpoint"],
+            "input_file_id": body["input_file_id"],
+            "completion_window": body["completion_window"],
+            "status": "in_progress",
+            "created_at": int(time.time()),
+            "metadata": body.get("metadata"),
+            "output_file_id": None,
+            "error_file_id": None,
+        }
+        with self._lock:
+            self.batches[batch_id] = batch
+        return 200, batch
+
+    def batch_requests(self, batch_id: str) -> list[dict[str, Any]]:
+        """The requests of an uploaded batch input file."""
+        content = self.files[self.batches[batch_id]["input_file_id"]][1]
+        return [json.loads(line) for line in content.decode().splitlines() if line.strip()]
+
+    def finish_batches(self, status: str = "completed", answered: int | None = None) -> None:
+        """End every open batch with ``status``; the output file answers the first ``answered``
+        requests (all by default), each as a chat completion would."""
+        for batch_id, batch in list(self.batches.items()):
+            if batch["status"] not in ("in_progress", "cancelling"):
+                continue
+            final = "cancelled" if batch["status"] == "cancelling" else status
+            requests = self.batch_requests(batch_id)
+            lines = []
+            for request in requests[: len(requests) if answered is None else answered]:
+                _, _, payload = self._completion(request["body"], None)
+                lines.append(
+                    json.dumps(
+                        {
+                            "id": f"batch_req_{uuid.uuid4().hex[:12]}",
+                            "custom_id": request["custom_id"],
+                            "response": {
+                                "status_code": 200,
+                                "request_id": uuid.uuid4().hex,
+                                "body": json.loads(payload),
+                            },
+                            "error": None,
+                        }
+                    )
+                )
+            if lines:
+                output = self._add_file("batch_output", ("\n".join(lines) + "\n").encode())
+                batch["output_file_id"] = output["id"]
+            batch["status"] = final
+            batch["request_counts"] = {
+                "total": len(requests),
+                "completed": len(lines),
+                "failed": len(requests) - len(lines),
+            }
+
+    def _batch_api(
+        self, method: str, path: str, raw: bytes, content_type: str
+    ) -> tuple[int, dict | bytes]:
+        with self._lock:
+            self.batch_api_calls.append((method, path))
+        parts = path.rstrip("/").split("/")  # ['', 'v1', 'files', ...]
+        if method == "POST" and parts[2:] == ["files"]:
+            message = email.parser.BytesParser().parsebytes(
+                f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+            )
+            fields: dict[str, tuple[str | None, bytes]] = {}
+            for part in message.get_payload():
+                name = part.get_param("name", header="content-disposition")
+                fields[name] = (part.get_filename(), part.get_payload(decode=True))
+            purpose = fields["purpose"][1].decode()
+            filename, content = fields["file"]
+            return 200, self._add_file(purpose, content, filename or "upload.jsonl")
+        if method == "GET" and parts[2] == "files" and parts[-1] == "content":
+            found = self.files.get(parts[3])
+            return (200, found[1]) if found else (404, {"error": {"message": "no such file"}})
+        if method == "POST" and parts[2:] == ["batches"]:
+            return self._create_batch(json.loads(raw))
+        if parts[2] == "batches" and len(parts) >= 4 and parts[3] in self.batches:
+            batch = self.batches[parts[3]]
+            if method == "POST" and parts[-1] == "cancel":
+                if batch["status"] == "in_progress":
+                    batch["status"] = "cancelling"
+                return 200, batch
+            if method == "GET":
+                return 200, batch
+        return 404, {"error": {"message": f"not found: {method} {path}"}}
 
     # -- answering
 
@@ -349,9 +466,29 @@ class FakeOpenAIServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout)
 
+            def _batch(self, method: str, raw: bytes) -> None:
+                if server.api_key is not None and (
+                    self.headers.get("Authorization") != f"Bearer {server.api_key}"
+                ):
+                    self._send(
+                        401, {}, b'{"error": {"message": "bad key", "code": "invalid_api_key"}}'
+                    )
+                    return
+                status, answer = server._batch_api(
+                    method, self.path, raw, self.headers.get("Content-Type") or ""
+                )
+                payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+                self._send(status, {}, payload)
+
+            def do_GET(self) -> None:
+                self._batch("GET", b"")
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if "/files" in self.path or "/batches" in self.path:
+                    self._batch("POST", raw)
+                    return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, {}, b'{"error": {"message": "not found"}}')
                     return

@@ -121,7 +121,7 @@ class Pipeline:
             **{"batch_messages": 4, "concurrency": 2, "max_attempts": 2, **scorer},
         )
 
-    def run(self) -> dict:
+    def run(self, tags: dict[str, str] | None = None) -> dict:
         result = dg.materialize(
             [_messages_asset(self.payloads), risk_assessments],
             partition_key=HOUR,
@@ -132,6 +132,7 @@ class Pipeline:
                 "risk_model_store": self.store,
             },
             run_config=QUIET,
+            tags=tags,
         )
         assert result.success
         materialization = result.asset_materializations_for_node("risk_assessments")[0]

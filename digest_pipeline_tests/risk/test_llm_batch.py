@@ -1,11 +1,25 @@
-"""The Batch API's request file and result parser (submission and polling are not wired yet)."""
+"""The Batch API: the request file and result parser, then backfills in batch mode against the
+fake files and batches endpoints, driven by the real ``openai`` client: submit, wait, collect
+through ``llm_batch_sensor``, re-run from the cache; expired, failed and overdue batches."""
 
 import json
 
-from digest_pipeline.defs.risk.batch import ENDPOINT, parse_output, request_lines
+import dagster as dg
+import pytest
+
+from digest_pipeline.defs.risk.batch import (
+    BATCHES_TABLE,
+    ENDPOINT,
+    llm_batch_sensor,
+    parse_output,
+    request_lines,
+    request_map,
+)
 from digest_pipeline.defs.risk.llm import LLMConfig, LLMItem, TokenCounter, pack_batches
 from digest_pipeline.defs.risk.openai_calls import LLMUsage
-from digest_pipeline_tests.fakes.openai_server import rules_judge
+from digest_pipeline.defs.risk.resources import COLLECT_TAG
+from digest_pipeline_tests.fakes.openai_server import FakeOpenAIServer, rules_judge
+from digest_pipeline_tests.risk.test_llm_asset import KEY, Pipeline
 
 CONFIG = LLMConfig(model="gpt-4.1-mini")
 TEXTS = [
@@ -53,9 +67,125 @@ def test_every_message_is_accounted_for_once_from_a_batch_output_file():
     # The second request lost an ID; the third never came back.
     output = [_output_line(requests[0]), _output_line(requests[1], drop=True), ""]
     usage = LLMUsage()
-    results, failures = parse_output(output, batches, CONFIG, usage)
-    assert set(results) | set(failures) == {i.message_id for i in ITEMS}
+    hashes = {item.message_id: f"h{item.message_id}" for item in ITEMS}
+    mapping = request_map(batches, CONFIG, hashes)
+    results, failures = parse_output(output, mapping, usage)
+    assert set(results) | set(failures) == set(hashes.values())
     assert not set(results) & set(failures)
-    assert failures == {"C:3": "missing_id", "C:4": "batch_missing"}
-    assert results["C:2"].risk_level in ("high", "critical")
+    assert failures == {"hC:3": "missing_id", "hC:4": "batch_missing"}
+    assert results["hC:2"][0] == "C:2" and results["hC:2"][1].risk_level in ("high", "critical")
     assert usage.calls == 2 and usage.prompt_tokens == 200
+
+
+def test_a_hostile_output_file_costs_counted_failures_not_a_crash():
+    batches = pack_batches(ITEMS, max_messages=5, max_input_tokens=9_999, counter=TokenCounter())
+    requests = [json.loads(line) for line in request_lines(batches, CONFIG)]
+    mapping = request_map(batches, CONFIG, {i.message_id: i.message_id for i in ITEMS})
+    line = json.loads(_output_line(requests[0]))
+    line["response"]["body"]["choices"][0]["message"]["content"] = '{"assessments": [{"id": 1}]}'
+    garbage = ["not json", "[1, 2]", json.dumps({"custom_id": "unknown"}), json.dumps(line)]
+    usage = LLMUsage()
+    results, failures = parse_output(garbage, mapping, usage)
+    assert not results and set(failures.values()) == {"malformed"}
+    assert len(failures) == len(ITEMS) and usage.unexpected_ids == 1
+
+
+# -- backfills in batch mode, end to end
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer(api_key=KEY) as fake:
+        yield fake
+
+
+def _sensor(pipeline: Pipeline) -> dg.SensorResult | dg.SkipReason:
+    with dg.build_sensor_context(
+        resources={"risk_scorer": pipeline.scorer, "warehouse": pipeline.warehouse}
+    ) as context:
+        return llm_batch_sensor(context)
+
+
+def _batches(pipeline: Pipeline):
+    return pipeline.warehouse.query(f"SELECT * FROM {{schema}}.{BATCHES_TABLE}")
+
+
+def _collect(pipeline: Pipeline) -> dict:
+    result = _sensor(pipeline)
+    assert isinstance(result, dg.SensorResult) and len(result.run_requests) == 1
+    request = result.run_requests[0]
+    assert request.asset_selection == [dg.AssetKey("risk_assessments")]
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-03-10-15:00"
+    return pipeline.run(tags={COLLECT_TAG: request.tags[COLLECT_TAG]})
+
+
+def test_a_backfill_in_batch_mode_submits_then_collects_without_a_live_call(
+    duckdb_path, server, risk_model_dir
+):
+    pipeline = Pipeline(duckdb_path, server, risk_model_dir, mode="batch")
+    assert isinstance(_sensor(pipeline), dg.SkipReason) and not server.batch_api_calls
+    meta = pipeline.run()
+    assert server.calls == 0  # no chat completion: the Batch API only
+    assert meta["llm_mode"] == "batch" and len(meta["llm_batch_ids"]) == 1
+    pending = meta["llm_batch_submitted"]
+    assert pending == len(pipeline.payloads) - meta["triaged"] > 0
+    (batch_id,) = server.batches
+    requests = server.batch_requests(batch_id)
+    assert {r["url"] for r in requests} == {ENDPOINT} and len(requests) == meta[
+        "llm_batch_requests"
+    ]
+    rows = pipeline.rows()
+    waiting = rows[rows["fallback_reason"] == "batch_pending"]
+    assert len(waiting) == pending and waiting["needs_rescore"].all()
+    assert set(waiting["judgement"]) == {"fallback"}
+
+    # A re-run while the batch is open submits nothing new.
+    again = pipeline.run()
+    assert again["llm_batch_already_open"] == pending and "llm_batch_ids" not in again
+    assert len(server.batches) == 1
+    assert isinstance(_sensor(pipeline), dg.SkipReason)  # still in progress
+
+    server.finish_batches()
+    collected = _collect(pipeline)
+    assert server.calls == 0 and collected["cache_hits"] == pending
+    assert collected["llm_mode"] == "collect"
+    rows = pipeline.rows()
+    assert not rows["needs_rescore"].any()
+    assert (rows["judgement"] == "llm").sum() == pending
+    recorded = _batches(pipeline).iloc[0]
+    assert recorded["status"] == "completed" and recorded["answered"] == pending
+    assert isinstance(_sensor(pipeline), dg.SkipReason)  # nothing open any more
+
+
+def test_an_expired_batch_keeps_the_rest_on_the_model_marked_and_resubmits_later(
+    duckdb_path, server, risk_model_dir
+):
+    pipeline = Pipeline(duckdb_path, server, risk_model_dir, mode="batch", batch_messages=2)
+    meta = pipeline.run()
+    server.finish_batches("expired", answered=1)  # one request of several came back
+    _collect(pipeline)
+    rows = pipeline.rows()
+    expired = rows[rows["fallback_reason"] == "batch_expired"]
+    assert (rows["judgement"] == "llm").sum() == 2
+    assert len(expired) == meta["llm_batch_submitted"] - 2 and expired["needs_rescore"].all()
+    assert len(server.batches) == 1  # collecting submits nothing
+    # The next run in batch mode submits only what is still missing.
+    retry = pipeline.run()
+    assert retry["llm_batch_submitted"] == len(expired) and len(server.batches) == 2
+
+
+def test_a_batch_past_its_deadline_is_cancelled_and_collected(duckdb_path, server, risk_model_dir):
+    pipeline = Pipeline(duckdb_path, server, risk_model_dir, mode="batch", batch_deadline_hours=0)
+    pipeline.run()
+    assert isinstance(_sensor(pipeline), dg.SkipReason)
+    assert ("POST", f"/v1/batches/{next(iter(server.batches))}/cancel") in server.batch_api_calls
+    server.finish_batches(answered=0)  # the cancellation completes, nothing answered
+    _collect(pipeline)
+    rows = pipeline.rows()
+    assert set(rows.loc[rows["needs_rescore"], "fallback_reason"]) == {"batch_cancelled"}
+
+
+def test_a_run_tag_puts_one_backfill_in_batch_mode(duckdb_path, server, risk_model_dir):
+    pipeline = Pipeline(duckdb_path, server, risk_model_dir)  # live by default
+    meta = pipeline.run(tags={"digest/llm_mode": "batch"})
+    assert meta["llm_mode"] == "batch" and server.calls == 0 and len(server.batches) == 1

@@ -7,11 +7,12 @@ from typing import Any
 
 import dagster as dg
 import numpy as np
+import openai
 import pandas as pd
 
 from digest_pipeline.defs.enrichment.enrich import user_directory
 from digest_pipeline.defs.partitions import hourly_partitions
-from digest_pipeline.defs.risk import cache
+from digest_pipeline.defs.risk import batch, cache
 from digest_pipeline.defs.risk.llm import (
     LLMItem,
     LLMOutcome,
@@ -19,11 +20,12 @@ from digest_pipeline.defs.risk.llm import (
     Provenance,
     combine,
     input_hash,
+    pack_requests,
     prepare_text,
 )
 from digest_pipeline.defs.risk.model import Predictions, RiskModel
 from digest_pipeline.defs.risk.prompt import PROMPT_VERSION
-from digest_pipeline.defs.risk.resources import RiskScorer
+from digest_pipeline.defs.risk.resources import COLLECT_TAG, RiskScorer
 from digest_pipeline.defs.risk.rules import score_frame
 from digest_pipeline.defs.risk.scoring import model_assessments
 from digest_pipeline.defs.risk.store import RiskModelStore
@@ -204,11 +206,10 @@ def score_with_llm(
     risk_scorer: RiskScorer,
     warehouse: Warehouse,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The model everywhere, then the LLM for what the model is not sure is low (not cached)."""
+    """The model everywhere, then the LLM for what the model is not sure is low (not cached):
+    live calls, or a Batch API submission whose answers a later run reads from the cache."""
     config = risk_scorer.llm_config()
-    if risk_scorer.mode == "batch":
-        # Submission through the Batch API is not wired yet (plan in risk/batch.py).
-        context.log.warning("DIGEST_LLM_MODE=batch is not available yet: scoring synchronously")
+    mode = risk_scorer.run_mode(context.run.tags)
     ids = base["message_id"].tolist()
     confident_low = model.llm_skip(messages["content"].tolist(), predictions)
     skip = {m for m, s in zip(ids, confident_low.tolist(), strict=True) if s}
@@ -221,9 +222,12 @@ def score_with_llm(
     todo = [item for item in items if item.message_id not in judged]
     began = time.perf_counter()
     outcome = LLMOutcome()
-    if todo:
+    batch_meta: dict[str, Any] = {}
+    if todo and mode == "sync":
         with risk_scorer.client(context) as client:
             outcome = LLMRiskScorer(client, config).score(todo)
+    elif todo:
+        outcome, batch_meta = _batch_mode(context, todo, hashes, mode, risk_scorer, warehouse)
     seconds = time.perf_counter() - began
     judged.update(outcome.results)
     cache.store(
@@ -248,7 +252,8 @@ def score_with_llm(
     )
     metadata: dict[str, Any] = {
         "llm_model": config.model,
-        "llm_mode": "sync",
+        "llm_mode": mode,
+        **batch_meta,
         "prompt_version": PROMPT_VERSION,
         "triaged": len(triaged),
         "sent_to_llm_share": round(len(items) / len(ids), 4) if ids else 0.0,
@@ -261,6 +266,67 @@ def score_with_llm(
         **outcome.usage.as_metadata(config.model, batch=config.batch_api),
     }
     return frame, metadata
+
+
+def _batch_mode(
+    context: dg.AssetExecutionContext,
+    todo: list[LLMItem],
+    hashes: dict[str, str],
+    mode: str,
+    risk_scorer: RiskScorer,
+    warehouse: Warehouse,
+) -> tuple[LLMOutcome, dict[str, Any]]:
+    """Batch API: submit what no open batch already holds (``batch``), or, in a run the batch
+    sensor requested (``collect``), mark what the batch did not answer. No live call either way;
+    every row not in the cache keeps the model's verdict, marked for re-scoring."""
+    config = risk_scorer.llm_config()
+    outcome = LLMOutcome()
+    if mode == "collect":
+        reason = batch.batch_reason(warehouse, context.run.tags[COLLECT_TAG])
+        outcome.failures.update({item.message_id: reason for item in todo})
+        return outcome, {"llm_batch_collected": context.run.tags[COLLECT_TAG]}
+    waiting = batch.pending_hashes(warehouse, config)
+    new = [item for item in todo if hashes[item.message_id] not in waiting]
+    outcome.failures.update({item.message_id: "batch_pending" for item in todo})
+    meta: dict[str, Any] = {
+        "llm_batch_pending": len(todo),
+        "llm_batch_already_open": len(todo) - len(new),
+    }
+    if not new:
+        return outcome, meta
+    packed = pack_requests(new, config)
+    if context.has_partition_key_range:
+        partition_range = context.partition_key_range
+        partitions = (partition_range.start, partition_range.end)
+    else:
+        partitions = (context.partition_key, context.partition_key)
+    try:
+        with risk_scorer.client(context) as client:
+            submitted = batch.submit(
+                client.with_options(max_retries=2),
+                warehouse,
+                packed,
+                {item.message_id: hashes[item.message_id] for item in new},
+                config,
+                partitions=partitions,
+                deadline_hours=risk_scorer.batch_deadline_hours,
+            )
+    except openai.OpenAIError as e:
+        context.log.error(
+            f"Batch API submission failed ({type(e).__name__}): rows stay on the model"
+        )
+        outcome.failures.update({item.message_id: "batch_submit_failed" for item in new})
+        return outcome, meta | {"llm_batch_submit_error": type(e).__name__}
+    context.log.info(
+        f"submitted {submitted.requests} request(s) for {submitted.messages} message(s) to the "
+        f"Batch API: {', '.join(submitted.batch_ids)}; llm_batch_sensor re-runs "
+        f"{partitions[0]}..{partitions[1]} when the answers arrive"
+    )
+    return outcome, meta | {
+        "llm_batch_ids": submitted.batch_ids,
+        "llm_batch_requests": submitted.requests,
+        "llm_batch_submitted": submitted.messages,
+    }
 
 
 @dg.asset(

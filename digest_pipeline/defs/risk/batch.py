@@ -1,39 +1,77 @@
-"""OpenAI Batch API (``DIGEST_LLM_MODE=batch``): the request file and the result parser.
+"""OpenAI Batch API (``DIGEST_LLM_MODE=batch``, or a run tagged ``digest/llm_mode=batch``).
 
-Status: the two pure halves are here and tested; submission and polling are not wired yet (the
-asset runs synchronously and says so in its metadata). The plan, which needs no new table shape:
+Half the price of live calls, answers within 24 hours: for backfills. How it runs:
 
-1. A backfill run in batch mode packs its messages exactly as the sync path does
-   (:func:`~digest_pipeline.defs.risk.llm.pack_batches`) and writes :func:`request_lines` as JSONL
-   (``custom_id`` = the request's hash, so a resubmission is idempotent), uploads it
-   (``client.files.create(purpose="batch")``), creates the batch
-   (``client.batches.create(endpoint="/v1/chat/completions", completion_window="24h")``) and
-   records ``(batch_id, partitions, submitted_at, deadline)`` in a ``risk_llm_batches`` side table.
-   The partitions are materialized at once with the rules, marked ``needs_rescore``.
-2. A sensor polls ``client.batches.retrieve`` for open batches; when one completes it downloads
-   the output file, :func:`parse_output` checks every ID exactly once, the judgements go into the
-   ``risk_llm_cache``, and the sensor requests runs of those partitions, which then hit the cache
-   (zero calls) and replace the rules rows. Past the deadline (or on ``failed``/``expired``) the
-   batch is cancelled and the messages stay on the rules, still marked for re-scoring.
-
-Batch requests cost half; the cache makes the final runs free.
+1. ``risk_assessments`` packs what the LLM must judge exactly as the live path does
+   (:func:`~digest_pipeline.defs.risk.llm.pack_batches`), writes the requests as a JSONL file
+   (:func:`request_lines`; ``custom_id`` = a hash of model, prompt and messages), uploads it
+   (``files.create(purpose="batch")``), creates the batch (``batches.create``) and records it in
+   ``risk_llm_batches`` with its partitions, its deadline and which input hash each prompt ID
+   stands for. The partitions are written at once with the risk model's verdicts, marked
+   ``needs_rescore`` (``fallback_reason='batch_pending'``). Messages already waiting in an open
+   batch are not submitted twice.
+2. ``llm_batch_sensor`` polls the open batches. When one ends it reads the output file:
+   :func:`parse_output` checks every ID exactly once and validates every answer, as live calls
+   are; the judgements go into ``risk_llm_cache`` and the sensor requests one run of the
+   batch's partition range (tagged ``digest/llm_batch``), which finds them in the cache (no
+   call) and replaces the model's rows. A batch still running past its deadline is cancelled.
+   Whatever a failed, expired or cancelled batch did not answer keeps the model's verdict and
+   stays marked for re-scoring, with the batch's status as the reason; the collecting run
+   submits nothing new.
 """
-
-from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import dagster as dg
+import openai
+import pandas as pd
 from pydantic import ValidationError
 
+from digest_pipeline.defs.risk import cache
 from digest_pipeline.defs.risk.llm import Batch, LLMConfig, to_assessment
 from digest_pipeline.defs.risk.models import RiskAssessment
 from digest_pipeline.defs.risk.openai_calls import LLMUsage
 from digest_pipeline.defs.risk.prompt import ScoredBatch, build_messages
+from digest_pipeline.defs.risk.resources import COLLECT_TAG, RiskScorer
+from digest_pipeline.defs.storage.schema import column_names, table_schema
+from digest_pipeline.defs.storage.warehouse import Warehouse
 
 ENDPOINT = "/v1/chat/completions"
+COMPLETION_WINDOW = "24h"
+# The Batch API's limits on one input file.
+MAX_REQUESTS_PER_BATCH = 50_000
+MAX_FILE_BYTES = 190 * 1024 * 1024
+MAX_OUTPUT_LINE_BYTES = 1024 * 1024
+OPEN_STATUSES = ("validating", "in_progress", "finalizing", "cancelling", "submitted")
+FINAL_STATUSES = ("completed", "failed", "expired", "cancelled")
+
+BATCHES_TABLE = "risk_llm_batches"
+BATCHES_SCHEMA = table_schema(
+    ("batch_id", "VARCHAR", "The OpenAI batch ID (key)"),
+    ("status", "VARCHAR", "submitted, in_progress, completed, failed, expired or cancelled"),
+    ("model", "VARCHAR", "LLM model"),
+    ("prompt_version", "VARCHAR", "Prompt version"),
+    ("partition_start", "VARCHAR", "First hourly partition of the run that submitted it"),
+    ("partition_end", "VARCHAR", "Last hourly partition of that run"),
+    ("input_file_id", "VARCHAR", "The uploaded request file"),
+    ("requests", "BIGINT", "Requests in the file"),
+    ("messages", "BIGINT", "Messages asked about"),
+    ("request_map", "JSON", "custom_id -> {prompt id: [input hash, message id]}"),
+    ("submitted_at", "TIMESTAMPTZ", "When the batch was created"),
+    ("deadline", "TIMESTAMPTZ", "When a batch still running is cancelled"),
+    ("collected_at", "TIMESTAMPTZ", "When its results were read (null while open)"),
+    ("answered", "BIGINT", "Messages judged by the batch"),
+    ("failed", "BIGINT", "Messages the batch did not judge (kept on the model, re-scored later)"),
+)
+
+RequestMap = dict[str, dict[str, list[str]]]
 
 
 def response_format() -> dict[str, Any]:
@@ -74,58 +112,317 @@ def request_lines(batches: Sequence[Batch], config: LLMConfig) -> list[str]:
     ]
 
 
-def parse_output(
-    lines: Iterable[str], batches: Sequence[Batch], config: LLMConfig, usage: LLMUsage
-) -> tuple[dict[str, RiskAssessment], dict[str, str]]:
-    """Judgements and failures by message ID from the Batch API's output file.
+def request_map(
+    batches: Sequence[Batch], config: LLMConfig, hashes: Mapping[str, str]
+) -> RequestMap:
+    """What each request's prompt IDs stand for: ``[input hash, message id]``."""
+    return {
+        custom_id(batch, config): {
+            prompt_id: [hashes[message_id], message_id]
+            for prompt_id, message_id in batch.ids.items()
+        }
+        for batch in batches
+    }
 
-    Every message of every batch ends in exactly one of the two dicts.
-    """
-    by_custom_id = {custom_id(batch, config): batch for batch in batches}
-    results: dict[str, RiskAssessment] = {}
+
+def parse_output(
+    lines: Iterable[str], requests: Mapping[str, Mapping[str, Sequence[str]]], usage: LLMUsage
+) -> tuple[dict[str, tuple[str, RiskAssessment]], dict[str, str]]:
+    """``({input hash: (message id, judgement)}, {input hash: reason})`` from a Batch API output
+    file; every message of every request ends in exactly one of the two."""
+    results: dict[str, tuple[str, RiskAssessment]] = {}
     failures: dict[str, str] = {}
     answered: set[str] = set()
+
+    def fail(ids: Mapping[str, Sequence[str]], reason: str) -> None:
+        failures.update({key: reason for key, _ in ids.values()})
+
     for line in lines:
         if not line.strip():
             continue
-        record = json.loads(line)
-        batch = by_custom_id.get(record.get("custom_id", ""))
-        if batch is None or batch.message_ids[0] in answered:
+        try:
+            record = json.loads(line[:MAX_OUTPUT_LINE_BYTES])
+        except ValueError:
+            usage.add(failed_calls=1)
+            continue
+        if not isinstance(record, dict):
+            continue
+        key = record.get("custom_id")
+        ids = requests.get(key) if isinstance(key, str) else None
+        if ids is None or key in answered:
             usage.add(unexpected_ids=1)
             continue
-        answered.add(batch.message_ids[0])
+        answered.add(key)
+        usage.add(calls=1)
         response = record.get("response") or {}
         body = response.get("body") or {}
-        usage.add(calls=1)
         if response.get("status_code") != 200 or record.get("error"):
-            failures.update(dict.fromkeys(batch.message_ids, "batch_error"))
+            usage.add(failed_calls=1)
+            fail(ids, "batch_error")
             continue
+        reported = body.get("usage") or {}
         usage.add(
-            prompt_tokens=int((body.get("usage") or {}).get("prompt_tokens", 0)),
-            completion_tokens=int((body.get("usage") or {}).get("completion_tokens", 0)),
+            prompt_tokens=int(reported.get("prompt_tokens") or 0),
+            completion_tokens=int(reported.get("completion_tokens") or 0),
         )
         choice = (body.get("choices") or [{}])[0]
         content = (choice.get("message") or {}).get("content")
         if choice.get("finish_reason") != "stop" or not content:
-            reason = "length" if choice.get("finish_reason") == "length" else "refusal"
-            failures.update(dict.fromkeys(batch.message_ids, reason))
+            fail(ids, "length" if choice.get("finish_reason") == "length" else "refusal")
             continue
         try:
             parsed = ScoredBatch.model_validate_json(content)
         except ValidationError:
-            failures.update(dict.fromkeys(batch.message_ids, "malformed"))
+            fail(ids, "malformed")
             continue
         seen: dict[str, int] = {}
         for item in parsed.assessments:
             seen[item.id] = seen.get(item.id, 0) + 1
-        for batch_id, message_id in batch.ids.items():
-            count = seen.get(batch_id, 0)
+        by_id = {item.id: item for item in parsed.assessments}
+        for prompt_id, (input_hash, message_id) in ids.items():
+            count = seen.get(prompt_id, 0)
             if count != 1:
-                failures[message_id] = "missing_id" if count == 0 else "duplicate_id"
+                failures[input_hash] = "missing_id" if count == 0 else "duplicate_id"
                 continue
-            item = next(a for a in parsed.assessments if a.id == batch_id)
-            results[message_id] = to_assessment(item)
-    for batch in batches:
-        if batch.message_ids[0] not in answered:
-            failures.update(dict.fromkeys(batch.message_ids, "batch_missing"))
+            try:
+                results[input_hash] = (message_id, to_assessment(by_id[prompt_id]))
+            except ValidationError:
+                failures[input_hash] = "invalid"
+    for key, ids in requests.items():
+        if key not in answered:
+            fail(ids, "batch_missing")
     return results, failures
+
+
+# --------------------------------------------------------------------------------------------
+# Submitting and tracking
+
+
+@dataclass(frozen=True)
+class Submission:
+    batch_ids: list[str]
+    requests: int
+    messages: int
+
+
+def _chunks(lines: Sequence[str]) -> list[list[int]]:
+    """Request indexes per input file, inside the Batch API's count and size limits."""
+    chunks: list[list[int]] = [[]]
+    size = 0
+    for i, line in enumerate(lines):
+        cost = len(line.encode()) + 1
+        if chunks[-1] and (
+            len(chunks[-1]) >= MAX_REQUESTS_PER_BATCH or size + cost > MAX_FILE_BYTES
+        ):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(i)
+        size += cost
+    return [c for c in chunks if c]
+
+
+def submit(
+    client: openai.OpenAI,
+    warehouse: Warehouse,
+    batches: Sequence[Batch],
+    hashes: Mapping[str, str],
+    config: LLMConfig,
+    *,
+    partitions: tuple[str, str],
+    deadline_hours: float,
+) -> Submission:
+    """Write the request file(s), upload, create the batch(es), record them; raises
+    ``openai.OpenAIError`` when the API refuses (the caller falls back)."""
+    lines = request_lines(batches, config)
+    mapping = request_map(batches, config, hashes)
+    ids = list(mapping)
+    created: list[str] = []
+    rows = []
+    for chunk in _chunks(lines):
+        with tempfile.TemporaryDirectory(prefix="digest-batch-") as folder:
+            path = Path(folder) / "risk-requests.jsonl"
+            path.write_text("\n".join(lines[i] for i in chunk) + "\n", encoding="utf-8")
+            uploaded = client.files.create(file=path, purpose="batch")
+        batch = client.batches.create(
+            input_file_id=uploaded.id,
+            endpoint=ENDPOINT,
+            completion_window=COMPLETION_WINDOW,
+            metadata={
+                "source": "digest_pipeline",
+                "partitions": f"{partitions[0]}..{partitions[1]}",
+            },
+        )
+        now = datetime.now(UTC)
+        chunk_map = {ids[i]: mapping[ids[i]] for i in chunk}
+        created.append(batch.id)
+        rows.append(
+            {
+                "batch_id": batch.id,
+                "status": "submitted",
+                "model": config.model,
+                "prompt_version": config.prompt_version,
+                "partition_start": partitions[0],
+                "partition_end": partitions[1],
+                "input_file_id": uploaded.id,
+                "requests": len(chunk),
+                "messages": sum(len(v) for v in chunk_map.values()),
+                "request_map": json.dumps(chunk_map),
+                "submitted_at": now,
+                "deadline": now + timedelta(hours=deadline_hours),
+                "collected_at": None,
+                "answered": 0,
+                "failed": 0,
+            }
+        )
+    _write(warehouse, rows)
+    return Submission(created, len(lines), len(hashes))
+
+
+def _write(warehouse: Warehouse, rows: Sequence[Mapping[str, Any]]) -> None:
+    if not rows:
+        return
+    frame = pd.DataFrame(list(rows), columns=column_names(BATCHES_SCHEMA))
+    for name in ("submitted_at", "deadline", "collected_at"):
+        frame[name] = pd.to_datetime(frame[name], utc=True)
+    frame = frame.astype(
+        {"requests": "int64", "messages": "int64", "answered": "int64", "failed": "int64"}
+    )
+    warehouse.replace_rows(BATCHES_TABLE, frame, key=["batch_id"], schema=BATCHES_SCHEMA)
+
+
+def batches(warehouse: Warehouse, *, open_only: bool = False) -> pd.DataFrame:
+    """Rows of ``risk_llm_batches`` (empty before the first batch)."""
+    if not warehouse.table_exists(BATCHES_TABLE):
+        return pd.DataFrame(columns=column_names(BATCHES_SCHEMA))
+    sql = f"SELECT * FROM {{schema}}.{BATCHES_TABLE}"
+    if open_only:
+        return warehouse.query(sql + " WHERE collected_at IS NULL ORDER BY submitted_at")
+    return warehouse.query(sql + " ORDER BY submitted_at")
+
+
+def _hashes(row: Mapping[str, Any]) -> set[str]:
+    mapping = row["request_map"]
+    mapping = json.loads(mapping) if isinstance(mapping, str) else mapping
+    return {key for ids in mapping.values() for key, _ in ids.values()}
+
+
+def pending_hashes(warehouse: Warehouse, config: LLMConfig) -> set[str]:
+    """Input hashes waiting in an open batch for this model and prompt."""
+    rows = batches(warehouse, open_only=True)
+    rows = rows[(rows["model"] == config.model) & (rows["prompt_version"] == config.prompt_version)]
+    return set().union(*(_hashes(r) for r in rows.to_dict("records"))) if len(rows) else set()
+
+
+def batch_reason(warehouse: Warehouse, batch_id: str) -> str:
+    """``batch_<status>`` of a recorded batch, for the rows it did not judge."""
+    rows = batches(warehouse)
+    found = rows[rows["batch_id"] == batch_id]
+    return f"batch_{found['status'].iloc[0]}" if len(found) else "batch_missing"
+
+
+# --------------------------------------------------------------------------------------------
+# Collecting
+
+
+@dataclass(frozen=True)
+class Collected:
+    batch_id: str
+    status: str
+    partitions: tuple[str, str]
+    answered: int
+    failed: int
+
+
+def collect(
+    client: openai.OpenAI, warehouse: Warehouse, *, now: datetime | None = None
+) -> tuple[list[Collected], list[str]]:
+    """Poll every open batch: cache what finished ones answered, cancel those past their
+    deadline. Returns (batches collected now, a log line per batch still open)."""
+    now = now or datetime.now(UTC)
+    done: list[Collected] = []
+    waiting: list[str] = []
+    updates = []
+    for row in batches(warehouse, open_only=True).to_dict("records"):
+        remote = client.batches.retrieve(row["batch_id"])
+        status = remote.status
+        if status not in FINAL_STATUSES:
+            deadline = pd.Timestamp(row["deadline"]).to_pydatetime()
+            if now >= deadline and status != "cancelling":
+                client.batches.cancel(row["batch_id"])
+                status = "cancelling"
+            waiting.append(f"{row['batch_id']}: {status}")
+            updates.append({**row, "status": status})
+            continue
+        mapping = (
+            json.loads(row["request_map"])
+            if isinstance(row["request_map"], str)
+            else row["request_map"]
+        )
+        lines: list[str] = []
+        if remote.output_file_id:
+            lines = client.files.content(remote.output_file_id).text.splitlines()
+        usage = LLMUsage(purpose="scoring")
+        results, failures = parse_output(lines, mapping, usage)
+        cache.store(warehouse, results, model=row["model"], prompt_version=row["prompt_version"])
+        updates.append(
+            {
+                **row,
+                "status": status,
+                "collected_at": now,
+                "answered": len(results),
+                "failed": len(failures),
+            }
+        )
+        done.append(
+            Collected(
+                row["batch_id"],
+                status,
+                (row["partition_start"], row["partition_end"]),
+                len(results),
+                len(failures),
+            )
+        )
+    _write(warehouse, updates)
+    return done, waiting
+
+
+@dg.sensor(
+    name="llm_batch_sensor",
+    minimum_interval_seconds=300,
+    asset_selection=dg.AssetSelection.assets("risk_assessments"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Polls open OpenAI batches (DIGEST_LLM_MODE=batch): caches the answers of finished ones "
+        "and re-runs their partitions, which then read the cache; cancels batches past their "
+        "deadline. Makes no API call while no batch is open."
+    ),
+)
+def llm_batch_sensor(
+    context: dg.SensorEvaluationContext, risk_scorer: RiskScorer, warehouse: Warehouse
+) -> dg.SensorResult | dg.SkipReason:
+    if batches(warehouse, open_only=True).empty:
+        return dg.SkipReason("no open LLM batch")
+    with risk_scorer.plain_client() as client:
+        done, waiting = collect(client, warehouse)
+    for line in waiting:
+        context.log.info(f"batch still open: {line}")
+    requests = [
+        dg.RunRequest(
+            run_key=f"{c.batch_id}:{c.status}",
+            asset_selection=[dg.AssetKey("risk_assessments")],
+            tags={
+                COLLECT_TAG: c.batch_id,
+                "dagster/asset_partition_range_start": c.partitions[0],
+                "dagster/asset_partition_range_end": c.partitions[1],
+            },
+        )
+        for c in done
+    ]
+    if not requests:
+        return dg.SkipReason(f"{len(waiting)} batch(es) still open")
+    for c in done:
+        context.log.info(
+            f"batch {c.batch_id} {c.status}: {c.answered} judged, {c.failed} kept on the model; "
+            f"re-running {c.partitions[0]}..{c.partitions[1]}"
+        )
+    return dg.SensorResult(run_requests=requests)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from digest_pipeline.defs.risk import assets, llm_eval, model_assets
+from digest_pipeline.defs.risk import assets, batch, llm_eval, model_assets
 from digest_pipeline.defs.risk.checks import build_scorer_eval_check
 from digest_pipeline.defs.risk.resources import build_risk_scorer
 from digest_pipeline.defs.risk.store import RiskModelStore
@@ -23,7 +23,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
         ],
         jobs=[model_assets.risk_model_job, *([llm_eval.llm_eval_job] if with_llm else [])],
         schedules=[llm_eval.llm_eval_weekly] if with_llm else [],
-        sensors=[model_assets.risk_labels_sensor],
+        sensors=[model_assets.risk_labels_sensor, *([batch.llm_batch_sensor] if with_llm else [])],
         resources={
             "risk_scorer": build_risk_scorer(
                 kind=settings.effective_scorer,

@@ -282,6 +282,29 @@ def to_assessment(item: ScoredMessage) -> RiskAssessment:
     )
 
 
+def prompt_tokens(counter: TokenCounter) -> int:
+    """Tokens of what every request repeats: the system prompt and the answer's schema."""
+    return counter.count(SYSTEM_PROMPT) + counter.count(json.dumps(ScoredBatch.model_json_schema()))
+
+
+def pack_requests(
+    items: Sequence[LLMItem],
+    config: LLMConfig,
+    *,
+    max_messages: int | None = None,
+    counter: TokenCounter | None = None,
+) -> list[Batch]:
+    """``items`` packed into requests as ``config`` says (live calls and Batch API alike)."""
+    counter = counter or TokenCounter()
+    return pack_batches(
+        items,
+        max_messages=max_messages or config.batch_messages,
+        max_input_tokens=config.batch_input_tokens,
+        counter=counter,
+        system_tokens=prompt_tokens(counter),
+    )
+
+
 class LLMRiskScorer:
     """Scores :class:`LLMItem` batches through an ``openai.OpenAI`` client (``max_retries=0``:
     retries are ours, so quota errors stop and every wait is counted)."""
@@ -297,9 +320,7 @@ class LLMRiskScorer:
     ) -> None:
         self.config = config
         self.counter = counter or TokenCounter()
-        self.system_tokens = self.counter.count(SYSTEM_PROMPT) + self.counter.count(
-            json.dumps(ScoredBatch.model_json_schema())
-        )
+        self.system_tokens = prompt_tokens(self.counter)
         self.limiter = AdaptiveLimiter(config.concurrency, sleep=sleep)
         self.caller = StructuredCaller(
             client,
@@ -335,13 +356,7 @@ class LLMRiskScorer:
     # -- rounds and batches
 
     def _pack(self, items: Sequence[LLMItem], max_messages: int) -> list[Batch]:
-        return pack_batches(
-            items,
-            max_messages=max_messages,
-            max_input_tokens=self.config.batch_input_tokens,
-            counter=self.counter,
-            system_tokens=self.system_tokens,
-        )
+        return pack_requests(items, self.config, max_messages=max_messages, counter=self.counter)
 
     def _round(
         self, batches: list[Batch], outcome: LLMOutcome, repair: dict[str, FailureReason]

@@ -8,7 +8,7 @@ threads. So we take its client, copy it with ``with_options(max_retries=0, timeo
 count usage ourselves (``LLMUsage``), with our own retry loop (``llm.LLMRiskScorer``).
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import dagster as dg
@@ -22,9 +22,13 @@ from digest_pipeline.settings import (
     DEFAULT_LLM_CONCURRENCY,
     DEFAULT_LLM_MAX_TOKENS_PER_RUN,
     DEFAULT_LLM_MODEL,
+    LLM_MODES,
 )
 
 SCORER_KINDS = ("model", "llm", "rules")
+
+MODE_TAG = "digest/llm_mode"
+COLLECT_TAG = "digest/llm_batch"
 # Local OpenAI-compatible servers (Ollama, vLLM) ignore the key, but the client needs one.
 LOCAL_SERVER_KEY = "unused-local-server"
 
@@ -34,7 +38,13 @@ class RiskScorer(dg.ConfigurableResource):
 
     kind: str = Field(default="model", description="model, llm (model + LLM) or rules")
     model: str = Field(default=DEFAULT_LLM_MODEL, description="DIGEST_LLM_MODEL")
-    mode: str = Field(default="sync", description="sync, or batch (OpenAI Batch API; planned)")
+    mode: str = Field(
+        default="sync",
+        description="sync, or batch (OpenAI Batch API: half price, answers within 24 h)",
+    )
+    batch_deadline_hours: float = Field(
+        default=24.0, description="Cancel a batch still running this long after submission"
+    )
     concurrency: int = Field(default=DEFAULT_LLM_CONCURRENCY, description="Requests in flight")
     batch_messages: int = Field(default=DEFAULT_LLM_BATCH_SIZE, description="Messages a request")
     max_tokens_per_run: int = Field(
@@ -70,6 +80,36 @@ class RiskScorer(dg.ConfigurableResource):
             max_tokens_per_run=self.max_tokens_per_run,
             max_retry_wait_seconds=self.max_retry_wait_seconds,
         )
+
+    def run_mode(self, tags: Mapping[str, str]) -> str:
+        """``sync``, ``batch`` (submit to the Batch API) or ``collect`` (a run the batch sensor
+        requested: read the cache, submit nothing); a run tag ``digest/llm_mode`` overrides
+        ``mode`` for one run (a backfill in batch mode while hourly runs stay live)."""
+        if tags.get(COLLECT_TAG):
+            return "collect"
+        mode = tags.get(MODE_TAG) or self.mode
+        if mode not in LLM_MODES:
+            raise dg.Failure(f"LLM mode {mode!r} is not one of {LLM_MODES}")
+        return mode
+
+    @contextmanager
+    def plain_client(self) -> Iterator[OpenAI]:
+        """A client outside an asset (the batch sensor): the SDK's own retries, for files and
+        batches endpoints, which we do not count."""
+        if self.openai is None:
+            raise dg.Failure("the LLM scorer needs an OpenAIResource (RiskScorer.openai)")
+        client = OpenAI(
+            api_key=self.openai.api_key,
+            organization=self.openai.organization,
+            project=self.openai.project,
+            base_url=self.openai.base_url,
+            max_retries=2,
+            timeout=self.timeout_seconds,
+        )
+        try:
+            yield client
+        finally:
+            client.close()
 
     @contextmanager
     def client(self, context: dg.AssetExecutionContext) -> Iterator[OpenAI]:
