@@ -5,9 +5,13 @@
 
 What it measures, on the demo workspace's busiest kind of day (a weekday):
 
-* ``ours`` — the pipeline's LLM path: rules everywhere, trivial messages triaged, the rest in
-  thread batches (``--batch`` messages a request) on ``--concurrency`` threads;
+* ``ours`` — the pipeline's LLM path: the risk model everywhere (trained before the clock
+  starts), its confident lows in words it knows triaged, the rest in thread batches (``--batch``
+  messages a request) on up to ``--concurrency`` threads (the first request alone, then the
+  adaptive limiter);
 * ``re-run`` — the same day again through the warehouse cache: calls made;
+* ``429`` (with ``--rate-limit-every N``) — ours again against a server that answers every
+  N-th request 429 with ``retry-after: 1``: fallbacks and the slowdown;
 * ``naive`` — one request per message (same system prompt, the parent as context), every message,
   on the same concurrency. Run on a random ``--naive-sample`` of messages and extrapolated to the
   day (per-message tokens are measured; its wall time is its concurrency bound, which it meets).
@@ -35,10 +39,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DAY = datetime(2026, 3, 10, tzinfo=UTC)  # a Tuesday
 
 
-def _serve(latency: float) -> None:
+def _serve(latency: float, rate_limit_every: int = 0) -> None:
     from digest_pipeline_tests.fakes.openai_server import FakeOpenAIServer
 
-    with FakeOpenAIServer(latency=latency) as server:
+    with FakeOpenAIServer(latency=latency, rate_limit_every=rate_limit_every) as server:
         sys.stdout.write(server.base_url + "\n")
         sys.stdout.flush()
         sys.stdin.read()  # until the parent closes the pipe
@@ -47,9 +51,9 @@ def _serve(latency: float) -> None:
 class Server:
     """The fake OpenAI server in a child process."""
 
-    def __init__(self, latency: float) -> None:
+    def __init__(self, latency: float, rate_limit_every: int = 0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "_serve", str(latency)],
+            [sys.executable, __file__, "_serve", str(latency), str(rate_limit_every)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -109,13 +113,21 @@ def run_ours(base_url, messages, users, args, warehouse):
     from digest_pipeline.defs.risk import cache
     from digest_pipeline.defs.risk.assets import assess_messages, llm_items, thread_contexts
     from digest_pipeline.defs.risk.llm import LLMConfig, LLMRiskScorer
+    from digest_pipeline.defs.risk.scoring import model_assessments
+    from digest_pipeline.defs.risk.store import default_model
 
+    model = default_model()
     names, _ = user_directory(users)
     pairs = sorted(((n, u) for u, n in names.items() if n != u), key=lambda p: -len(p[0]))
     began = time.perf_counter()
     contexts = thread_contexts(messages, None)
-    rules = assess_messages(messages, contexts)
-    items, triaged, hashes = llm_items(messages, contexts, rules, pairs)
+    texts = messages["content"].tolist()
+    _, predictions = model_assessments(
+        assess_messages(messages, contexts), texts, contexts.tolist(), model
+    )
+    confident_low = model.llm_skip(texts, predictions)
+    skip = {m for m, s in zip(messages["id"], confident_low.tolist(), strict=True) if s}
+    items, triaged, hashes = llm_items(messages, contexts, skip, pairs)
     config = LLMConfig(
         model="gpt-4.1-mini", batch_messages=args.batch, concurrency=args.concurrency
     )
@@ -147,6 +159,8 @@ def run_ours(base_url, messages, users, args, warehouse):
         "cached_tokens": u.cached_tokens,
         "completion_tokens": u.completion_tokens,
         "fallbacks": len(outcome.failures),
+        "rate_limited": u.rate_limited,
+        "lowest_concurrency": u.lowest_concurrency,
         "llm_wall_s": llm_wall,
         "llm_cpu_s": llm_cpu,
         "wall_s": wall,
@@ -219,14 +233,17 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--naive-sample", type=int, default=400)
+    parser.add_argument("--rate-limit-every", type=int, default=3)
     args = parser.parse_args()
 
     import warnings
 
     warnings.filterwarnings("ignore")
+    from digest_pipeline.defs.risk.store import default_model
     from digest_pipeline.defs.storage.warehouse import Warehouse
 
     t = time.perf_counter()
+    default_model()  # trained (or loaded) before any clock starts
     messages, users = demo_day(args.scale)
     print(
         f"demo day {DAY:%Y-%m-%d} at scale {args.scale}: {len(messages)} messages "
@@ -251,6 +268,20 @@ def main() -> int:
         print(
             f"  re-run {i + 1}: calls={again['calls']} cache_hits={again['cache_hits']} "
             f"wall={again['wall_s']:.2f}s",
+            flush=True,
+        )
+    limited = None
+    if args.rate_limit_every:
+        server = Server(args.latency, args.rate_limit_every)
+        with tempfile.TemporaryDirectory() as tmp:
+            warehouse = Warehouse(duckdb_path=os.path.join(tmp, "bench.duckdb"))
+            limited = run_ours(server.base_url, messages, users, args, warehouse)
+        server.close()
+        print(
+            f"  every {args.rate_limit_every}rd call 429: "
+            + json.dumps(
+                {k: round(v, 3) if isinstance(v, float) else v for k, v in limited.items()}
+            ),
             flush=True,
         )
     server = Server(args.latency)
@@ -318,6 +349,13 @@ def main() -> int:
         f"{naive_calls:,} | |"
     )
     print(f"| fallbacks | {sum(x['fallbacks'] for x in runs)} | | |")
+    if limited is not None:
+        print(
+            f"| every {args.rate_limit_every}rd call answered 429 (retry-after 1 s): fallbacks, "
+            f"LLM wall time, lowest concurrency | {limited['fallbacks']} of {limited['sent']:,} "
+            f"({limited['rate_limited']} 429s), {limited['llm_wall_s']:.0f} s, "
+            f"{limited['lowest_concurrency']} | | |"
+        )
     print(
         f"\nload average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
         f"on {os.cpu_count()} cores"
@@ -327,6 +365,6 @@ def main() -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "_serve":
-        _serve(float(sys.argv[2]))
+        _serve(float(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0)
         raise SystemExit(0)
     raise SystemExit(main())
