@@ -189,3 +189,29 @@ def test_a_run_tag_puts_one_backfill_in_batch_mode(duckdb_path, server, risk_mod
     pipeline = Pipeline(duckdb_path, server, risk_model_dir)  # live by default
     meta = pipeline.run(tags={"digest/llm_mode": "batch"})
     assert meta["llm_mode"] == "batch" and server.calls == 0 and len(server.batches) == 1
+
+
+@pytest.mark.integration
+def test_batch_bookkeeping_on_postgres(postgres_url, server):
+    import openai
+
+    from digest_pipeline.defs.risk import batch, cache
+    from digest_pipeline.defs.storage.warehouse import Warehouse
+
+    warehouse = Warehouse(backend="postgres", database_url=postgres_url)
+    client = openai.OpenAI(api_key=KEY, base_url=server.base_url, max_retries=0)
+    packed = pack_batches(ITEMS, max_messages=2, max_input_tokens=9_999, counter=TokenCounter())
+    hashes = {item.message_id: f"h{item.message_id}" for item in ITEMS}
+    submitted = batch.submit(
+        client, warehouse, packed, hashes, CONFIG, partitions=("a", "b"), deadline_hours=24
+    )
+    assert len(submitted.batch_ids) == 1 and submitted.messages == len(ITEMS)
+    assert batch.pending_hashes(warehouse, CONFIG) == set(hashes.values())
+    server.finish_batches()
+    done, waiting = batch.collect(client, warehouse)
+    assert not waiting and [(c.status, c.answered) for c in done] == [("completed", len(ITEMS))]
+    assert batch.pending_hashes(warehouse, CONFIG) == set()
+    found = cache.lookup(
+        warehouse, list(hashes.values()), model=CONFIG.model, prompt_version=CONFIG.prompt_version
+    )
+    assert set(found) == set(hashes.values())
