@@ -13,6 +13,7 @@ import sys
 import time
 import warnings
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -101,10 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         total_messages += int(meta.get("messages", 0))
         print(
             f"  [{index:>3}/{len(hours)}] {key} UTC  {int(meta.get('messages', 0)):>5} messages  "
-            f"{int(meta.get('critical', 0))} critical  {int(meta.get('high', 0))} high  "
+            f"{int(meta.get('critical_threads', 0))} critical  "
+            f"{int(meta.get('high_threads', 0))} high threads  "
             f"({time.monotonic() - t0:.1f}s)",
             flush=True,
         )
+    labeled = write_quality_labels(settings, start, end)
+    print(f"  ground truth of {labeled} messages in digest_quality_labels (digest quality)")
     digest_text = ""
     for index, day in enumerate(days, start=1):
         result = daily.execute_in_process(
@@ -113,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         meta = _materialization_metadata(result, "daily_digest")
         digest_text = str(meta.get("digest", ""))
         print(f"  [{index:>3}/{len(days)}] daily digest {day}: {meta.get('summary', '')}")
+        print(
+            f"        act on these: {meta.get('act_on_lines')} lines, precision "
+            f"{meta.get('act_on_precision')} (truly high/critical), recall "
+            f"{meta.get('act_on_recall')} of {meta.get('quality_true_high_critical_threads')} "
+            f"truly high/critical threads (at most {meta.get('act_on_recall_bound')} with "
+            "10 lines)"
+        )
     defs.resolve_job_def("analyst_views_job").execute_in_process(
         instance=instance, run_config=QUIET_LOGS, raise_on_error=True
     )
@@ -149,6 +160,41 @@ def main(argv: list[str] | None = None) -> int:
         "Open the UI: make dev  (http://127.0.0.1:3000)"
     )
     return 0
+
+
+def write_quality_labels(settings: Any, start: datetime, end: datetime) -> int:
+    """The demo's ground truth (each message's scenario level; chatter is low) for the
+    messages of ``[start, end)``, into ``digest_quality_labels``: the daily digest measures its
+    "Act on these" lines against it."""
+    import pandas as pd
+
+    from digest_pipeline.defs.digest.quality import LABELS_SCHEMA, LABELS_TABLE
+    from digest_pipeline.defs.storage.warehouse import Warehouse
+    from digest_pipeline.demo.content import scenario_level
+    from digest_pipeline.demo.workspace import DemoWorkspace
+
+    if settings.source != "demo":
+        return 0
+    warehouse = (
+        Warehouse(backend="postgres", database_url=os.environ["DATABASE_URL"])
+        if settings.warehouse == "postgres"
+        else Warehouse(duckdb_path=settings.duckdb_path)
+    )
+    messages = warehouse.query(
+        'SELECT id, channel_id, ts FROM {schema}.messages WHERE "timestamp" >= ? AND '
+        '"timestamp" < ?',
+        [start, end],
+    )
+    ws = DemoWorkspace(seed=settings.demo_seed, scale=settings.demo_scale)
+    levels = [
+        scenario_level(ws.scenario_of(channel_id, ts)) or "low"
+        for channel_id, ts in zip(messages["channel_id"], messages["ts"], strict=True)
+    ]
+    frame = pd.DataFrame(
+        {"message_id": messages["id"], "risk_level": levels, "source": "demo ground truth"}
+    )
+    warehouse.replace_rows(LABELS_TABLE, frame, key=["message_id"], schema=LABELS_SCHEMA)
+    return len(frame)
 
 
 def _materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, object]:

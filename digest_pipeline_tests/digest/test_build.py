@@ -81,12 +81,16 @@ def test_risks_rank_by_level_and_a_thread_counts_once():
         _msg(1, "medium"),
         _msg(2, "high"),
         _msg(3, "low", parent=2),
-        _msg(4, "critical", parent=2),  # the worst message of thread 2
+        _msg(4, "critical", parent=2),  # escalates thread 2
         _msg(5, "high"),
     ]
     risks = thread_risks(pd.DataFrame(rows))
-    assert [r.message_id for r in risks] == ["C1:4", "C1:5", "C1:1"]
-    assert risks[0].thread_id == "C1:2"
+    # Thread 2 ranks first at its worst level, cited by the message that raised it, with the
+    # escalating reply as its update.
+    assert [r.message_id for r in risks] == ["C1:2", "C1:5", "C1:1"]
+    assert risks[0].thread_id == "C1:2" and risks[0].level == "critical"
+    assert risks[0].update_message_id == "C1:4" and risks[0].update_level == "critical"
+    assert risks[1].update_message_id is None
 
 
 def test_a_thread_is_cited_by_the_message_that_raised_the_risk_not_a_follow_up():
@@ -98,6 +102,18 @@ def test_a_thread_is_cited_by_the_message_that_raised_the_risk_not_a_follow_up()
     (risk,) = thread_risks(pd.DataFrame(rows))
     assert risk.message_id == "C1:1" and risk.quote == "Pre-scan 7.6 dB over class B"
     assert risk.requires_attention  # the follow-up asked for action
+    assert risk.update_message_id is None  # same level: not an update
+
+
+def test_a_thread_raised_by_a_reply_is_cited_by_that_reply():
+    rows = [
+        _msg(1, "low", text="Weekly sync notes for the Talon build"),
+        _msg(2, "high", parent=1, text="Line 2 down since 6am, 400 units stuck"),
+        _msg(3, "medium", parent=1, text="ok looking"),
+    ]
+    (risk,) = thread_risks(pd.DataFrame(rows))
+    assert risk.message_id == "C1:2" and risk.level == "high"
+    assert risk.facts == ("stopped", "400 units")
 
 
 def test_every_top_risk_cites_a_message_and_permalink():
@@ -274,9 +290,43 @@ def test_an_allow_listed_private_channel_is_quoted_in_the_overall_digest():
 
 def test_the_same_issue_in_several_threads_is_one_line():
     rows = [
-        _msg(1, "high", description="Component shortage"),
-        _msg(2, "high", description="Component shortage", channel="C1"),
+        _msg(1, "high", description="Component shortage on STM32H7"),
+        _msg(2, "high", description="Component shortage on STM32H7", channel="C1"),
+        _msg(3, "high", description="Component shortage on TPS65219"),
+        _msg(4, "high", description="Component shortage"),  # no subject: a line of its own
+        _msg(5, "high", description="Component shortage"),
     ]
     markdown = _overall(_digest(rows))["markdown"]
-    assert markdown.count("**Component shortage**") == 1
+    assert markdown.count("**Component shortage on STM32H7**") == 1
     assert "2 threads in #supply-chain" in markdown
+    assert markdown.count("**Component shortage on TPS65219**") == 1
+    assert markdown.count("**Component shortage**") == 2
+
+
+def test_within_a_level_what_is_at_stake_ranks_first_but_never_over_a_worse_level():
+    rows = [
+        _msg(1, "high", text="supplier email about the Q3 forecast"),
+        _msg(2, "high", text="Walmart pulled the 60k unit order, $2.4M"),
+        _msg(3, "medium", text="the $9M framework deal slipped a week, 500k units"),
+        _msg(4, "critical", text="FCC failure, no figure"),
+    ]
+    risks = thread_risks(pd.DataFrame(rows))
+    assert [r.message_id for r in risks] == ["C1:4", "C1:2", "C1:1", "C1:3"]
+    assert risks[1].facts == ("$2.4M", "60k units")
+
+
+def test_without_a_previous_window_no_risk_is_called_new():
+    overall = _overall(_digest([_msg(1, "high")]))
+    (item,) = json.loads(overall["action_items"]) or json.loads(overall["top_risks"])
+    assert item["status"] is None
+
+
+def test_every_medium_plus_thread_is_reachable_in_the_markdown():
+    rows = [_msg(i, "high" if i < 15 else "medium", attention=True) for i in range(1, 41)]
+    for row in rows:
+        row["description"] = f"Supply risk on part-{row['id']}"
+    markdown = _overall(_digest(rows))["markdown"]
+    assert "## Act on these — 10 of 40 risk threads" in markdown
+    assert "## Other medium+ risk threads (30)" in markdown
+    for row in rows:
+        assert f"part-{row['id']}**" in markdown

@@ -22,7 +22,13 @@ from digest_pipeline.defs.digest.delivery import (
 )
 from digest_pipeline.defs.digest.models import DigestContent
 from digest_pipeline.defs.digest.narrative import LLMNarrator
-from digest_pipeline.defs.digest.render import render_blocks, render_html, risk_counts_markdown
+from digest_pipeline.defs.digest.quality import act_on_quality, read_truth
+from digest_pipeline.defs.digest.render import (
+    focus,
+    render_blocks,
+    render_html,
+    risk_counts_markdown,
+)
 from digest_pipeline.defs.partitions import (
     DIGEST_TIMEZONE,
     daily_partitions,
@@ -173,13 +179,15 @@ def _metadata(
         "summary": str(overall["summary"]),
         "summary_source": content.summary_source,
         "messages": int(overall["message_count"]),
-        "critical": int(overall["critical_count"]),
-        "high": int(overall["high_count"]),
-        "medium": int(overall["medium_count"]),
+        "threads": int(overall["thread_count"]),
+        # Threads, as the digest counts them; messages per level are the table's *_count.
+        **{f"{lv}_threads": n for lv, n in content.threads_by_level.items() if lv != "low"},
+        **{f"{lv}_messages": int(overall[f"{lv}_count"]) for lv in ("critical", "high", "medium")},
         "risk_threads": len(content.risks),
-        "new_risks": len(content.new),
-        "escalated_risks": len(content.escalated),
-        "resolved_risks": len(content.resolved),
+        "act_on_these_lines": len(focus(content)[0]),
+        "new_risk_threads": len(content.new),
+        "escalated_risk_threads": len(content.escalated),
+        "resolved_risk_threads": len(content.resolved),
         "unanswered_questions": len(content.questions),
         "channels": len(frame) - 1,
         "hidden_messages": content.hidden_messages,
@@ -348,18 +356,26 @@ def daily_digest(
             frame["timezone"] = DIGEST_TIMEZONE
             frames.append(frame)
             overall = frame.loc[frame["channel_id"] == OVERALL].iloc[0]
-            meta = _metadata(frame, content) | _deliver(
-                context,
-                digest="daily_digest",
-                kind="daily",
-                partition_key=key,
-                content=content,
-                markdown=str(overall["markdown"]),
-                delivery=delivery,
-                slack_chat=slack_chat,
-                warehouse=warehouse,
-                # A backfill of many days posts only the last one.
-                post=key == context.partition_keys[-1],
+            quoted = day.frame.loc[
+                day.frame["channel_id"].isin({c.channel_id for c in content.per_channel})
+            ]
+            truth = read_truth(warehouse, quoted["id"].tolist())
+            meta = (
+                _metadata(frame, content)
+                | act_on_quality(content, quoted, truth)
+                | _deliver(
+                    context,
+                    digest="daily_digest",
+                    kind="daily",
+                    partition_key=key,
+                    content=content,
+                    markdown=str(overall["markdown"]),
+                    delivery=delivery,
+                    slack_chat=slack_chat,
+                    warehouse=warehouse,
+                    # A backfill of many days posts only the last one.
+                    post=key == context.partition_keys[-1],
+                )
             )
     frame = pd.concat(frames, ignore_index=True)[column_names(DAILY_SCHEMA)]
     context.add_output_metadata(meta | _narrative_metadata(narrator) | {"days": len(frames)})

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from digest_pipeline.defs.digest.impact import thread_impact
 from digest_pipeline.defs.digest.models import (
     ChannelLine,
     Citation,
@@ -95,10 +96,11 @@ def people_directory(users: pd.DataFrame | None) -> dict[str, Person]:
         user_id = row.get("user_id")
         if not isinstance(user_id, str):
             continue
+        # The same name the messages table shows (display name first), with the role.
         name = next(
             (
                 str(v).strip()
-                for v in (row.get("real_name"), row.get("display_name"), row.get("name"))
+                for v in (row.get("display_name"), row.get("real_name"), row.get("name"))
                 if isinstance(v, str) and v.strip()
             ),
             user_id,
@@ -138,32 +140,35 @@ def _mentions(value: object) -> list[str]:
     return []
 
 
-def _owner(
-    thread: list[dict[str, Any]], cited_id: str, people: Mapping[str, Person]
-) -> tuple[str, str]:
-    """Who should act on a thread: someone asked by name, else the human who raised it.
+def _person(message: Mapping[str, Any], people: Mapping[str, Person]) -> str:
+    """``Name, role`` of a message's human author ("" for a bot or an unknown author)."""
+    user_id = message["user_id"]
+    person = people.get(user_id) if isinstance(user_id, str) else None
+    if person is not None:
+        return "" if person.is_bot else person.label
+    user = message["user"]
+    if not _truthy(message["is_bot"]) and isinstance(user, str) and user:
+        return user
+    return ""
 
-    A user mentioned in the cited message wins, then one mentioned later in the thread (the
-    latest ask); otherwise the thread's first human author (a bot's alert is owned by the first
-    person who picked it up). Unknown user IDs are skipped: a name we cannot show is no owner.
-    ``thread`` is in time order.
-    """
-    cited = [m for m in thread if m["id"] == cited_id]
-    for messages in (cited, thread[::-1]):
-        for message in messages:
-            for user_id in _mentions(message["mentions"]):
-                person = people.get(user_id)
-                if user_id not in BROADCAST_MENTIONS and person is not None and not person.is_bot:
-                    return person.label, "mentioned"
-    for message in thread:
-        user_id = message["user_id"]
-        person = people.get(user_id) if isinstance(user_id, str) else None
-        if person is not None and not person.is_bot:
-            return person.label, "raised"
-        user = message["user"]
-        if person is None and not _truthy(message["is_bot"]) and isinstance(user, str) and user:
-            return user, "raised"
-    return "", ""
+
+def _raised_by(thread: list[dict[str, Any]], cause_index: int, people: Mapping[str, Person]) -> str:
+    """Who raised the risk: the cause's author, or for a bot's alert the first person who
+    answered it. ``thread`` is in time order."""
+    for message in thread[cause_index:]:
+        if who := _person(message, people):
+            return who
+    return ""
+
+
+def _asked(thread: list[dict[str, Any]], cause_index: int, people: Mapping[str, Person]) -> str:
+    """Someone @-mentioned in this thread from the cause on, the latest ask first."""
+    for message in [thread[cause_index], *thread[:cause_index:-1]]:
+        for user_id in _mentions(message["mentions"]):
+            person = people.get(user_id)
+            if user_id not in BROADCAST_MENTIONS and person is not None and not person.is_bot:
+                return person.label
+    return ""
 
 
 def _threads(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
@@ -181,61 +186,82 @@ def _confidence(message: Mapping[str, Any]) -> float:
     return 0.0 if _missing(value) else float(value)
 
 
+def _inherited(message: Mapping[str, Any]) -> bool:
+    """A reply the rules read only through its parent ("Thread update: ...")."""
+    return str(message["description"]).startswith(INHERITED_PREFIXES)
+
+
 def thread_risks(
     frame: pd.DataFrame | None, people: Mapping[str, Person] | None = None
 ) -> list[ThreadRisk]:
-    """One entry per thread with a medium-or-worse message, ranked most severe first.
+    """One entry per thread with a medium-or-worse message, ranked by :attr:`rank_score`.
 
-    A thread is cited by its worst message (at one level, the one that raised the risk over a
-    reply that only continues it); within a level, threads someone must act on come first, then
-    higher confidence, then the most recent.
+    A thread is one risk, at its most severe level, described by the message that **raised** it
+    (the first medium+ message that reads on its own, usually the root) with its figures; a
+    later message at a higher level is the **update** ("escalated to critical: ..."). Ranking
+    is by level and business impact (money, units, days left, a stop, safety), not by how many
+    messages the thread drew.
     """
     if frame is None or frame.empty:
         return []
     people = people or {}
     out = []
     for thread_id, messages in _threads(normalize_inputs(frame)).items():
-        risky = [m for m in messages if _level_rank(m["risk_level"]) >= LEVEL_RANK["medium"]]
+        risky = [i for i, m in enumerate(messages) if _level_rank(m["risk_level"]) >= 1]
         if not risky:
             continue
-        best = max(
-            reversed(risky),  # on a tie, the latest message
-            key=lambda m: (
-                _level_rank(m["risk_level"]),
-                # A reply the rules read only through its parent ("Thread update: ...") says
-                # less than the message that raised the risk.
-                not str(m["description"]).startswith(INHERITED_PREFIXES),
-                _truthy(m["requires_attention"]),
-                _confidence(m),
-            ),
-        )
-        owner, reason = _owner(messages, best["id"], people)
+        own = [i for i in risky if not _inherited(messages[i])]
+        cause_index = (own or risky)[0]
+        cause = messages[cause_index]
+        top = max(_level_rank(messages[i]["risk_level"]) for i in risky)
+        worst = [messages[i] for i in risky if _level_rank(messages[i]["risk_level"]) == top]
+        update = worst[-1] if _level_rank(cause["risk_level"]) < top else None
+        owner, reason = _owner(messages, cause_index, people)
+        impact = thread_impact(m["content"] for m in messages)
         out.append(
             ThreadRisk(
                 thread_id=thread_id,
-                level=str(best["risk_level"]),
-                message_id=best["id"],
-                channel_id=best["channel_id"],
-                channel=best["channel"],
-                user=best["user"],
-                timestamp=best["timestamp"],
-                description=best["description"],
-                category=best["risk_category"],
-                permalink=best["permalink"],
+                level=LEVELS[top],
+                message_id=cause["id"],
+                channel_id=cause["channel_id"],
+                channel=cause["channel"],
+                user=cause["user"],
+                timestamp=cause["timestamp"],
+                description=cause["description"],
+                category=cause["risk_category"]
+                if not _missing(cause["risk_category"])
+                else (update or cause)["risk_category"],
+                permalink=cause["permalink"],
                 # Someone must act when any risky message of the thread says so.
-                requires_attention=any(_truthy(m["requires_attention"]) for m in risky),
-                confidence=_confidence(best),
-                quote=quote(best["content"]),
+                requires_attention=any(_truthy(messages[i]["requires_attention"]) for i in risky),
+                confidence=max(_confidence(m) for m in worst),
+                quote=quote(cause["content"]),
                 owner=owner,
                 owner_reason=reason,
                 messages=len(messages),
+                raised_by=_raised_by(messages, cause_index, people),
+                asked=_asked(messages, cause_index, people),
+                impact=impact.points(),
+                facts=tuple(impact.facts()),
+                update_message_id=update["id"] if update is not None else None,
+                update_quote=quote(update["content"]) if update is not None else "",
+                update_permalink=str(update["permalink"]) if update is not None else "",
+                update_level=str(update["risk_level"]) if update is not None else None,
             )
         )
-    out.sort(
-        key=lambda r: (LEVEL_RANK[r.level], r.requires_attention, r.confidence, r.timestamp),
-        reverse=True,
-    )
+    out.sort(key=lambda r: (r.rank_score, r.confidence, r.timestamp), reverse=True)
     return out
+
+
+def _owner(
+    thread: list[dict[str, Any]], cause_index: int, people: Mapping[str, Person]
+) -> tuple[str, str]:
+    """Who should act on a thread: someone asked by name in it, else who raised the risk."""
+    asked = _asked(thread, cause_index, people)
+    if asked:
+        return asked, "mentioned"
+    raised = _raised_by(thread, cause_index, people)
+    return (raised, "raised") if raised else ("", "")
 
 
 def resolved_threads(frame: pd.DataFrame, earlier_risky: set[str]) -> list[dict[str, Any]]:
@@ -519,8 +545,12 @@ def digest_content(
     digest counts private channels it does not quote.
     """
     counted = frame if counted is None else counted
+    has_previous = compared if compared is not None else previous is not None
     earlier = {r.thread_id: r for r in thread_risks(previous)}
     risks = _with_changes(thread_risks(frame, people), earlier)
+    if not has_previous:
+        # Nothing to compare with: no risk is "new", none "ongoing".
+        risks = [replace(r, status="") for r in risks]
     resolved = resolved_threads(frame, set(earlier)) if len(frame) else []
     # A resolved thread is no longer something to act on: it is listed once, as resolved, with
     # the risk it was.
@@ -549,7 +579,7 @@ def digest_content(
         per_channel=per_channel,
         hidden_messages=len(counted) - len(frame),
         hidden_channels=hidden_channels_count,
-        has_previous=compared if compared is not None else previous is not None,
+        has_previous=has_previous,
     )
     return replace(content, summary_sentences=extractive_summary(content, label))
 

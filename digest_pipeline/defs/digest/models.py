@@ -24,6 +24,10 @@ class Person:
         return f"{self.name}, {self.title}" if self.title else self.name
 
 
+LEVEL_POINTS = {"low": 0.0, "medium": 2.5, "high": 5.0, "critical": 10.0}
+MAX_IMPACT_POINTS = 1.9  # with the attention half point, below the 2.5 between levels
+
+
 @dataclass(frozen=True)
 class ThreadRisk:
     thread_id: str
@@ -41,9 +45,30 @@ class ThreadRisk:
     quote: str = ""
     owner: str = ""  # name (role) of whoever should act, when one can be told
     owner_reason: str = ""  # "mentioned" (asked in the thread) or "raised" (started it)
-    status: str = "new"  # new, escalated or ongoing (since the previous window)
+    status: str = "new"  # new, escalated or ongoing (since the previous window); "" unknown
     previous_level: str | None = None
     messages: int = 1  # messages of the thread in the window
+    raised_by: str = ""  # name (role) of who wrote the message that raised the risk
+    asked: str = ""  # name (role) of someone @-mentioned in this thread, if any
+    impact: float = 0.0  # business impact points (see impact.py): ranks the digest
+    facts: tuple[str, ...] = ()  # the figures at stake: "$340k", "12k units", "stopped"
+    # A later message at a higher level than the one that raised the risk: the update.
+    update_message_id: str | None = None
+    update_quote: str = ""
+    update_permalink: str = ""
+    update_level: str | None = None
+
+    @property
+    def rank_score(self) -> float:
+        """What the digest ranks by: the level first (the risk scorer's judgement, measured out
+        of source), then the business impact within a level, capped below one level step:
+        a figure cannot tell a quote sent from a deal lost, so it never lifts a risk over a
+        more severe one. Half a point when someone must act."""
+        return (
+            LEVEL_POINTS.get(self.level, 0.0)
+            + min(self.impact, MAX_IMPACT_POINTS)
+            + (0.5 if self.requires_attention else 0.0)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,8 +86,17 @@ class ThreadRisk:
             "quote": self.quote,
             "owner": self.owner,
             "owner_reason": self.owner_reason,
-            "status": self.status,
+            "raised_by": self.raised_by,
+            "asked": self.asked,
+            "status": self.status or None,
             "previous_level": self.previous_level,
+            "impact": self.impact,
+            "facts": list(self.facts),
+            "update_message_id": self.update_message_id,
+            "update_quote": self.update_quote or None,
+            "update_permalink": self.update_permalink or None,
+            "update_level": self.update_level,
+            "messages": self.messages,
         }
 
 

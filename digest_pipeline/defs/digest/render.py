@@ -1,11 +1,13 @@
 """Render a :class:`~digest_pipeline.defs.digest.build.DigestContent`: Markdown (the table and the
 Dagster UI), Slack Block Kit (delivery) and a standalone HTML page (files).
 
-Every renderer lists each risk once. Threads with the same level and description (one issue
-raised in several threads or channels) share one line that links to each source message. What
-a reader acts on comes first: the risks someone must act on, with owner and status (new,
-escalated, ongoing); then what was resolved and the urgent questions nobody answered; the trend
-and the per-channel table close the digest.
+Every renderer lists each risk once. Threads share a line only when they are one issue: the same
+level, category, kind of issue and subject (the same part, lot, lab or customer), so different
+root causes never share a heading. What a reader acts on comes first: at most
+:data:`SHOWN_GROUPS` lines ranked by level and business impact, each with what is at stake, who
+raised it, and status (new, escalated, ongoing); then every other medium+ thread in a compact
+list (Markdown and HTML; the Slack post puts them in its thread); then what was resolved, the
+urgent questions nobody answered, the trend and the per-channel table.
 
 Slack limits respected by :func:`render_blocks` (https://api.slack.com/reference/block-kit):
 at most 50 blocks a message, 3,000 characters in a section's text, 150 in a header, 10 elements
@@ -25,7 +27,9 @@ from digest_pipeline.defs.digest.models import DigestContent, SummarySentence, T
 from digest_pipeline.defs.enrichment.taxonomy import LEVELS
 
 ICON = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪"}
-SHOWN_GROUPS = 8  # risk lines in the digest itself; the rest are counted
+SHOWN_GROUPS = 10  # lines in "Act on these"; every other medium+ thread is listed below it
+LISTED_OTHERS = 400  # the compact list's bound (a runaway day); the rest are counted
+ACT_MIN_IMPACT = 2.0  # a medium thread with this much at stake is a candidate to act on
 SHOWN_RESOLVED = 5
 SHOWN_QUESTIONS = 5
 MAX_BLOCKS = 50
@@ -60,7 +64,9 @@ class RiskGroup:
 
     @property
     def status(self) -> str:
-        statuses = {r.status for r in self.risks}
+        statuses = {r.status for r in self.risks} - {""}
+        if not statuses:
+            return ""
         if "escalated" in statuses:
             prev = next(r.previous_level for r in self.risks if r.status == "escalated")
             return f"escalated from {prev}"
@@ -70,20 +76,29 @@ class RiskGroup:
 
     @property
     def asked(self) -> str:
-        """``Name (role)`` of whoever was asked (@-mentioned) in one of the threads."""
-        return next((r.owner for r in self.risks if r.owner_reason == "mentioned"), "")
+        """``Name, role`` of whoever was @-mentioned in the quoted thread (not another one)."""
+        return self.first.asked
 
     @property
     def raised(self) -> str:
-        """``Name (role)`` of the first thread's owner of either kind (asked, or raised it)."""
-        return next((r.owner for r in self.risks if r.owner), "")
+        """``Name, role`` of everyone who raised one of the threads, in ranking order."""
+        names = list(dict.fromkeys(r.raised_by for r in self.risks if r.raised_by))
+        return "; ".join(names[:SHOWN_SUBJECTS]) + (
+            f" and {len(names) - SHOWN_SUBJECTS} more" if len(names) > SHOWN_SUBJECTS else ""
+        )
 
     @property
     def owner(self) -> str:
-        """``Name (role)`` of whoever was asked in the thread, else ``raised by Name (role)``."""
-        if self.asked:
-            return self.asked
-        return f"raised by {self.raised}" if self.raised else ""
+        """``raised by Name, role`` (everyone, for a group), and who was asked in the thread."""
+        parts = [f"raised by {self.raised}"] if self.raised else []
+        if self.asked and self.asked != self.raised:
+            parts.append(f"asked: {self.asked}")
+        return "; ".join(parts)
+
+    @property
+    def facts(self) -> list[str]:
+        """What is at stake, across the group's threads: "$340k", "12k units", "stopped"."""
+        return list(dict.fromkeys(f for r in self.risks for f in r.facts))
 
 
 _SUBJECT = re.compile(r"^(?P<stem>.+?) on (?P<subject>.+)$")
@@ -123,27 +138,53 @@ def _merged_description(risks: Sequence[ThreadRisk]) -> str:
     return descriptions[0]
 
 
+def _subject(risk: ThreadRisk) -> str:
+    """What the risk is about, when its description names it ("... on MT25QL256ABA"): threads
+    are one issue only with the same subject. Without one, the thread stands alone."""
+    text = risk.description.strip()
+    match = _SUBJECT.match(text)
+    if match is None or _kind(text) == text:  # no subject, or a one-word head ("Impact on X")
+        return f"thread:{risk.thread_id}"
+    return re.sub(r"\s*\([^()]*\)$", "", match["subject"]).strip().lower()
+
+
 def group_risks(risks: Sequence[ThreadRisk]) -> list[RiskGroup]:
-    """Group threads of the same level, category and kind of issue (one issue raised in several
-    threads, or one kind hitting several parts or lots), keeping the ranking of each group's
-    best thread."""
-    groups: dict[tuple[str, str, str], list[ThreadRisk]] = {}
+    """Group threads that are one issue: the same level, category, kind of issue and subject
+    (one part's allocation raised in two channels), keeping the ranking of each group's best
+    thread. Different causes or subjects never share a line."""
+    groups: dict[tuple[str, str, str, str], list[ThreadRisk]] = {}
     for r in risks:
-        groups.setdefault((r.level, str(r.category), _kind(r.description).lower()), []).append(r)
+        key = (r.level, str(r.category), _kind(r.description).lower(), _subject(r))
+        groups.setdefault(key, []).append(r)
     return [
         RiskGroup(items[0].level, _merged_description(items), items[0].category, tuple(items))
         for items in groups.values()
     ]
 
 
+def to_act_on(risk: ThreadRisk) -> bool:
+    """A candidate for "Act on these": someone must act, it is high or worse, or a medium risk
+    with much at stake (a stop, safety, six-figure money)."""
+    return (
+        risk.requires_attention
+        or risk.level in ("high", "critical")
+        or (risk.impact >= ACT_MIN_IMPACT)
+    )
+
+
 def focus(content: DigestContent) -> tuple[list[RiskGroup], int]:
-    """The groups the digest shows (attention first) and how many risk threads it leaves out."""
-    attention = [r for r in content.risks if r.requires_attention]
-    chosen = attention or list(content.risks)
-    groups = group_risks(chosen)
+    """The "Act on these" lines (at most :data:`SHOWN_GROUPS`, by level and impact) and how
+    many risk threads are not on them."""
+    groups = group_risks([r for r in content.risks if to_act_on(r)] or list(content.risks))
     shown = groups[:SHOWN_GROUPS]
     hidden = len(content.risks) - sum(len(g.risks) for g in shown)
     return shown, hidden
+
+
+def others(content: DigestContent, shown: Sequence[RiskGroup]) -> list[RiskGroup]:
+    """Every medium+ risk not on the "Act on these" lines, grouped, in ranking order."""
+    shown_ids = {r.thread_id for g in shown for r in g.risks}
+    return group_risks([r for r in content.risks if r.thread_id not in shown_ids])
 
 
 def bar_chart(series: Sequence[tuple[str, int]], width: int = BAR_WIDTH) -> list[str]:
@@ -282,6 +323,20 @@ def _where(group: RiskGroup) -> str:
     return f"{len(group.risks)} threads in " + ", ".join(f"#{c}" for c in group.channels[:4])
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _compact_md(group: RiskGroup) -> str:
+    """One line of the compact list: level, description, figures, where, who, links."""
+    facts = f" ({_md_cell(', '.join(group.facts))})" if group.facts else ""
+    who = f" · {_md_cell(group.owner)}" if group.owner else ""
+    return (
+        f"- {ICON[group.level]} **{_md_cell(group.description)}**{facts} — {_where(group)}"
+        f"{who} · {_links_md(group)}"
+    )
+
+
 def render_markdown(content: DigestContent) -> str:
     lines = [f"# {content.title}", ""]
     if summary_shown(content):
@@ -292,39 +347,42 @@ def render_markdown(content: DigestContent) -> str:
         return "\n".join(lines)
     groups, left_out = focus(content)
     if groups:
-        needing = len(content.actions)
         shown = sum(len(g.risks) for g in groups)
-        heading = (
-            f"## Act on these — {shown} of {needing} thread{'s' if needing != 1 else ''} "
-            "needing attention"
-            if content.actions
-            else "## Top risks"
-        )
+        total = len(content.risks)
         status = content.has_previous
         lines += [
-            heading,
+            f"## Act on these — {shown} of {_plural(total, 'risk thread')}, by level and impact",
             "",
-            "| | risk (source quote) | where | who | "
+            "| | risk (source quote) | at stake | where | who | "
             + ("status | " if status else "")
             + "source |",
-            "|---|---|---|---|" + ("---|" if status else "") + "---|",
+            "|---|---|---|---|---|" + ("---|" if status else "") + "---|",
         ]
         for g in groups:
             first = g.first
             quote_text = f" — “{_md_cell(first.quote)}”" if first.quote else ""
+            if first.update_quote:
+                quote_text += (
+                    f" · ↑ update ({first.update_level}): “{_md_cell(first.update_quote)}” "
+                    f"([message]({first.update_permalink}))"
+                )
             lines.append(
-                f"| {ICON[g.level]} | **{_md_cell(g.description)}**{quote_text} | {_where(g)} | "
+                f"| {ICON[g.level]} | **{_md_cell(g.description)}**{quote_text} | "
+                f"{_md_cell(', '.join(g.facts)) or '—'} | {_where(g)} | "
                 f"{_md_cell(g.owner) or '—'} | "
                 + (f"{_status_text(g.status)} | " if status else "")
                 + f"{_links_md(g)} |"
             )
-        if left_out:
-            lines.append("")
-            lines.append(
-                f"_{left_out} more medium+ risk thread{'s' if left_out != 1 else ''}: "
-                "in the Slack thread of this digest and in `risk_assessments`._"
-            )
         lines.append("")
+        rest = others(content, groups)
+        if rest:
+            lines += [f"## Other medium+ risk threads ({left_out})", ""]
+            lines += [_compact_md(g) for g in rest[:LISTED_OTHERS]]
+            if len(rest) > LISTED_OTHERS:
+                lines.append(
+                    f"- … and {len(rest) - LISTED_OTHERS} more lines: in `risk_assessments`"
+                )
+            lines.append("")
     else:
         lines += ["No medium or higher risks in this window.", ""]
     if content.resolved:
@@ -420,14 +478,20 @@ def _group_mrkdwn(group: RiskGroup, with_status: bool) -> str:
         else f"{len(group.risks)} threads in "
         + ", ".join(f"#{escape_mrkdwn(c)}" for c in group.channels[:4])
     )
-    facts = [where]
+    facts = [escape_mrkdwn(", ".join(group.facts))] if group.facts else []
+    facts.append(where)
     if group.owner:
-        facts.append(f"owner: {escape_mrkdwn(group.owner)}")
-    if with_status:
+        facts.append(escape_mrkdwn(group.owner))
+    if with_status and group.status:
         facts.append(_status_text(group.status))
     text = f"{ICON[group.level]} *{title}*  ·  " + "  ·  ".join(facts)
     if first.quote:
         text += f"\n> {escape_mrkdwn(first.quote)}"
+    if first.update_quote:
+        text += (
+            f"\n↑ {_slack_link(first.update_permalink, f'update ({first.update_level})')}: "
+            f"{escape_mrkdwn(first.update_quote)}"
+        )
     if len(group.risks) > 1:
         more = [_slack_link(r.permalink, f"#{r.channel}") for r in group.risks[1:6]]
         text += "\nAlso: " + ", ".join(more)
@@ -535,14 +599,14 @@ def quote_line(text: str, limit: int) -> str:
 
 def _details_blocks(content: DigestContent, shown: Sequence[RiskGroup]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
-    shown_ids = {r.thread_id for g in shown for r in g.risks}
-    rest = group_risks([r for r in content.risks if r.thread_id not in shown_ids])
+    rest = others(content, shown)
     if rest:
         items = [
             f"{ICON[g.level]} "
             + _slack_link(g.first.permalink, g.description)
+            + (f" · {escape_mrkdwn(', '.join(g.facts))}" if g.facts else "")
             + f" · {escape_mrkdwn(_where(g))}"
-            + (f" · owner: {escape_mrkdwn(g.owner)}" if g.owner else "")
+            + (f" · {escape_mrkdwn(g.owner)}" if g.owner else "")
             for g in rest
         ]
         blocks += _chunked_sections("More risk threads", items)
@@ -592,6 +656,13 @@ def summary_html(content: DigestContent) -> str:
     return "<h2>In short</h2><ul>" + "".join(items) + "</ul>" + note
 
 
+def _links_html(group: RiskGroup) -> str:
+    e = html.escape
+    return " ".join(
+        f'<a href="{e(r.permalink)}">{i}</a>' for i, r in enumerate(group.risks[:3], start=1)
+    ) + (f" +{len(group.risks) - 3}" if len(group.risks) > 3 else "")
+
+
 def render_html(content: DigestContent) -> str:
     """A standalone page (no scripts, every value escaped)."""
     e = html.escape
@@ -609,23 +680,42 @@ def render_html(content: DigestContent) -> str:
     groups, left_out = focus(content)
     if groups:
         parts.append(
-            "<h2>Act on these</h2><table><tr><th></th><th>risk</th><th>where</th>"
-            "<th>owner</th><th>status</th><th>source</th></tr>"
+            "<h2>Act on these</h2><table><tr><th></th><th>risk</th><th>at stake</th>"
+            "<th>where</th><th>who</th><th>status</th><th>source</th></tr>"
         )
         for g in groups:
-            links = " ".join(
-                f'<a href="{e(r.permalink)}">{i}</a>' for i, r in enumerate(g.risks[:3], start=1)
+            update = (
+                f'<div class="q">↑ <a href="{e(g.first.update_permalink)}">update '
+                f"({e(str(g.first.update_level))})</a>: “{e(g.first.update_quote)}”</div>"
+                if g.first.update_quote
+                else ""
             )
             parts.append(
                 f"<tr><td>{ICON[g.level]} {e(g.level)}</td><td><b>{e(g.description)}</b>"
-                f'<div class="q">“{e(g.first.quote)}”</div></td><td>{e(_where(g))}</td>'
+                f'<div class="q">“{e(g.first.quote)}”</div>{update}</td>'
+                f"<td>{e(', '.join(g.facts)) or '—'}</td><td>{e(_where(g))}</td>"
                 f"<td>{e(g.owner) or '—'}</td>"
                 f"<td>{e(_status_text(g.status)) if content.has_previous else '—'}</td>"
-                f"<td>{links}</td></tr>"
+                f"<td>{_links_html(g)}</td></tr>"
             )
         parts.append("</table>")
-        if left_out:
-            parts.append(f'<p class="muted">{left_out} more medium+ risk threads.</p>')
+        rest = others(content, groups)
+        if rest:
+            parts.append(f"<h2>Other medium+ risk threads ({left_out})</h2><ul>")
+            parts += [
+                f"<li>{ICON[g.level]} <b>{e(g.description)}</b>"
+                + (f" ({e(', '.join(g.facts))})" if g.facts else "")
+                + f" — {e(_where(g))}"
+                + (f" · {e(g.owner)}" if g.owner else "")
+                + f" · {_links_html(g)}</li>"
+                for g in rest[:LISTED_OTHERS]
+            ]
+            parts.append("</ul>")
+            if len(rest) > LISTED_OTHERS:
+                parts.append(
+                    f'<p class="muted">… and {len(rest) - LISTED_OTHERS} more lines: in '
+                    "risk_assessments.</p>"
+                )
     if content.resolved:
         parts.append("<h2>Resolved</h2><ul>")
         parts += [

@@ -1,0 +1,83 @@
+"""How well a digest's "Act on these" lines agree with known true levels of the day's messages.
+
+Truth lives in the warehouse table ``digest_quality_labels`` (``message_id``, ``risk_level``):
+the demo writes its ground truth there (``digest-demo``), and a team that labels a day of its
+own messages can load them the same way. When the table holds labels for a day's messages, the
+daily digest's metadata reports, over the threads with a labeled message:
+
+* ``act_on_recall``: the share of the day's truly high/critical threads shown on the lines;
+* ``act_on_precision``: the share of lines whose quoted thread is truly high/critical.
+
+A thread's true level is the highest true level of its labeled messages. With at most
+:data:`~digest_pipeline.defs.digest.render.SHOWN_GROUPS` lines a day, recall is bounded by how
+many risky threads a day holds: the figure to watch is precision, and recall against that bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from digest_pipeline.defs.digest.build import thread_ids
+from digest_pipeline.defs.digest.models import DigestContent
+from digest_pipeline.defs.digest.render import focus
+from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
+from digest_pipeline.defs.storage.schema import table_schema
+from digest_pipeline.defs.storage.warehouse import Warehouse
+
+LABELS_TABLE = "digest_quality_labels"
+LABELS_SCHEMA = table_schema(
+    ("message_id", "VARCHAR", "messages.id (key)"),
+    ("risk_level", "VARCHAR", "The message's true level: low, medium, high or critical"),
+    ("source", "VARCHAR", "Where the label comes from (demo ground truth, a team's labels)"),
+)
+RISKY = LEVEL_RANK["high"]
+
+
+def read_truth(warehouse: Warehouse, message_ids: list[str]) -> dict[str, str]:
+    """True levels of ``message_ids`` (empty when the table does not exist)."""
+    if not message_ids or not warehouse.table_exists(LABELS_TABLE):
+        return {}
+    rows = warehouse.query(
+        f"SELECT message_id, risk_level FROM {{schema}}.{LABELS_TABLE}"
+        " WHERE message_id IN (SELECT unnest(?))",
+        [sorted(set(message_ids))],
+    )
+    return {
+        str(m): str(level)
+        for m, level in zip(rows["message_id"], rows["risk_level"], strict=True)
+        if level in LEVEL_RANK
+    }
+
+
+def act_on_quality(
+    content: DigestContent, frame: pd.DataFrame, truth: Mapping[str, str]
+) -> dict[str, Any]:
+    """Recall and precision of the "Act on these" lines against ``truth`` (see module doc);
+    empty when no message of ``frame`` is labeled."""
+    if frame.empty or not truth:
+        return {}
+    true_rank: dict[str, int] = {}
+    for message_id, thread_id in zip(frame["id"], thread_ids(frame), strict=True):
+        level = truth.get(message_id)
+        if level is not None:
+            true_rank[thread_id] = max(true_rank.get(thread_id, 0), LEVEL_RANK[level])
+    if not true_rank:
+        return {}
+    risky = {t for t, rank in true_rank.items() if rank >= RISKY}
+    lines, _ = focus(content)
+    shown = {r.thread_id for g in lines for r in g.risks}
+    judged = [g.first.thread_id for g in lines if g.first.thread_id in true_rank]
+    right = sum(1 for t in judged if t in risky)
+    return {
+        "quality_labeled_threads": len(true_rank),
+        "quality_true_high_critical_threads": len(risky),
+        "act_on_lines": len(lines),
+        "act_on_recall": round(len(shown & risky) / len(risky), 3) if risky else None,
+        "act_on_recall_bound": round(min(len(shown), len(risky)) / len(risky), 3)
+        if risky
+        else None,
+        "act_on_precision": round(right / len(judged), 3) if judged else None,
+    }
