@@ -28,6 +28,9 @@ MESSAGES = table_schema(
     ("priority_level", "BIGINT", ""), ("is_reply", "BOOLEAN", ""), ("parent_id", "VARCHAR", ""),
     ("permalink", "VARCHAR", ""),
 )  # fmt: skip
+USERS = table_schema(
+    ("user_id", "VARCHAR", ""), ("display_name", "VARCHAR", ""), ("title", "VARCHAR", ""),
+)  # fmt: skip
 RISKS = table_schema(
     ("id", "VARCHAR", ""), ("message_id", "VARCHAR", ""), ("channel_id", "VARCHAR", ""),
     ("message_timestamp", "TIMESTAMPTZ", ""), ("risk_level", "VARCHAR", ""),
@@ -91,8 +94,10 @@ def _tables() -> dict[str, tuple[pd.DataFrame, dg.TableSchema, list[str]]]:
             "is_archived": False,
         }
     )
+    users = pd.DataFrame({"user_id": ["U1"], "display_name": ["dana"], "title": ["Buyer"]})
     return {
         "slack_channels": (channels, CHANNELS, ["channel_id"]),
+        "slack_users": (users, USERS, ["user_id"]),
         "messages": (messages, MESSAGES, ["id"]),
         "risk_assessments": (risks, RISKS, ["id"]),
     }
@@ -125,6 +130,11 @@ def test_open_risks_are_unresolved_threads_at_their_most_severe_message(warehous
         ("C1:1", "C1:1", "high", 2, True),
         ("C2:5", "C2:5", "medium", 1, False),
     ]
+
+
+def test_open_risks_name_who_raised_them_as_the_digest_does(warehouse):
+    rows = warehouse.query("SELECT DISTINCT raised_by FROM {schema}.v_open_risks")
+    assert rows["raised_by"].tolist() == ["dana, Buyer"]  # display name, role
 
 
 def test_latest_messages_filter_by_channel_urgency_and_category(warehouse):

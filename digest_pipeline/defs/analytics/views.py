@@ -74,7 +74,7 @@ V_OPEN_RISKS = View(
     f"""
 WITH assessed AS (
     SELECT m.id AS message_id, COALESCE(m.parent_id, m.id) AS thread_id, m.channel_id,
-           m.channel, m."user", m."timestamp", m.content, m.permalink, r.risk_level,
+           m.channel, m.user_id, m."user", m."timestamp", m.content, m.permalink, r.risk_level,
            r.risk_category, r.description, r.confidence_score, r.requires_attention,
            r.mitigation_suggestions, {_LEVEL_RANK} AS risk_rank
     FROM messages AS m
@@ -97,10 +97,12 @@ latest AS (
 )
 SELECT k.thread_id, k.channel_id, k.channel, k.risk_level, k.risk_rank, k.risk_category,
        k.description, k.confidence_score, k.requires_attention, k.mitigation_suggestions,
-       k.message_id, k.permalink, k."user" AS raised_by, k."timestamp" AS raised_at,
-       k.first_flagged_at, k.last_activity_at, k.thread_messages
+       k.message_id, k.permalink,
+       k."user" || COALESCE(', ' || NULLIF(u.title, ''), '') AS raised_by,
+       k."timestamp" AS raised_at, k.first_flagged_at, k.last_activity_at, k.thread_messages
 FROM ranked AS k
 JOIN latest AS l ON l.thread_id = k.thread_id
+LEFT JOIN slack_users AS u ON u.user_id = k.user_id
 WHERE k.severity_order = 1 AND k.risk_rank >= 2
   AND NOT (l.latest_rank = 1 AND {{resolved}})
 """,
@@ -159,7 +161,7 @@ LEFT JOIN open_risks AS o ON o.channel_id = p.channel_id
 
 # In creation order: v_channel_stats reads v_open_risks.
 VIEWS = (V_LATEST_MESSAGES, V_OPEN_RISKS, V_RISK_SUMMARY, V_CHANNEL_STATS)
-REQUIRED_TABLES = ("slack_channels", "messages", "risk_assessments")
+REQUIRED_TABLES = ("slack_channels", "slack_users", "messages", "risk_assessments")
 
 
 def view_sql(view: View, backend: str) -> str:

@@ -363,9 +363,10 @@ def urgent_message_sensor(
 
 _CRITICAL_SQL = """
 SELECT r.message_id, r.risk_level, r.description, r.created_at, m.channel_id, m.channel,
-       m."user", m.content, m.permalink, m."timestamp"
+       m."user", u.title AS role, m.content, m.permalink, m."timestamp"
 FROM {schema}.risk_assessments AS r
 JOIN {schema}.messages AS m ON m.id = r.message_id
+LEFT JOIN {schema}.slack_users AS u ON u.user_id = m.user_id
 WHERE r.risk_level = 'critical' AND r.created_at > ? AND m."timestamp" >= ?
 ORDER BY r.created_at, r.message_id
 """
@@ -376,7 +377,11 @@ def alert_text(row: Mapping[str, Any], *, quotable: bool) -> str:
     link = f"<{row['permalink']}|message>"
     if not quotable:
         return f"🔴 *Critical risk* raised in a private channel ({link})."
-    who = escape_mrkdwn(str(row["user"] or "someone"))
+    # The same naming as the digest: display name, role.
+    role = row.get("role")
+    who = escape_mrkdwn(
+        str(row["user"] or "someone") + (f", {role}" if isinstance(role, str) and role else "")
+    )
     return (
         f"🔴 *Critical risk in #{escape_mrkdwn(str(row['channel']))}*: "
         f"{escape_mrkdwn(str(row['description']))} — {who} ({link})\n"
@@ -398,7 +403,12 @@ def pending_alerts(
     """Critical assessments made after ``since`` that were never alerted, and the new cursor."""
     if not (warehouse.table_exists("risk_assessments") and warehouse.table_exists("messages")):
         return [], since
-    rows = warehouse.query(_CRITICAL_SQL, [since, now - ALERT_MAX_AGE])
+    sql = _CRITICAL_SQL
+    if not warehouse.table_exists("slack_users"):  # no directory yet: names without roles
+        sql = sql.replace("u.title AS role", "NULL AS role").replace(
+            "LEFT JOIN {schema}.slack_users AS u ON u.user_id = m.user_id\n", ""
+        )
+    rows = warehouse.query(sql, [since, now - ALERT_MAX_AGE])
     if rows.empty:
         return [], since
     newest = pd.Timestamp(rows["created_at"].max()).to_pydatetime()
