@@ -1,6 +1,8 @@
 """Delivery against the fake Slack server, through the real slack_sdk WebClient."""
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -143,13 +145,73 @@ def test_a_channel_the_bot_is_not_in_fails_with_one_clear_line(slack, duckdb_pat
 
 def test_digest_files_are_written_per_partition(tmp_path):
     paths = write_digest_files(
-        str(tmp_path), "hourly", "2026-03-10-14:00", markdown="# hi", html="<p>hi</p>"
-    )
+        str(tmp_path), "hourly", "2026-03-10-14:00", markdown="# hi", html="<p>hi</p>",
+        block_kit={"post": {"text": "hi", "blocks": []}, "thread": []},
+    )  # fmt: skip
     assert paths == [
         str(digest_path(str(tmp_path), "hourly", "2026-03-10-14:00", "md")),
         str(tmp_path / "hourly" / "2026-03-10-1400.html"),
+        str(tmp_path / "hourly" / "2026-03-10-1400.slack.json"),
     ]
     assert (tmp_path / "hourly" / "2026-03-10-1400.md").read_text() == "# hi"
+    assert json.loads(Path(paths[2]).read_text())["post"]["text"] == "hi"
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def _daily_run(warehouse, channels, day, *, server, output_dir, token: bool):
+    from digest_pipeline.defs.digest.assets import daily_digest
+    from digest_pipeline.defs.digest.delivery import DigestDelivery
+    from digest_pipeline.defs.risk.resources import RiskScorer
+
+    context = dg.build_asset_context(partition_key=day)
+    daily_digest(
+        context,
+        warehouse=warehouse,
+        slack_channels=channels,
+        slack_users=pd.DataFrame(columns=["user_id"]),
+        delivery=DigestDelivery(
+            post_channel="gtm-digest" if token else None, can_post=token, output_dir=output_dir
+        ),
+        slack_chat=DigestSlackResource(
+            token="xoxb-test" if token else "", base_url=server.base_url
+        ),
+        risk_scorer=RiskScorer(),
+    )
+    return context.get_output_metadata("result")
+
+
+def test_the_block_kit_file_is_what_slack_receives_with_or_without_a_token(
+    slack, duckdb_path, tmp_path
+):
+    from digest_pipeline_tests.digest.test_sensors import _seed
+
+    server, workspace = slack
+    warehouse = Warehouse(duckdb_path=duckdb_path)
+    _seed(warehouse, [("C1", "C1:1", "critical"), ("C1", "C1:2", "high")])
+    channels = warehouse.query("SELECT * FROM {schema}.slack_channels")
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    posted = _daily_run(
+        warehouse, channels, day, server=server, output_dir=str(tmp_path / "a"), token=True
+    )
+    offline = _daily_run(
+        warehouse, channels, day, server=server, output_dir=str(tmp_path / "b"), token=False
+    )
+    path = Path(posted["block_kit_file"].value)
+    assert path == tmp_path / "a" / "daily" / f"{day}.slack.json"
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    (post,) = workspace.top_level_posts("CDIGEST")
+    replies = workspace.replies_to("CDIGEST", post["ts"])
+    assert payload["post"] == {"text": post["text"], "blocks": post["blocks"]}
+    assert payload["thread"] == [{"text": r["text"], "blocks": r["blocks"]} for r in replies]
+    assert len(payload["thread"]) == len(replies) >= 1
+    # Untrusted text is escaped exactly as in the post: Slack would read <C1:1> as a link.
+    assert "Line stopped &lt;C1:1&gt;" in path.read_text(encoding="utf-8")
+    assert "Line stopped <C1:1>" not in path.read_text(encoding="utf-8")
+    # Without a token nothing is posted, and the preview is the same file.
+    assert offline["slack_delivery"] == "not configured"
+    offline_path = Path(offline["block_kit_file"].value)
+    assert json.loads(offline_path.read_text(encoding="utf-8")) == payload
+    assert workspace.calls_of("chat.postMessage") == 1 + len(replies)
 
 
 def test_the_daily_digest_asset_posts_then_updates_its_post(slack, duckdb_path, tmp_path):

@@ -17,6 +17,7 @@ from digest_pipeline.defs.digest.build import (
 from digest_pipeline.defs.digest.delivery import (
     DigestDelivery,
     DigestSlackResource,
+    block_kit_payload,
     deliver_digest,
     write_digest_files,
 )
@@ -199,11 +200,23 @@ def _deliver(
     warehouse: Warehouse,
     post: bool,
 ) -> dict[str, dg.MetadataValue | int | str]:
-    """Write the digest's files and, when configured, post it (or update the earlier post)."""
-    files = write_digest_files(
-        delivery.output_dir, kind, partition_key, markdown=markdown, html=render_html(content)
+    """Write the digest's files and, when configured, post it (or update the earlier post).
+
+    The Block Kit file is written with or without a token: it is the post to preview."""
+    message = render_blocks(content)
+    md_file, html_file, block_kit_file = write_digest_files(
+        delivery.output_dir,
+        kind,
+        partition_key,
+        markdown=markdown,
+        html=render_html(content),
+        block_kit=block_kit_payload(message),
     )
-    meta: dict[str, dg.MetadataValue | int | str] = {"file": dg.MetadataValue.path(files[0])}
+    meta: dict[str, dg.MetadataValue | int | str] = {
+        "file": dg.MetadataValue.path(md_file),
+        "html_file": dg.MetadataValue.path(html_file),
+        "block_kit_file": dg.MetadataValue.path(block_kit_file),
+    }
     if post and delivery.posts_digests and delivery.post_channel:
         result = deliver_digest(
             slack_chat.get_client(),
@@ -211,7 +224,7 @@ def _deliver(
             digest=digest,
             partition_key=partition_key,
             channel=delivery.post_channel,
-            message=render_blocks(content),
+            message=message,
         )
         context.log.info(f"{digest} {partition_key} {result.action} in Slack ({result.channel_id})")
         meta |= result.as_metadata()

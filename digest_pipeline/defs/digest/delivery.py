@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -291,12 +292,36 @@ def digest_path(folder: str, kind: str, partition_key: str, suffix: str) -> Path
     return Path(folder) / kind / f"{name}.{suffix}"
 
 
+BLOCK_KIT_SUFFIX = "slack.json"
+
+
+def block_kit_payload(message: SlackMessage) -> dict[str, Any]:
+    """What :func:`deliver_digest` sends to Slack, as Slack's API receives it: the top-level
+    post's ``text`` and ``blocks``, then each thread reply's, in the order they are posted."""
+    return {
+        "post": {"text": message.text, "blocks": message.blocks},
+        "thread": [{"text": message.details_text, "blocks": message.details}]
+        if message.details
+        else [],
+    }
+
+
 def write_digest_files(
-    folder: str, kind: str, partition_key: str, *, markdown: str, html: str
+    folder: str,
+    kind: str,
+    partition_key: str,
+    *,
+    markdown: str,
+    html: str,
+    block_kit: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Write the digest as Markdown and HTML (atomically: a reader never sees half a file)."""
+    """Write the digest as Markdown, HTML and (given) the Block Kit JSON of its Slack post,
+    atomically: a reader never sees half a file. Paths come back in that order."""
+    files = [("md", markdown), ("html", html)]
+    if block_kit is not None:
+        files.append((BLOCK_KIT_SUFFIX, json.dumps(block_kit, ensure_ascii=False, indent=1)))
     written = []
-    for suffix, text in (("md", markdown), ("html", html)):
+    for suffix, text in files:
         path = digest_path(folder, kind, partition_key, suffix)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
