@@ -246,3 +246,64 @@ def test_the_daily_digest_asset_posts_then_updates_its_post(slack, duckdb_path, 
     assert "Line stopped &lt;CP:1&gt;" not in str(post["blocks"])  # private: counted only
     assert (tmp_path / "digests" / "daily" / f"{day}.html").exists()
     assert frame.loc[frame["channel_id"] == "*", "hidden_message_count"].iloc[0] == 1
+
+
+def test_each_risk_line_gets_one_reply_recorded_and_a_rerun_posts_none_again(slack, duckdb_path):
+    from digest_pipeline.defs.digest.delivery import recorded_lines
+    from digest_pipeline.defs.digest.line_replies import risk_line_replies
+
+    server, workspace = slack
+    warehouse = Warehouse(duckdb_path=duckdb_path)
+    content = _content("PMIC on <!channel> allocation")
+    lines = risk_line_replies(content)
+    assert [line.message_ids for line in lines] == [("C1:1.000100",)]
+    args = {
+        "digest": "daily_digest", "partition_key": "2026-03-10", "channel": "gtm-digest",
+        "message": render_blocks(content), "lines": lines,
+    }  # fmt: skip
+    results = [deliver_digest(_client(server), warehouse, **args) for _ in range(2)]
+    assert [r.line_replies for r in results] == [1, 1]
+    replies = workspace.replies_to("CDIGEST", results[0].ts)
+    assert len(replies) == 2  # the details and the one risk line, posted once
+    line_reply = replies[1]
+    assert line_reply["edits"] == 1  # the re-run updated it
+    assert "&lt;!channel&gt;" in line_reply["blocks"][0]["text"]["text"]
+    assert ":x: not a risk" in str(line_reply["blocks"][1])
+    (row,) = warehouse.query("SELECT line_replies FROM {schema}." + POSTS_TABLE).itertuples()
+    (record,) = recorded_lines(row.line_replies)
+    assert record["ts"] == line_reply["ts"]
+    assert (record["message_ids"], record["thread_ids"], record["level"]) == (
+        ["C1:1.000100"], ["C1:1.000100"], "high",
+    )  # fmt: skip
+
+
+def test_a_failed_line_reply_keeps_what_was_posted_so_the_retry_posts_no_duplicate(
+    slack, duckdb_path
+):
+    from digest_pipeline.defs.digest.line_replies import risk_line_replies
+
+    server, workspace = slack
+    warehouse = Warehouse(duckdb_path=duckdb_path)
+    content = _content()
+    args = {
+        "digest": "daily_digest", "partition_key": "2026-03-10", "channel": "gtm-digest",
+        "message": render_blocks(content), "lines": risk_line_replies(content),
+    }  # fmt: skip
+    # The post and its details go through; the line reply hits a permanent error.
+    workspace_calls = []
+    original = workspace._post
+
+    def post_then_fail(params):
+        workspace_calls.append(params)
+        if len(workspace_calls) == 3:
+            return {"ok": False, "error": "invalid_auth"}
+        return original(params)
+
+    workspace._post = post_then_fail
+    with pytest.raises(dg.Failure, match="invalid_auth"):
+        deliver_digest(_client(server), warehouse, **args)
+    assert server.calls("chat.postMessage") == 3  # no retry of a permanent error
+    result = deliver_digest(_client(server), warehouse, **args)
+    assert result.action == "updated"
+    assert len(workspace.replies_to("CDIGEST", result.ts)) == 2
+    assert len(workspace.top_level_posts("CDIGEST")) == 1

@@ -21,6 +21,7 @@ from digest_pipeline.defs.digest.delivery import (
     deliver_digest,
     write_digest_files,
 )
+from digest_pipeline.defs.digest.line_replies import risk_line_replies
 from digest_pipeline.defs.digest.models import DigestContent
 from digest_pipeline.defs.digest.narrative import LLMNarrator
 from digest_pipeline.defs.digest.render import render_blocks, render_html, risk_counts_markdown
@@ -204,13 +205,14 @@ def _deliver(
 
     The Block Kit file is written with or without a token: it is the post to preview."""
     message = render_blocks(content)
+    lines = risk_line_replies(content, delivery.feedback_reactions)
     md_file, html_file, block_kit_file = write_digest_files(
         delivery.output_dir,
         kind,
         partition_key,
         markdown=markdown,
         html=render_html(content),
-        block_kit=block_kit_payload(message),
+        block_kit=block_kit_payload(message, lines),
     )
     meta: dict[str, dg.MetadataValue | int | str] = {
         "file": dg.MetadataValue.path(md_file),
@@ -225,6 +227,7 @@ def _deliver(
             partition_key=partition_key,
             channel=delivery.post_channel,
             message=message,
+            lines=lines,
         )
         context.log.info(f"{digest} {partition_key} {result.action} in Slack ({result.channel_id})")
         meta |= result.as_metadata()
