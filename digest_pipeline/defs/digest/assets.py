@@ -21,6 +21,7 @@ from digest_pipeline.defs.digest.delivery import (
     deliver_digest,
     write_digest_files,
 )
+from digest_pipeline.defs.digest.feedback import apply_feedback, read_feedback
 from digest_pipeline.defs.digest.line_replies import risk_line_replies
 from digest_pipeline.defs.digest.models import DigestContent
 from digest_pipeline.defs.digest.narrative import LLMNarrator
@@ -263,10 +264,12 @@ def hourly_digest(
     risk_scorer: RiskScorer,
 ) -> pd.DataFrame:
     start, end = context.partition_time_window
-    joined = join_assessments(messages, risk_assessments)
+    # People's verdicts on earlier digests (risk_feedback) adjust what the digest reads.
+    feedback = read_feedback(warehouse)
+    joined = apply_feedback(join_assessments(messages, risk_assessments), feedback)
     allow = frozenset(delivery.private_allow)
     # The hour before the first one comes from the warehouse; later ones from this run.
-    previous = read_window(warehouse, start - HOUR, start)
+    previous = apply_feedback(read_window(warehouse, start - HOUR, start), feedback)
     frames = []
     content: DigestContent | None = None
     # A single-run backfill covers many hours: one digest per hour, as if run hour by hour.
@@ -341,15 +344,19 @@ def daily_digest(
 ) -> pd.DataFrame:
     frames = []
     meta: dict[str, dg.MetadataValue | int | str] = {}
+    # People's verdicts on earlier digests (risk_feedback) adjust what the digest reads.
+    feedback = read_feedback(warehouse)
     with llm_narrator(context, risk_scorer, warehouse, slack_users) as narrator:
         for key in context.partition_keys:
             start, end = daily_partitions.time_window_for_partition_key(key)
             day = DigestInputs(
                 window_start=start,
                 window_end=end,
-                frame=read_window(warehouse, start, end),
+                frame=apply_feedback(read_window(warehouse, start, end), feedback),
                 channels=slack_channels,
-                previous=read_window(warehouse, start - (end - start), start),
+                previous=apply_feedback(
+                    read_window(warehouse, start - (end - start), start), feedback
+                ),
                 users=slack_users,
                 private_allow=frozenset(delivery.private_allow),
             )
