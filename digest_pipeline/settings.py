@@ -8,11 +8,15 @@ receive them through ``dg.EnvVar`` so their values never reach logs, metadata or
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest_pipeline.defs.digest.line_replies import DEFAULT_REACTIONS
+from digest_pipeline.defs.risk.labels import REACTION_VERDICTS
 
 SOURCES = ("demo", "slack", "export")
 WAREHOUSES = ("duckdb", "postgres")
@@ -51,6 +55,27 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     if value < minimum:
         raise ConfigError(f"{name}={value} must be at least {minimum}")
     return value
+
+
+_REACTION_NAME = re.compile(r"^[a-z0-9_+'-]{1,64}$")
+
+
+def _reactions(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    """``x=not_a_risk,arrow_up=more_serious,white_check_mark=resolved`` (emoji names, no colons)."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return tuple(DEFAULT_REACTIONS.items())
+    pairs: dict[str, str] = {}
+    for item in raw.split(","):
+        emoji, _, verdict = item.strip().partition("=")
+        emoji, verdict = emoji.strip().strip(":"), verdict.strip()
+        if not _REACTION_NAME.match(emoji) or verdict not in REACTION_VERDICTS:
+            raise ConfigError(
+                f"{name}={raw!r}: {item.strip()!r} is not emoji=verdict; verdicts: "
+                + ", ".join(REACTION_VERDICTS)
+            )
+        pairs[emoji] = verdict
+    return tuple(pairs.items())
 
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -137,6 +162,7 @@ class Settings:
     digest_dir: str = "data/digests"
     private_allow: tuple[str, ...] = ()
     post_hourly: bool = False
+    feedback_reactions: tuple[tuple[str, str], ...] = tuple(DEFAULT_REACTIONS.items())
     demo_seed: int = 7
     demo_scale: float = 1.0
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -234,6 +260,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         private_allow=_list(env, "DIGEST_PRIVATE_ALLOW"),
         post_hourly=(env.get("DIGEST_POST_HOURLY") or "false").strip().lower()
         in ("true", "1", "yes"),
+        feedback_reactions=_reactions(env, "DIGEST_FEEDBACK_REACTIONS"),
         demo_seed=_int(env, "DIGEST_DEMO_SEED", 7),
         demo_scale=demo_scale,
     )

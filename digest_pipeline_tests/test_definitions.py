@@ -27,6 +27,7 @@ def test_definitions_load_with_the_contract_assets_views_and_two_schedules():
         "daily_digest_schedule",
     }
     assert "risk_labels_sensor" in {s.name for s in defs.sensors or []}
+    assert "digest_feedback_sensor" in {s.name for s in defs.sensors or []}
     assert defs.resolve_job_def("risk_model_job").name == "risk_model_job"
     dg.Definitions.validate_loadable(defs)
 

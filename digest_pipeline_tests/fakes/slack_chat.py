@@ -1,7 +1,9 @@
 """``FakeChatWorkspace``: the in-memory :class:`FakeWorkspace` plus Slack's posting methods.
 
-Adds ``chat.postMessage`` (top-level and thread replies), ``chat.update``, ``chat.delete`` and
-``chat.getPermalink`` with Slack's rules that matter to delivery: a channel may be named
+Adds ``chat.postMessage`` (top-level and thread replies), ``chat.update``, ``chat.delete``,
+``chat.getPermalink`` and ``reactions.get`` (``reactions: [{name, users, count}]`` on a post, set
+by a test with :meth:`FakeChatWorkspace.react`), with Slack's rules that matter to delivery: a
+channel may be named
 (``#name`` or ``name``) or given by ID and the answer carries the ID; posting needs the bot in the
 channel; ``chat.update`` needs the ID and an existing ``ts`` (else ``channel_not_found`` /
 ``message_not_found``); ``blocks`` over 50 are ``invalid_blocks``; a section text over 3,000
@@ -23,7 +25,9 @@ from digest_pipeline_tests.fakes.slack_server import FakeWorkspace
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_TEXT = 40_000
-CHAT_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.delete", "chat.getPermalink"})
+CHAT_METHODS = frozenset(
+    {"chat.postMessage", "chat.update", "chat.delete", "chat.getPermalink", "reactions.get"}
+)
 
 
 def _blocks(value: Any) -> list[dict[str, Any]] | None:
@@ -71,6 +75,8 @@ class FakeChatWorkspace(FakeWorkspace):
                 return self._update(params)
             if method == "chat.delete":
                 return self._delete(params)
+            if method == "reactions.get":
+                return self._reactions(params)
             return self._permalink(params)
 
     # -- helpers for tests ------------------------------------------------------------------------
@@ -88,6 +94,27 @@ class FakeChatWorkspace(FakeWorkspace):
             for (c, _), p in sorted(self.posts.items())
             if c == channel_id and p.get("thread_ts") == ts
         ]
+
+    def react(self, channel_id: str, ts: str, name: str, user: str) -> None:
+        """``user`` adds reaction ``name`` to a post (as ``reactions.add`` would)."""
+        with self._chat_lock:
+            reactions = self.posts[(channel_id, ts)].setdefault("reactions", [])
+            held = next((r for r in reactions if r["name"] == name), None)
+            if held is None:
+                reactions.append({"name": name, "users": [user], "count": 1})
+            elif user not in held["users"]:
+                held["users"].append(user)
+                held["count"] += 1
+
+    def unreact(self, channel_id: str, ts: str, name: str, user: str) -> None:
+        """``user`` removes reaction ``name`` (as ``reactions.remove`` would)."""
+        with self._chat_lock:
+            message = self.posts[(channel_id, ts)]
+            for reaction in message.get("reactions", []):
+                if reaction["name"] == name and user in reaction["users"]:
+                    reaction["users"].remove(user)
+                    reaction["count"] -= 1
+            message["reactions"] = [r for r in message.get("reactions", []) if r["count"]]
 
     def calls_of(self, method: str) -> int:
         return sum(1 for m, _ in self.chat_log if m == method)
@@ -156,6 +183,18 @@ class FakeChatWorkspace(FakeWorkspace):
         if self.posts.pop(key, None) is None:
             return error("message_not_found")
         return {"ok": True, "channel": key[0], "ts": key[1]}
+
+    def _reactions(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        channel_id = str(params.get("channel") or "")
+        if channel_id not in self.channels:
+            return error("channel_not_found")
+        message = self.posts.get((channel_id, str(params.get("timestamp") or "")))
+        if message is None:
+            return error("message_not_found")
+        shown = {k: v for k, v in message.items() if k != "reactions"}
+        if message.get("reactions"):
+            shown["reactions"] = json.loads(json.dumps(message["reactions"]))
+        return {"ok": True, "type": "message", "channel": channel_id, "message": shown}
 
     def _permalink(self, params: Mapping[str, Any]) -> dict[str, Any]:
         key = (str(params.get("channel") or ""), str(params.get("message_ts") or ""))

@@ -158,3 +158,20 @@ def test_a_labels_file_of_another_format_fails_at_load(tmp_path):
         load_settings(
             {"DIGEST_LABELS_PATH": "labels.xlsx", "DIGEST_DUCKDB_PATH": str(tmp_path / "w.duckdb")}
         )
+
+
+def test_reaction_verdicts_train_on_the_level_they_imply():
+    found = feedback_labels(
+        [
+            # ⬆️ on a high line: trains as the critical stored with it.
+            {"message_id": "C1:1", "verdict": "more_serious", "risk_level": "critical",
+             "given_at": "2026-03-01", "text": "a"},
+            # ✅ later says nothing of the level: the ❌ before it still counts.
+            {"message_id": "C1:2", "verdict": "not_a_risk", "given_at": "2026-03-01", "text": "b"},
+            {"message_id": "C1:2", "verdict": "resolved", "given_at": "2026-03-02", "text": "b"},
+            {"message_id": "C1:3", "verdict": "resolved", "given_at": "2026-03-02", "text": "c"},
+            {"message_id": "C1:4", "verdict": "more_serious", "given_at": "2026-03", "text": "d"},
+        ]
+    )  # fmt: skip
+    assert [(r.id, r.risk_level) for r in found.rows] == [("C1:1", "critical"), ("C1:2", "low")]
+    assert found.problem_count == 1 and "more_serious without a level" in found.problems[0].reason

@@ -17,9 +17,12 @@ from digest_pipeline.defs.digest.build import (
 from digest_pipeline.defs.digest.delivery import (
     DigestDelivery,
     DigestSlackResource,
+    block_kit_payload,
     deliver_digest,
     write_digest_files,
 )
+from digest_pipeline.defs.digest.feedback import apply_feedback, read_feedback
+from digest_pipeline.defs.digest.line_replies import risk_line_replies
 from digest_pipeline.defs.digest.models import DigestContent
 from digest_pipeline.defs.digest.narrative import LLMNarrator
 from digest_pipeline.defs.digest.quality import act_on_quality, read_truth
@@ -207,11 +210,24 @@ def _deliver(
     warehouse: Warehouse,
     post: bool,
 ) -> dict[str, dg.MetadataValue | int | str]:
-    """Write the digest's files and, when configured, post it (or update the earlier post)."""
-    files = write_digest_files(
-        delivery.output_dir, kind, partition_key, markdown=markdown, html=render_html(content)
+    """Write the digest's files and, when configured, post it (or update the earlier post).
+
+    The Block Kit file is written with or without a token: it is the post to preview."""
+    message = render_blocks(content)
+    lines = risk_line_replies(content, delivery.feedback_reactions)
+    md_file, html_file, block_kit_file = write_digest_files(
+        delivery.output_dir,
+        kind,
+        partition_key,
+        markdown=markdown,
+        html=render_html(content),
+        block_kit=block_kit_payload(message, lines),
     )
-    meta: dict[str, dg.MetadataValue | int | str] = {"file": dg.MetadataValue.path(files[0])}
+    meta: dict[str, dg.MetadataValue | int | str] = {
+        "file": dg.MetadataValue.path(md_file),
+        "html_file": dg.MetadataValue.path(html_file),
+        "block_kit_file": dg.MetadataValue.path(block_kit_file),
+    }
     if post and delivery.posts_digests and delivery.post_channel:
         result = deliver_digest(
             slack_chat.get_client(),
@@ -219,7 +235,8 @@ def _deliver(
             digest=digest,
             partition_key=partition_key,
             channel=delivery.post_channel,
-            message=render_blocks(content),
+            message=message,
+            lines=lines,
         )
         context.log.info(f"{digest} {partition_key} {result.action} in Slack ({result.channel_id})")
         meta |= result.as_metadata()
@@ -255,10 +272,12 @@ def hourly_digest(
     risk_scorer: RiskScorer,
 ) -> pd.DataFrame:
     start, end = context.partition_time_window
-    joined = join_assessments(messages, risk_assessments)
+    # People's verdicts on earlier digests (risk_feedback) adjust what the digest reads.
+    feedback = read_feedback(warehouse)
+    joined = apply_feedback(join_assessments(messages, risk_assessments), feedback)
     allow = frozenset(delivery.private_allow)
     # The hour before the first one comes from the warehouse; later ones from this run.
-    previous = read_window(warehouse, start - HOUR, start)
+    previous = apply_feedback(read_window(warehouse, start - HOUR, start), feedback)
     frames = []
     content: DigestContent | None = None
     # A single-run backfill covers many hours: one digest per hour, as if run hour by hour.
@@ -333,15 +352,19 @@ def daily_digest(
 ) -> pd.DataFrame:
     frames = []
     meta: dict[str, dg.MetadataValue | int | str] = {}
+    # People's verdicts on earlier digests (risk_feedback) adjust what the digest reads.
+    feedback = read_feedback(warehouse)
     with llm_narrator(context, risk_scorer, warehouse, slack_users) as narrator:
         for key in context.partition_keys:
             start, end = daily_partitions.time_window_for_partition_key(key)
             day = DigestInputs(
                 window_start=start,
                 window_end=end,
-                frame=read_window(warehouse, start, end),
+                frame=apply_feedback(read_window(warehouse, start, end), feedback),
                 channels=slack_channels,
-                previous=read_window(warehouse, start - (end - start), start),
+                previous=apply_feedback(
+                    read_window(warehouse, start - (end - start), start), feedback
+                ),
                 users=slack_users,
                 private_allow=frozenset(delivery.private_allow),
             )

@@ -6,6 +6,7 @@ import dagster as dg
 
 from digest_pipeline.defs.digest import assets, checks
 from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackResource
+from digest_pipeline.defs.digest.feedback import digest_feedback_sensor
 from digest_pipeline.defs.digest.schedules import (
     build_daily_digest_schedule,
     daily_digest_job,
@@ -52,6 +53,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         output_dir=digest_dir(settings),
         private_allow=list(settings.private_allow),
         can_post=settings.has_slack_token,
+        feedback_reactions=dict(settings.feedback_reactions),
     )
     return {"slack_chat": slack_chat, "delivery": delivery}
 
@@ -65,6 +67,8 @@ def build_defs(settings: Settings) -> dg.Definitions:
         urgent_message_sensor,
         critical_risk_alert_sensor,
         freshness_sensor,
+        # Skips (without opening the warehouse) unless digests are posted with a token.
+        digest_feedback_sensor,
     ]
     if settings.alert_channel:
         sensors.append(run_failure_alert_sensor)

@@ -6,12 +6,15 @@
 * :class:`DigestDelivery` holds the delivery settings (channels, folder, allow list).
 * :func:`deliver_digest` posts a digest once per (digest, partition, channel) and on a re-run
   *updates* that post with ``chat.update``; the post's channel and ``ts`` live in the warehouse
-  table ``digest_posts``. Details go to one reply in the post's thread, updated the same way.
+  table ``digest_posts``. Details go to one reply in the post's thread, updated the same way,
+  and each risk line shown gets its own reply (:mod:`.line_replies`) for the team's reactions;
+  ``digest_posts.line_replies`` maps each reply's ``ts`` to the risks it stands for.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -32,6 +35,11 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from digest_pipeline.defs.digest.line_replies import (
+    DEFAULT_REACTIONS,
+    MAX_LINE_REPLIES,
+    LineReply,
+)
 from digest_pipeline.defs.digest.render import SlackMessage
 from digest_pipeline.defs.storage.schema import table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
@@ -39,6 +47,9 @@ from digest_pipeline.defs.storage.warehouse import Warehouse
 DEFAULT_BASE_URL = "https://slack.com/api/"
 # A post that vanished (deleted by someone) or is too old to edit: post a fresh one instead.
 _REPOST_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+# Line replies one post keeps over its re-runs (a re-run whose lines changed adds replies for the
+# new lines and keeps the old ones, whose reactions still count).
+MAX_RECORDED_LINES = 2 * MAX_LINE_REPLIES
 
 POSTS_TABLE = "digest_posts"
 POSTS_SCHEMA = table_schema(
@@ -48,6 +59,11 @@ POSTS_SCHEMA = table_schema(
     ("channel_id", "VARCHAR", "The channel ID Slack answered with"),
     ("ts", "VARCHAR", "ts of the top-level post"),
     ("details_ts", "VARCHAR", "ts of the details reply in its thread"),
+    (
+        "line_replies",
+        "JSON",
+        "One reply per risk line: [{key, ts, level, thread_ids, message_ids}], for reactions",
+    ),
     ("content_hash", "VARCHAR", "sha256 of what was last sent"),
     ("posted_at", "TIMESTAMPTZ", "First posted (UTC)"),
     ("updated_at", "TIMESTAMPTZ", "Last posted or updated (UTC)"),
@@ -87,6 +103,10 @@ class DigestDelivery(dg.ConfigurableResource):
         description="DIGEST_PRIVATE_ALLOW: private channels the overall digest may quote",
     )
     can_post: bool = Field(default=False, description="A Slack bot token is configured")
+    feedback_reactions: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_REACTIONS),
+        description="DIGEST_FEEDBACK_REACTIONS: reaction name → verdict on a risk line's reply",
+    )
 
     @property
     def posts_digests(self) -> bool:
@@ -104,17 +124,35 @@ class DeliveryResult:
     ts: str
     details_ts: str | None
     calls: int
+    line_replies: int = 0  # risk lines with a reply in the thread
+    lines_skipped: int = 0  # lines left without one (past MAX_RECORDED_LINES)
 
     def as_metadata(self) -> dict[str, Any]:
         return {
             "slack_delivery": self.action,
             "slack_channel_id": self.channel_id,
             "slack_ts": self.ts,
+            "slack_line_replies": self.line_replies,
+            "slack_lines_skipped": self.lines_skipped,
         }
 
 
-def content_hash(message: SlackMessage) -> str:
-    return hashlib.sha256(repr((message.blocks, message.details)).encode()).hexdigest()
+def content_hash(message: SlackMessage, lines: Sequence[LineReply] = ()) -> str:
+    payload = (message.blocks, message.details, [line.blocks for line in lines])
+    return hashlib.sha256(repr(payload).encode()).hexdigest()
+
+
+def recorded_lines(value: object) -> list[dict[str, Any]]:
+    """``digest_posts.line_replies`` as a list (a missing or unreadable value: none)."""
+    if isinstance(value, list):  # PostgreSQL's driver parses JSON
+        return [d for d in value if isinstance(d, dict)]
+    if isinstance(value, str) and value:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return []
+        return [d for d in parsed if isinstance(d, dict)] if isinstance(parsed, list) else []
+    return []
 
 
 def _previous_post(
@@ -142,6 +180,7 @@ def _record(
     digest_hash: str,
     posted_at: datetime,
     updates: int,
+    lines: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     row = {
         "digest": digest,
@@ -150,6 +189,7 @@ def _record(
         "channel_id": channel_id,
         "ts": ts,
         "details_ts": details_ts,
+        "line_replies": json.dumps(list(lines)),
         "content_hash": digest_hash,
         "posted_at": posted_at,
         "updated_at": datetime.now(UTC),
@@ -185,23 +225,28 @@ def deliver_digest(
     partition_key: str,
     channel: str,
     message: SlackMessage,
+    lines: Sequence[LineReply] = (),
 ) -> DeliveryResult:
-    """Post ``message`` to ``channel``, or update the post made for this partition before.
+    """Post ``message`` to ``channel``, or update the post made for this partition before;
+    then its details reply and one reply per risk line (``lines``) in its thread.
 
-    The post is recorded right after Slack accepts it, before the details reply: a failure in
-    between leaves a record, so the retry updates the post instead of posting twice.
+    The post is recorded right after Slack accepts it, before the replies, and what was posted
+    is recorded again when a reply fails: the retry updates instead of posting twice.
     """
-    digest_hash = content_hash(message)
+    digest_hash = content_hash(message, lines)
     previous = _previous_post(warehouse, digest, partition_key, channel)
     calls = 0
     action = "posted"
     channel_id = ts = details_ts = None
     posted_at = datetime.now(UTC)
     updates = 0
+    line_records: list[dict[str, Any]] = []
+    skipped = 0
     try:
         if previous is not None:
             channel_id, ts = str(previous["channel_id"]), str(previous["ts"])
             details_ts = previous.get("details_ts") or None
+            line_records = recorded_lines(previous.get("line_replies"))
             posted_at = pd.Timestamp(previous["posted_at"]).to_pydatetime()
             updates = int(previous.get("updates") or 0)
             try:
@@ -214,6 +259,7 @@ def deliver_digest(
                 if e.response.get("error") not in _REPOST_ERRORS:
                     raise
                 previous, details_ts, action = None, None, "reposted"
+                line_records = []  # the thread went with the post
         if previous is None:
             calls += 1
             response = client.chat_postMessage(
@@ -233,13 +279,67 @@ def deliver_digest(
         if message.details:
             details_ts = _deliver_details(client, channel_id, ts, details_ts, message)
             calls += 1
+        for line in lines:
+            done = _deliver_line(client, channel_id, ts, line_records, line)
+            calls += done
+            skipped += not done
     except (SlackApiError, SlackRequestError, OSError) as e:
+        if channel_id is not None and ts is not None:
+            # What Slack accepted before the failure, so the retry updates it.
+            _record(
+                warehouse, digest, partition_key, channel, channel_id=channel_id, ts=ts,
+                details_ts=details_ts, digest_hash="", posted_at=posted_at, updates=updates,
+                lines=line_records,
+            )  # fmt: skip
         raise _failure(f"posting {digest} {partition_key}", channel, e) from e
     _record(
         warehouse, digest, partition_key, channel, channel_id=channel_id, ts=ts,
         details_ts=details_ts, digest_hash=digest_hash, posted_at=posted_at, updates=updates,
+        lines=line_records,
     )  # fmt: skip
-    return DeliveryResult(action, channel_id, ts, details_ts, calls)
+    shown = {line.key for line in lines} & {str(r.get("key")) for r in line_records}
+    return DeliveryResult(action, channel_id, ts, details_ts, calls, len(shown), skipped)
+
+
+def _deliver_line(
+    client: WebClient,
+    channel_id: str,
+    ts: str,
+    records: list[dict[str, Any]],
+    line: LineReply,
+) -> int:
+    """Update the line's earlier reply, or post one (recording it in ``records`` in place).
+    Returns the calls made: 0 when the post already holds :data:`MAX_RECORDED_LINES`."""
+    record = {
+        "key": line.key,
+        "level": line.level,
+        "thread_ids": list(line.thread_ids),
+        "message_ids": list(line.message_ids),
+    }
+    held = next((r for r in records if r.get("key") == line.key), None)
+    if held is not None:
+        try:
+            client.chat_update(
+                channel=channel_id, ts=str(held["ts"]), text=line.text, blocks=list(line.blocks)
+            )
+            held.update(record)
+            return 1
+        except SlackApiError as e:
+            if e.response.get("error") not in _REPOST_ERRORS:
+                raise
+        records.remove(held)
+    if len(records) >= MAX_RECORDED_LINES:
+        return 0
+    response = client.chat_postMessage(
+        channel=channel_id,
+        thread_ts=ts,
+        text=line.text,
+        blocks=list(line.blocks),
+        unfurl_links=False,
+        unfurl_media=False,
+    )
+    records.append({**record, "ts": str(response["ts"])})
+    return 1
 
 
 def _deliver_details(
@@ -291,12 +391,36 @@ def digest_path(folder: str, kind: str, partition_key: str, suffix: str) -> Path
     return Path(folder) / kind / f"{name}.{suffix}"
 
 
+BLOCK_KIT_SUFFIX = "slack.json"
+
+
+def block_kit_payload(message: SlackMessage, lines: Sequence[LineReply] = ()) -> dict[str, Any]:
+    """What :func:`deliver_digest` sends to Slack, as Slack's API receives it: the top-level
+    post's ``text`` and ``blocks``, then each thread reply's (the details, then one per risk
+    line), in the order they are posted."""
+    details = [{"text": message.details_text, "blocks": message.details}] if message.details else []
+    return {
+        "post": {"text": message.text, "blocks": message.blocks},
+        "thread": details + [line.payload() for line in lines],
+    }
+
+
 def write_digest_files(
-    folder: str, kind: str, partition_key: str, *, markdown: str, html: str
+    folder: str,
+    kind: str,
+    partition_key: str,
+    *,
+    markdown: str,
+    html: str,
+    block_kit: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Write the digest as Markdown and HTML (atomically: a reader never sees half a file)."""
+    """Write the digest as Markdown, HTML and (given) the Block Kit JSON of its Slack post,
+    atomically: a reader never sees half a file. Paths come back in that order."""
+    files = [("md", markdown), ("html", html)]
+    if block_kit is not None:
+        files.append((BLOCK_KIT_SUFFIX, json.dumps(block_kit, ensure_ascii=False, indent=1)))
     written = []
-    for suffix, text in (("md", markdown), ("html", html)):
+    for suffix, text in files:
         path = digest_path(folder, kind, partition_key, suffix)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

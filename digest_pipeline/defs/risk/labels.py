@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVEL_RANK, LEVELS
+from digest_pipeline.defs.storage.schema import table_schema
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_TEXT_CHARS = 8_000
@@ -37,6 +38,29 @@ LABELS_PACKAGE = "digest_pipeline.defs.risk"
 LABELS_FOLDER = "data"
 # Feedback verdicts that are not a level name.
 FEEDBACK_VERDICTS = {**{level: level for level in LEVELS}, "not_a_risk": "low", "not_risk": "low"}
+# A person saying the risk is worse than shown: the level it implies is stored with the verdict
+# (``risk_level``: one above the line's level when it was given), so a retrained model that
+# already scores higher does not push it up again.
+MORE_SERIOUS = "more_serious"
+# A person saying the thread's problem is over: it moves the thread to the digest's Resolved
+# section but says nothing of the message's level, so it is no training label.
+RESOLVED = "resolved"
+REACTION_VERDICTS = ("not_a_risk", MORE_SERIOUS, RESOLVED)
+
+# ``risk_feedback``: one row per (message, person, verdict). Declared once here (the risk model
+# reads it) and written by the digest's feedback sensor (reactions) or by hand (files).
+FEEDBACK_TABLE = "risk_feedback"
+FEEDBACK_KEY = ("message_id", "user_id", "verdict")
+FEEDBACK_SCHEMA = table_schema(
+    ("message_id", "VARCHAR", "The risk's source message (messages.id) (key part)"),
+    ("user_id", "VARCHAR", "Who gave the verdict: a person's Slack user ID (key part)"),
+    ("verdict", "VARCHAR", "not_a_risk, more_serious, resolved, or a level (key part)"),
+    ("given_at", "TIMESTAMPTZ", "When the verdict was first seen (UTC)"),
+    ("source", "VARCHAR", "reaction (on a digest's reply in Slack) or file"),
+    ("risk_level", "VARCHAR", "The level the verdict implies (more_serious: one above the line's)"),
+    ("thread_id", "VARCHAR", "The message's thread (messages.id of its parent): resolved applies"),
+    ("source_ref", "VARCHAR", "Where it came from: <channel ID>:<ts> of the digest reply"),
+)
 
 
 class DatasetError(ValueError):
@@ -245,10 +269,14 @@ def load_packaged() -> LabelSet:
 
 def feedback_labels(feedback: Iterable[Mapping[str, Any]]) -> LabelSet:
     """People's verdicts (``risk_feedback`` joined with the message's ``text``, ``channel`` and
-    ``thread_context``): the latest verdict per message wins."""
+    ``thread_context``): the latest verdict per message wins. ``more_serious`` trains on the
+    level stored with it (``risk_level``); ``resolved`` is no statement about the level and is
+    left out (it neither counts as a problem nor hides an earlier verdict)."""
     found = _Collector()
     latest: dict[str, Mapping[str, Any]] = {}
     for row in feedback:
+        if str(row.get("verdict") or "").strip().lower() == RESOLVED:
+            continue
         message_id = str(row.get("message_id") or "")
         given = str(row.get("given_at") or "")
         if message_id and (
@@ -257,7 +285,13 @@ def feedback_labels(feedback: Iterable[Mapping[str, Any]]) -> LabelSet:
             latest[message_id] = row
     for message_id, row in sorted(latest.items()):
         where = f"risk_feedback:{message_id}"
-        verdict = FEEDBACK_VERDICTS.get(str(row.get("verdict") or "").strip().lower())
+        given = str(row.get("verdict") or "").strip().lower()
+        verdict = FEEDBACK_VERDICTS.get(given)
+        if given == MORE_SERIOUS:
+            verdict = str(row.get("risk_level") or "").strip().lower()
+            if verdict not in LEVELS:
+                found.problem(where, f"more_serious without a level (risk_level={verdict!r})")
+                continue
         if verdict is None:
             found.problem(where, f"unknown verdict {row.get('verdict')!r}")
             continue

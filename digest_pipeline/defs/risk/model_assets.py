@@ -71,7 +71,7 @@ MODEL_SCHEMA = table_schema(
 )
 
 _FEEDBACK_SQL = """
-SELECT f.message_id, f.verdict, CAST(f.given_at AS VARCHAR) AS given_at, m.content AS text,
+SELECT f.*, m.content AS text,
        m.channel, p.content AS thread_context
 FROM {schema}.risk_feedback f
 JOIN {schema}.messages m ON m.id = f.message_id
