@@ -274,6 +274,9 @@ def test_reactions_on_the_digest_reach_risk_feedback_and_the_next_digest(
     actions = json.loads(overall["action_items"])
     assert [(a["message_id"], a["risk_level"]) for a in actions] == [("C1:300", "critical")]
     assert "C1:100" not in {r["message_id"] for r in json.loads(overall["top_risks"])}
+    # The ✅ thread is listed once, under Resolved, with the risk it was.
+    assert [r["thread_id"] for r in json.loads(overall["resolved_risks"])] == ["C1:200"]
+    assert "C1:200" not in {r["thread_id"] for r in json.loads(overall["top_risks"])}
     (post,) = workspace.top_level_posts("CDIGEST")
     assert "PMIC allocation" not in json.dumps(post["blocks"])  # the ❌ line is gone
     assert "PMIC allocation" not in overall["markdown"]

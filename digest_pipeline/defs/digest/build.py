@@ -271,12 +271,14 @@ def resolved_threads(frame: pd.DataFrame, earlier_risky: set[str]) -> list[dict[
     out = []
     for thread_id, messages in _threads(frame).items():
         last = messages[-1]
-        if last["risk_level"] != "low" or not _RESOLVED.search(str(last["content"])):
+        marked = _truthy(last.get("feedback_resolved"))  # ✅ on a digest line (feedback.py)
+        said = last["risk_level"] == "low" and _RESOLVED.search(str(last["content"]))
+        if not (marked or said):
             continue
         risky_here = len(messages) > 1 and any(
             _level_rank(m["risk_level"]) >= LEVEL_RANK["medium"] for m in messages
         )
-        if thread_id in earlier_risky or risky_here:
+        if thread_id in earlier_risky or risky_here or marked:
             out.append(
                 {
                     "thread_id": thread_id,
