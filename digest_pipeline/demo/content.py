@@ -638,7 +638,7 @@ SHEETS = (
 # Scenarios. Parents start a situation; replies keep talking about it; closers end the thread.
 # ---------------------------------------------------------------------------------------------
 
-_RESOLVED = "resolution"
+_RESOLVED = RESOLUTION = "resolution"  # the label of a scenario's closing reply
 
 SCENARIO_LIST: tuple[Scenario, ...] = (
     Scenario(

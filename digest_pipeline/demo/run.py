@@ -124,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
             f"truly high/critical threads (at most {meta.get('act_on_recall_bound')} with "
             "10 lines)"
         )
+        print(
+            f"        resolved: {meta.get('resolved_listed')} listed, recall "
+            f"{meta.get('resolved_recall')} of {meta.get('quality_truly_resolved_threads')} truly "
+            f"closed risky threads, precision {meta.get('resolved_precision')}"
+        )
     defs.resolve_job_def("analyst_views_job").execute_in_process(
         instance=instance, run_config=QUIET_LOGS, raise_on_error=True
     )
@@ -170,7 +175,7 @@ def write_quality_labels(settings: Any, start: datetime, end: datetime) -> int:
 
     from digest_pipeline.defs.digest.quality import LABELS_SCHEMA, LABELS_TABLE
     from digest_pipeline.defs.storage.warehouse import Warehouse
-    from digest_pipeline.demo.content import scenario_level
+    from digest_pipeline.demo.content import RESOLUTION, scenario_level
     from digest_pipeline.demo.workspace import DemoWorkspace
 
     if settings.source != "demo":
@@ -186,12 +191,18 @@ def write_quality_labels(settings: Any, start: datetime, end: datetime) -> int:
         [start, end],
     )
     ws = DemoWorkspace(seed=settings.demo_seed, scale=settings.demo_scale)
-    levels = [
-        scenario_level(ws.scenario_of(channel_id, ts)) or "low"
+    scenarios = [
+        ws.scenario_of(channel_id, ts)
         for channel_id, ts in zip(messages["channel_id"], messages["ts"], strict=True)
     ]
     frame = pd.DataFrame(
-        {"message_id": messages["id"], "risk_level": levels, "source": "demo ground truth"}
+        {
+            "message_id": messages["id"],
+            "risk_level": [scenario_level(s) or "low" for s in scenarios],
+            # A scenario's closing reply ("Line is back up", "PO is out, we're covered").
+            "resolves": [s == RESOLUTION for s in scenarios],
+            "source": "demo ground truth",
+        }
     )
     warehouse.replace_rows(LABELS_TABLE, frame, key=["message_id"], schema=LABELS_SCHEMA)
     return len(frame)
