@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest_pipeline.defs.digest.line_replies import DEFAULT_REACTIONS
 from digest_pipeline.defs.risk.labels import REACTION_VERDICTS
+from digest_pipeline.defs.slack.export import own_app_fields
 
 SOURCES = ("demo", "slack", "export")
 WAREHOUSES = ("duckdb", "postgres")
@@ -141,6 +142,7 @@ class Settings:
     channels: tuple[str, ...] = ()
     exclude_channels: tuple[str, ...] = ()
     export_path: str | None = None
+    export_own_app: tuple[str, ...] = ()
     slack_base_url: str = "https://slack.com/api/"
     slack_rate_tier: str = "tier3"
     thread_lookback_days: int = 14
@@ -206,6 +208,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError("DIGEST_SOURCE=export needs SLACK_EXPORT_PATH (export ZIP or folder)")
         if not Path(export_path).exists():
             raise ConfigError(f"SLACK_EXPORT_PATH={export_path!r} does not exist")
+    export_own_app = _list(env, "SLACK_EXPORT_OWN_APP")
+    try:
+        own_app_fields(export_own_app)
+    except ValueError as e:
+        raise ConfigError(f"SLACK_EXPORT_OWN_APP: {e}") from None
     scale_raw = env.get("DIGEST_DEMO_SCALE") or "1"
     try:
         demo_scale = float(scale_raw)
@@ -236,6 +243,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         channels=_list(env, "DIGEST_CHANNELS"),
         exclude_channels=_list(env, "DIGEST_EXCLUDE_CHANNELS"),
         export_path=export_path,
+        export_own_app=export_own_app,
         slack_base_url=env.get("SLACK_API_BASE_URL") or "https://slack.com/api/",
         slack_rate_tier=_choice(env, "DIGEST_SLACK_RATE_TIER", RATE_TIERS, "tier3"),
         thread_lookback_days=_int(env, "DIGEST_THREAD_LOOKBACK_DAYS", 14, minimum=0),

@@ -24,6 +24,8 @@ def test_defaults_need_no_configuration(tmp_path):
         ({"DIGEST_SOURCE": "export"}, "SLACK_EXPORT_PATH"),
         ({"DIGEST_WAREHOUSE": "postgres"}, "DATABASE_URL"),
         ({"DIGEST_SLACK_RATE_TIER": "fast"}, "DIGEST_SLACK_RATE_TIER"),
+        ({"SLACK_EXPORT_OWN_APP": "digest-bot"}, "SLACK_EXPORT_OWN_APP"),
+        ({"SLACK_EXPORT_OWN_APP": "U0BOT,U0OTHER"}, "SLACK_EXPORT_OWN_APP"),
     ],
 )
 def test_bad_values_fail_with_one_line_naming_the_variable(tmp_path, env, names):
@@ -61,3 +63,12 @@ def test_channel_lists_accept_names_with_hash_and_ids():
     )
     assert settings.channels == ("supply-chain", "C123")
     assert Settings().channels == ()
+
+
+def test_the_export_own_app_is_a_list_of_ids(tmp_path):
+    path = str(tmp_path / "d.duckdb")
+    settings = load_settings(
+        {"SLACK_EXPORT_OWN_APP": "U06DGST8B0T, B06DGST8B0T", "DIGEST_DUCKDB_PATH": path}
+    )
+    assert settings.export_own_app == ("U06DGST8B0T", "B06DGST8B0T")
+    assert load_settings({"DIGEST_DUCKDB_PATH": path}).export_own_app == ()

@@ -121,6 +121,46 @@ def test_an_urgent_message_requests_its_hour_once_and_the_cursor_moves(workspace
         assert "C3" not in {r.params["channel"] for r in history}
 
 
+def test_the_apps_own_posts_never_request_a_run_other_bots_do(workspace):
+    # The app posts a digest into a polled channel (chat.postMessage: it comes back in history
+    # with the app's user, bot and app IDs); someone flags it; a reply in its thread is
+    # broadcast; the MES bot posts an alert. Judged by the rules, as before a first model.
+    from digest_pipeline.defs.digest.sensors import poll_channels
+    from digest_pipeline.defs.slack.api import WebApi
+    from digest_pipeline.defs.slack.extract import NO_IDENTITY, app_identity
+
+    text = "Hourly digest: SMT line 2 is down, production stopped, all units on hold"
+    with FakeSlackServer(workspace) as server:
+        api = WebApi("xoxb-test", server.base_url, sleep=lambda _s: None)
+        workspace.base_ts = int((NOW - timedelta(minutes=3)).timestamp())
+        posted = api.call("chat.postMessage", {"channel": "C1", "text": text})
+        digest_ts = posted["ts"]
+        workspace.posts[("C1", digest_ts)]["reactions"] = [{"name": "rotating_light", "count": 1}]
+        broadcast = _ts(2)
+        workspace.post(
+            "C1", broadcast, "<!here> line 2 still down, customer escalation", user="U001",
+            thread_ts=digest_ts, broadcast=True,
+        )  # fmt: skip
+        mes = _ts(1)
+        workspace.post("C1", mes, "MES: SMT line 4 is down, production stopped", user="U0MES",
+                       bot_id="B0MES", app_id="A0MES", subtype="bot_message")  # fmt: skip
+
+        def poll(own):
+            return poll_channels(
+                api, [("C1", "manufacturing")], {}, offset=0, budget=2, now=NOW, own=own
+            )
+
+        blind = poll(NO_IDENTITY)
+        own = app_identity(api)
+        seeing = poll(own)
+    assert own.user_id == "U0BOT" and own.bot_id == "B0BOT"
+    # Without knowing itself, the sensor re-runs on its own digest and the reply in its thread.
+    assert {u.ts for u in blind.urgent} == {digest_ts, broadcast, mes}
+    assert [u.ts for u in seeing.urgent] == [mes]
+    assert seeing.own_posts == 2
+    assert seeing.latest["C1"] == blind.latest["C1"]  # read past, so never polled again
+
+
 def test_the_first_tick_looks_back_only_minutes(workspace, sensor_resources):
     workspace.post("C1", _ts(120), "SMT line 2 is down, production stopped")
     with FakeSlackServer(workspace) as server:

@@ -8,7 +8,10 @@ channel may be named
 channel; ``chat.update`` needs the ID and an existing ``ts`` (else ``channel_not_found`` /
 ``message_not_found``); ``blocks`` over 50 are ``invalid_blocks``; a section text over 3,000
 characters is ``invalid_blocks``; ``text`` over 40,000 characters is ``msg_too_long``.
-Serve it with ``FakeSlackServer(FakeChatWorkspace())`` and drive it with the real ``WebClient``.
+As in Slack, a post comes back in the channel's ``conversations.history`` (and a thread reply in
+``conversations.replies``) with the app's bot ``user``, ``bot_id`` and ``app_id`` — the same IDs
+``auth.test`` reports — and updates and deletes show there too. Serve it with
+``FakeSlackServer(FakeChatWorkspace())`` and drive it with the real ``WebClient``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from digest_pipeline_tests.fakes.slack_server import FakeWorkspace
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_TEXT = 40_000
+# The app the token belongs to: FakeWorkspace's auth.test answers with the same user and bot.
+BOT_USER, BOT_ID, APP_ID = "U0BOT", "B0BOT", "A0BOT"
 CHAT_METHODS = frozenset(
     {"chat.postMessage", "chat.update", "chat.delete", "chat.getPermalink", "reactions.get"}
 )
@@ -152,14 +157,20 @@ class FakeChatWorkspace(FakeWorkspace):
         message: dict[str, Any] = {
             "type": "message",
             "ts": ts,
-            "user": "U0BOT",
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "bot_profile": {"id": BOT_ID, "app_id": APP_ID, "name": "digest-bot"},
             "text": str(params.get("text") or ""),
             "blocks": _blocks(params.get("blocks")) or [],
             "edits": 0,
         }
         if thread_ts:
             message["thread_ts"] = str(thread_ts)
+            message["parent_user_id"] = BOT_USER
         self.posts[(channel["id"], ts)] = message
+        with self._lock:  # the same object: chat.update shows in history too
+            self._messages[channel["id"]][ts] = message
         return {"ok": True, "channel": channel["id"], "ts": ts, "message": message}
 
     def _update(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,6 +193,8 @@ class FakeChatWorkspace(FakeWorkspace):
         key = (str(params.get("channel") or ""), str(params.get("ts") or ""))
         if self.posts.pop(key, None) is None:
             return error("message_not_found")
+        with self._lock:
+            self._messages.get(key[0], {}).pop(key[1], None)
         return {"ok": True, "channel": key[0], "ts": key[1]}
 
     def _reactions(self, params: Mapping[str, Any]) -> dict[str, Any]:

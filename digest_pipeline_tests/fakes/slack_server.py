@@ -410,7 +410,7 @@ class FakeWorkspace:
                     "team": "Fake Hardware",
                     "team_id": "T0FAKE",
                     "user": "digest-bot",
-                    "user_id": "U0BOT",
+                    "user_id": "U0BOT",  # slack_chat.BOT_USER / BOT_ID: the app's own posts
                     "bot_id": "B0BOT",
                 }
             if method == "users.list":

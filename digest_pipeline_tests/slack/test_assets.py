@@ -149,7 +149,7 @@ def test_bot_posts_are_kept_and_marked_unless_configured_off(
     human, bot, join = (ts_at(H10 + timedelta(minutes=m)) for m in (1, 2, 3))
     workspace.post("C001", human, "EVT build starts Monday")
     workspace.post(
-        "C001", bot, "Nightly test: 3 failures", user="U0BOT", subtype="bot_message", bot_id="B01"
+        "C001", bot, "Nightly test: 3 failures", user="U0CI", subtype="bot_message", bot_id="B01"
     )
     workspace.post("C001", join, "<@U002> has joined the channel", subtype="channel_join")
 
@@ -224,7 +224,8 @@ def test_strict_rate_tier_asks_15_items_a_page_and_paces_a_minute_end_to_end(
     assert {r.params["limit"] for r in paged} == {"15"}
     metadata = raw_metadata(result)
     calls = metadata["api_calls_by_method"]
-    assert calls == {"conversations.history": 3, "conversations.replies": 2}  # 41 and 1 + 20
+    # 41 and 1 + 20; auth.test names the app's own posts (never paced)
+    assert calls == {"auth.test": 1, "conversations.history": 3, "conversations.replies": 2}
     assert metadata["rate_tier"] == "strict"
     assert metadata["history_page_size"] == metadata["replies_page_size"] == 15
     # One minute between two calls of a method: two waits for history, one for replies.

@@ -14,7 +14,12 @@ import pytest
 
 from digest_pipeline.defs.slack.api import WebApi
 from digest_pipeline.defs.slack.export import ExportApi, ExportFormatError
-from digest_pipeline.defs.slack.extract import paginate
+from digest_pipeline.defs.slack.extract import (
+    NO_IDENTITY,
+    AppIdentity,
+    app_identity,
+    paginate,
+)
 from digest_pipeline_tests.fakes.slack_server import FakeSlackServer
 
 DAY1 = datetime(2026, 1, 5, tzinfo=UTC)  # 2026-01-05
@@ -361,3 +366,21 @@ def test_export_served_over_http_to_the_real_client(tmp_path: Path) -> None:
 
     assert [m["ts"] for m in messages] == history(api)
     assert len(replies["messages"]) == 4
+
+
+def test_an_export_has_no_own_app_unless_it_is_configured(tmp_path: Path) -> None:
+    root = write_folder(tmp_path / "export", export_files())
+    plain = ExportApi(root).call("auth.test", {})
+    assert plain["ok"] is True
+    assert not {"user_id", "bot_id", "app_id"} & set(plain)  # nothing in it is our own post
+    assert AppIdentity.from_auth_test(plain) == NO_IDENTITY
+
+    configured = ExportApi(root, own_app=["U06DGST8B0T", "B06DGST8B0T", "A06DGST8APP"])
+    assert app_identity(configured) == AppIdentity("U06DGST8B0T", "B06DGST8B0T", "A06DGST8APP")
+
+
+@pytest.mark.parametrize("ids", [["digest-bot"], ["C0CHANNEL"], ["U0ONE", "U0TWO"], ["B" * 40]])
+def test_a_bad_own_app_id_is_refused(tmp_path: Path, ids: list[str]) -> None:
+    root = write_folder(tmp_path / "export", export_files())
+    with pytest.raises(ValueError, match=r"ID|two"):
+        ExportApi(root, own_app=ids)

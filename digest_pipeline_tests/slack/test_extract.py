@@ -6,6 +6,8 @@ import pytest
 
 from digest_pipeline.defs.slack.api import WebApi
 from digest_pipeline.defs.slack.extract import (
+    NO_IDENTITY,
+    AppIdentity,
     ChannelSelection,
     Window,
     datetime_to_ts,
@@ -208,3 +210,63 @@ def test_channel_reads_record_ok_and_the_failing_method(workspace):
         ("C1", "ok", None, 1),
         ("C2", "not_in_channel", "conversations.history", 0),
     ]
+
+
+OWN = AppIdentity.from_auth_test({"user_id": "U0BOT", "bot_id": "B0BOT", "app_id": "A0BOT"})
+
+
+def test_own_posts_and_every_reply_in_their_threads_are_marked_other_bots_are_not(workspace):
+    # A digest posted yesterday (inside the look-back) whose thread moved into the window, one
+    # posted in the window, and another integration's alert: only the app's own are marked.
+    old_digest = ts_at(HOUR.start - timedelta(days=1))
+    workspace.post("C1", old_digest, "Daily digest: 3 critical risks", user="U0BOT", bot_id="B0BOT")
+    late = workspace.post(
+        "C1", ts_at(HOUR.start, 1), "line 3 is still down", thread_ts=old_digest, user="U1"
+    )
+    late.pop("parent_user_id")  # not every payload names the parent: the thread still does
+    digest = ts_at(HOUR.start, 2)
+    workspace.post("C1", digest, "Hourly digest", user="U9", bot_id="B9", app_id="A0BOT")
+    workspace.post("C1", ts_at(HOUR.start, 3), "thanks", thread_ts=digest, user="U1")
+    mes = ts_at(HOUR.start, 4)
+    workspace.post("C1", mes, "MES: line 3 down", user="U0MES", bot_id="B0MES", app_id="A0MES")
+    workspace.post("C1", ts_at(HOUR.start, 5), "on it", thread_ts=mes, user="U1")
+
+    result, _ = _extract(workspace, lookback=timedelta(days=2), own=OWN)
+
+    marked = {m.payload["text"]: m.own for m in result.messages}
+    assert marked == {
+        "line 3 is still down": True,  # a reply to the app's post of yesterday
+        "Hourly digest": True,  # known by its app ID alone
+        "thanks": True,
+        "MES: line 3 down": False,
+        "on it": False,
+    }
+    assert result.own_posts == 3
+    assert [r.as_row("slack", HOUR.end)["is_own_post"] for r in result.messages] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_without_an_identity_nothing_is_own(workspace):
+    workspace.post("C1", ts_at(HOUR.start, 1), "Hourly digest", user="U0BOT", bot_id="B0BOT")
+    result, _ = _extract(workspace)
+    assert [m.own for m in result.messages] == [False]
+    assert not NO_IDENTITY.known and result.own_posts == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"user_id": "U0BOT", "bot_id": "B0BOT"}, AppIdentity("U0BOT", "B0BOT", None)),
+        ({"user_id": "U0BOT", "app_id": "A0BOT"}, AppIdentity("U0BOT", None, "A0BOT")),
+        # Malformed IDs are not trusted: they would match nothing or anything.
+        ({"user_id": "", "bot_id": None, "app_id": 7}, NO_IDENTITY),
+        ({"user_id": "u0bot", "bot_id": "B" * 40, "app_id": "A 1"}, NO_IDENTITY),
+    ],
+)
+def test_the_identity_is_read_from_auth_test_and_validated(body, expected):
+    assert AppIdentity.from_auth_test({"ok": True, **body}) == expected

@@ -18,7 +18,9 @@ first risk model exists the rules judge the text.
 tick is retried. The cursor is JSON: ``{"latest": {channel_id: newest ts seen}, "offset": n}``
 (``offset``: where the next tick starts when there are more channels than calls). Replies are not
 polled (``conversations.history`` does not return them) and reactions added after a message was
-polled are not seen: both reach the next hourly run.
+polled are not seen: both reach the next hourly run. The app's own posts (its digests and alerts,
+identified by ``auth.test`` once a tick) and broadcasts in their threads are never candidates:
+an alarm reaction on a posted digest re-runs nothing.
 
 ``critical_risk_alert_sensor`` reads critical assessments created since its cursor and alerts
 once per message: posted to ``DIGEST_ALERT_CHANNEL`` when a Slack token is set, otherwise (the
@@ -54,6 +56,9 @@ from digest_pipeline.defs.risk.model import RiskModel
 from digest_pipeline.defs.risk.rules import score_message
 from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.slack.extract import (
+    NO_IDENTITY,
+    AppIdentity,
+    app_identity,
     datetime_to_ts,
     list_channels,
     ts_to_datetime,
@@ -168,6 +173,7 @@ class PollResult:
     calls: int
     polled: list[str]
     skipped_messages: int  # a burst beyond the pages one tick reads: left to the hourly run
+    own_posts: int = 0  # the app's own posts read past, never judged
 
 
 def _history_page(
@@ -195,9 +201,11 @@ def poll_channels(
     budget: int,
     now: datetime,
     levels: Levels = rules_levels,
+    own: AppIdentity = NO_IDENTITY,
 ) -> PollResult:
     """One tick: read each channel's new messages (newest first, in small pages) in turn, then
-    judge them all at once with ``levels``."""
+    judge them all at once with ``levels``. ``own``'s posts, and broadcasts in their threads, are
+    read past but never judged."""
     result = PollResult([], dict(latest), offset, 0, [], 0)
     candidates: list[Candidate] = []
     if not channels or budget <= 0:
@@ -223,6 +231,9 @@ def poll_channels(
                         continue
                     if ts_to_decimal(ts) > ts_to_decimal(newest):
                         newest = ts
+                    if own.authored(message) or own.answers(message):
+                        result.own_posts += 1
+                        continue
                     candidate = read_candidate(channel_id, message)
                     if candidate is not None:
                         candidates.append(candidate)
@@ -317,6 +328,7 @@ def urgent_message_sensor(
     version = risk_model_store.current_version()
     levels = model_levels(risk_model_store.load(version)) if version else rules_levels
     try:
+        own = app_identity(api)
         channels = _channels(api, slack, warehouse)
         result = poll_channels(
             api,
@@ -326,6 +338,7 @@ def urgent_message_sensor(
             budget=budget,
             now=datetime.now(UTC),
             levels=levels,
+            own=own,
         )
     except SlackCallError as e:
         # Keep the cursor: the next tick retries from the same place.

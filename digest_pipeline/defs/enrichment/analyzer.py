@@ -20,6 +20,7 @@ from typing import Any
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, N_SCALAR, SentimentIntensityAnalyzer
 
 from digest_pipeline.defs.enrichment import lexicon as lx
+from digest_pipeline.defs.enrichment.shape import Shape, routine_shape
 
 # Tag kinds in the merged lexicon.
 URGENCY, CALM, RESOLVED, CATEGORY, COMPONENT, SUPPLIER, CERTIFICATION = range(7)
@@ -75,6 +76,7 @@ class Analysis:
     sentiment_hits: bool = False
     after_but: bool = False
     entities: dict[str, list[str]] = field(default_factory=dict)
+    routine: Shape | None = None  # a cross-post, FYI or green status post (see shape.py)
 
     def add_entity(self, kind: str, value: str) -> None:
         values = self.entities.get(kind)
@@ -188,6 +190,7 @@ class TextAnalyzer:
         result = Analysis()
         if not text:
             return result
+        result.routine = routine_shape(text)
         raw_orig = text.split()
         raw_low = text.lower().split()
         if len(raw_low) != len(raw_orig):  # lower() changed a character's width

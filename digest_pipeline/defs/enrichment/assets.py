@@ -44,8 +44,9 @@ MESSAGES_SCHEMA = table_schema(
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(
         "Human-readable messages and replies with people, mentions, reactions, threads, urgency, "
-        "category, sentiment and hardware-GTM entities. Joins, leaves and topic changes are "
-        "dropped and counted."
+        "category, sentiment and hardware-GTM entities. Joins, leaves and topic changes, and "
+        "this app's own posts (digests, alerts) with the replies in their threads, are dropped "
+        "and counted."
     ),
     metadata={"partition_expr": "timestamp", "dagster/column_schema": MESSAGES_SCHEMA},
 )

@@ -7,7 +7,10 @@ column values.
 Urgency is negation-aware: a trigger preceded within three words (same sentence) by "no",
 "not", "never", "without"… does not count ("not urgent", "no shortage after all"). Calm wording
 ("no rush", "fire drill", "whenever") lowers the level by one and caps it at medium; resolution
-wording ("line is back up", "resolved", "false alarm") lowers it by two.
+wording ("line is back up", "resolved", "false alarm") lowers it by two. A message whose whole
+shape is routine — a cross-post, an FYI or no-action note, a status post whose items are all green
+(:mod:`~digest_pipeline.defs.enrichment.shape`) — is low, whatever its words, unless it also
+asks for action outright ("need answer by EOD"): it may still carry risk, but asks nobody to act.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def urgency_of(
     analysis: Analysis, *, mentions: Sequence[str] = (), reactions: Iterable[str] = ()
 ) -> str:
     """One of :data:`LEVELS` from a scan, @here/@channel mentions and alarm reactions."""
+    if analysis.routine is not None and not analysis.routine.asks:
+        return LEVELS[0]
     score = analysis.urgency_rank
     boosts = 0
     if mentions and not BROADCAST_MENTIONS.isdisjoint(mentions):
@@ -39,7 +44,8 @@ def urgency_of(
         # Attention signals raise a level but alone never reach critical, except when a
         # high-wording message is both broadcast and flagged with alarm reactions.
         score = 3 if score == 2 and boosts == 2 else max(score, min(score + 1, 2))
-    if analysis.calm:
+    # An FYI that asks outright ("fyi … can someone call asap?") is not calmed by its "fyi".
+    if analysis.calm and analysis.routine is None:
         score = max(0, min(score, 2) - 1)
     if analysis.resolved:
         score = max(0, score - 2)

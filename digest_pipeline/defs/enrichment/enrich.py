@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -235,8 +236,10 @@ def enrich_messages(
     """Clean and enrich ``raw_messages`` rows into ``messages`` rows (see the table contract).
 
     Housekeeping subtypes, malformed payloads, empty messages, duplicates of one
-    ``(channel_id, ts)`` (the last row wins) and, with ``include_bots=False``, bot messages are
-    dropped and counted by reason. Never raises on message content.
+    ``(channel_id, ts)`` (the last row wins), the app's own posts and the replies in their threads
+    (``is_own_post``, marked at extraction: the pipeline never reads its own digests as news) and,
+    with ``include_bots=False``, bot messages are dropped and counted by reason. Other bots' posts
+    are kept. Never raises on message content.
 
     ``message_type`` precedence: ``bot`` (a ``bot_id``, the ``bot_message`` subtype, or a bot
     user) over ``broadcast`` over ``reply``; ``is_reply`` is true for broadcasts too, since they
@@ -258,6 +261,8 @@ def enrich_messages(
     tss = raw["ts"].tolist()
     thread_tss = raw["thread_ts"].tolist() if "thread_ts" in raw else none_col
     payloads = raw["payload"].tolist()
+    # Rows extracted before the flag existed carry NULL: not known to be ours.
+    own_posts = raw["is_own_post"].tolist() if "is_own_post" in raw else none_col
 
     # Last occurrence of each key wins (a later extraction saw the latest edit).
     last_index = {key: i for i, key in enumerate(zip(channel_ids, tss, strict=True))}
@@ -269,10 +274,13 @@ def enrich_messages(
     # Chatter repeats ("ok", "+1", bot alerts): clean and analyze each distinct text once.
     clean_cache: dict[str, tuple[str, list[str], str]] = {}
     text_cache: dict[str, _Features] = {}
-    for i, (channel_id, ts, row_thread_ts, payload) in enumerate(
-        zip(channel_ids, tss, thread_tss, payloads, strict=True)
+    for i, (channel_id, ts, row_thread_ts, payload, own_post) in enumerate(
+        zip(channel_ids, tss, thread_tss, payloads, own_posts, strict=True)
     ):
         if last_index[(channel_id, ts)] != i:
+            continue
+        if own_post is True or own_post is np.True_:
+            skipped["own_post"] += 1
             continue
         if isinstance(payload, str | bytes):
             msg = _decode(payload)

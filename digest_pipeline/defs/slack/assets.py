@@ -12,6 +12,7 @@ from digest_pipeline.defs.partitions import hourly_partitions
 from digest_pipeline.defs.slack.extract import (
     ExtractResult,
     Window,
+    app_identity,
     extract_window,
     list_channels,
     list_users,
@@ -84,6 +85,12 @@ RAW_MESSAGES_SCHEMA = table_schema(
     ("user_id", "VARCHAR", "Author user ID or bot ID"),
     ("subtype", "VARCHAR", "Slack subtype (channel_join, bot_message, ...)"),
     ("is_reply", "BOOLEAN", "A thread reply"),
+    (
+        "is_own_post",
+        "BOOLEAN",
+        "Posted by this app (its digests, alerts) or a reply in one of its threads: kept here, "
+        "left out of messages",
+    ),
     ("extracted_at", "TIMESTAMPTZ", "When this copy was extracted"),
 )
 
@@ -257,12 +264,14 @@ def raw_messages(
     extracted_at = datetime.now(UTC)
     began = time.perf_counter()
     try:
+        own = app_identity(api)
         result = extract_window(
             api,
             list(selected["channel_id"]),
             window,
             lookback=slack.lookback,
             page_limit=slack.history_page_limit,
+            own=own,
         )
     except SlackCallError as e:
         raise _slack_failure(e) from e
@@ -299,6 +308,8 @@ def raw_messages(
             "channels_skipped": len(result.skipped_channels),
             "skipped_channels": result.skipped_channels,
             "threads_fetched": result.threads_fetched,
+            "own_posts": result.own_posts,
+            "own_app": own.as_metadata(),
             "old_threads_with_new_replies": result.moved_threads,
             "lookback_messages_scanned": result.lookback_messages_scanned,
             "extraction_seconds": round(seconds, 2),

@@ -13,6 +13,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
         token=dg.EnvVar("SLACK_BOT_TOKEN") if settings.source == "slack" else None,
         base_url=settings.slack_base_url,
         export_path=settings.export_path,
+        export_own_app=list(settings.export_own_app),
         channels=list(settings.channels),
         exclude_channels=list(settings.exclude_channels),
         include_bots=settings.include_bots,

@@ -35,6 +35,26 @@ from typing import Any, Literal
 from digest_pipeline.defs.slack.models import ApiStats
 
 DEFAULT_EXPORT_URL = "https://export.slack.com/"
+# ``auth.test`` fields an own-app ID fills, by its prefix: bot user (U, or W on Enterprise Grid),
+# bot (B), app (A).
+_OWN_ID_FIELDS = {"U": "user_id", "W": "user_id", "B": "bot_id", "A": "app_id"}
+_OWN_ID = re.compile(r"[UWBA][A-Z0-9]{2,31}")
+
+
+def own_app_fields(ids: Iterable[str]) -> dict[str, str]:
+    """``auth.test`` identity fields for the IDs of the app whose posts in an export are the
+    pipeline's own (``SLACK_EXPORT_OWN_APP``); raises ``ValueError`` on anything else."""
+    fields: dict[str, str] = {}
+    for value in ids:
+        if not _OWN_ID.fullmatch(value):
+            raise ValueError(f"{value[:40]!r} is not a bot user (U…/W…), bot (B…) or app (A…) ID")
+        field = _OWN_ID_FIELDS[value[0]]
+        if field in fields and fields[field] != value:
+            raise ValueError(f"two {field} values: {fields[field]} and {value}")
+        fields[field] = value
+    return fields
+
+
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.json$")
 _TS = re.compile(r"^\d+(\.\d+)?$")
 # Slack's own bounds for ``limit`` on the conversations.* and users.list methods.
@@ -383,6 +403,10 @@ class ExportApi:
     :class:`ExportFormatError`; ``"skip"`` records ``(file, reason)`` in :attr:`bad_files` and
     serves everything else. ``channels.json`` is always required. Every conversation in the export
     counts as ``is_member: true``: the export holds what the workspace could read.
+
+    An export was made by no app, so ``auth.test`` names no bot user, bot or app — nothing in it
+    is the pipeline's own post — unless ``own_app`` gives the IDs of the app that posted digests
+    into the exported channels (``SLACK_EXPORT_OWN_APP``; see :func:`own_app_fields`).
     """
 
     def __init__(
@@ -391,9 +415,11 @@ class ExportApi:
         *,
         on_bad_file: Literal["raise", "skip"] = "raise",
         url: str = DEFAULT_EXPORT_URL,
+        own_app: Sequence[str] = (),
     ) -> None:
         if on_bad_file not in ("raise", "skip"):
             raise ValueError(f"on_bad_file must be 'raise' or 'skip', not {on_bad_file!r}")
+        self.own_app = own_app_fields(own_app)
         self.path = Path(path)
         self.on_bad_file = on_bad_file
         self.url = url
@@ -457,7 +483,8 @@ class ExportApi:
             "team": "export",
             "user": "export",
             "team_id": "T00000000",
-            "user_id": "U00000000",
+            # No user_id/bot_id/app_id of its own unless configured: see the class docstring.
+            **self.own_app,
         }
 
     def _conversations_list(self, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,11 +13,17 @@ For a window ``[start, end)`` and each readable channel it
 Messages are keyed by ``(channel_id, ts)`` with ``ts`` as Slack's exact string; a thread broadcast
 seen by both history and replies is stored once. Re-extracting a window returns its current state,
 so edits carry their latest text and deleted messages are gone.
+
+The app's own posts (its digests and alerts, and every reply in their threads) come back in
+history like any other message. They are marked here (:attr:`RawMessage.own`, from the
+:class:`AppIdentity` that ``auth.test`` reports) so that nothing downstream reads the pipeline's
+own output as news; other bots' posts are not touched.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +43,8 @@ CHANNEL_TYPES = "public_channel,private_channel"
 HISTORY_PAGE_LIMIT = 999
 LIST_PAGE_LIMIT = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Slack IDs (users U…/W…, bots B…, apps A…): upper-case letters and digits, bounded.
+_SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
 
 
 def ts_to_decimal(ts: str) -> Decimal:
@@ -105,12 +113,70 @@ class ChannelSelection:
         return None
 
 
+def slack_id(value: object) -> str | None:
+    """``value`` if it looks like a Slack ID, else ``None`` (never trust an ID's shape)."""
+    return value if isinstance(value, str) and _SLACK_ID.fullmatch(value) else None
+
+
+@dataclass(frozen=True)
+class AppIdentity:
+    """Who the pipeline itself is in the workspace, as ``auth.test`` reports it.
+
+    Its posts carry the bot's ``user`` and ``bot_id`` (and ``app_id``); an identity with no ID
+    (an export with no app configured) owns nothing.
+    """
+
+    user_id: str | None = None
+    bot_id: str | None = None
+    app_id: str | None = None
+
+    @classmethod
+    def from_auth_test(cls, body: Mapping[str, Any]) -> AppIdentity:
+        return cls(
+            user_id=slack_id(body.get("user_id")),
+            bot_id=slack_id(body.get("bot_id")),
+            app_id=slack_id(body.get("app_id")),
+        )
+
+    @property
+    def known(self) -> bool:
+        return bool(self.user_id or self.bot_id or self.app_id)
+
+    def authored(self, message: Mapping[str, Any]) -> bool:
+        """The message was posted by this app (as its bot user, its bot or its app)."""
+        profile = message.get("bot_profile")
+        app_ids = {message.get("app_id"), message.get("api_app_id")}
+        if isinstance(profile, Mapping):
+            app_ids.add(profile.get("app_id"))
+        return bool(
+            (self.user_id and message.get("user") == self.user_id)
+            or (self.bot_id and message.get("bot_id") == self.bot_id)
+            or (self.app_id and self.app_id in app_ids)
+        )
+
+    def answers(self, message: Mapping[str, Any]) -> bool:
+        """A reply or broadcast in one of this app's threads (Slack's ``parent_user_id``)."""
+        parent = message.get("parent_user_id")
+        return bool(self.user_id and parent == self.user_id and message.get("thread_ts"))
+
+    def as_metadata(self) -> dict[str, str]:
+        return {
+            "user_id": self.user_id or "",
+            "bot_id": self.bot_id or "",
+            "app_id": self.app_id or "",
+        }
+
+
+NO_IDENTITY = AppIdentity()
+
+
 @dataclass(frozen=True)
 class RawMessage:
     channel_id: str
     ts: str
     thread_ts: str | None
     payload: Mapping[str, Any]
+    own: bool = False  # the app's own post, or a reply in one of its threads
 
     @property
     def timestamp(self) -> datetime:
@@ -127,6 +193,7 @@ class RawMessage:
             "user_id": self.payload.get("user") or self.payload.get("bot_id"),
             "subtype": self.payload.get("subtype"),
             "is_reply": bool(self.thread_ts and self.thread_ts != self.ts),
+            "is_own_post": self.own,
             "extracted_at": extracted_at,
         }
 
@@ -150,6 +217,7 @@ class ExtractResult:
     threads_fetched: int = 0
     moved_threads: int = 0
     lookback_messages_scanned: int = 0
+    own_posts: int = 0  # own posts and replies in their threads, marked ``own``
 
 
 def paginate(
@@ -189,6 +257,11 @@ def workspace_url(api: SlackApi) -> str:
     body = require_ok("auth.test", api.call("auth.test", {}))
     url = str(body.get("url") or "https://slack.com/")
     return url if url.endswith("/") else url + "/"
+
+
+def app_identity(api: SlackApi) -> AppIdentity:
+    """The app's own IDs from ``auth.test`` (none when the source reports none)."""
+    return AppIdentity.from_auth_test(require_ok("auth.test", api.call("auth.test", {})))
 
 
 def _history(
@@ -245,10 +318,17 @@ class _ChannelExtract:
 
 
 def _extract_channel(
-    api: SlackApi, channel_id: str, window: Window, *, lookback: timedelta, page_limit: int
+    api: SlackApi,
+    channel_id: str,
+    window: Window,
+    *,
+    lookback: timedelta,
+    page_limit: int,
+    own: AppIdentity = NO_IDENTITY,
 ) -> _ChannelExtract:
     found: dict[str, RawMessage] = {}
     threads: list[str] = []
+    own_threads: set[str] = set()  # parents the app posted: every reply in them is its own too
     moved = scanned = 0
     # One history scan covers the look-back and the window: Slack limits calls, not items, so
     # reading both in one paginated sweep of large pages costs the fewest calls (see README).
@@ -257,8 +337,13 @@ def _extract_channel(
         ts = message["ts"]
         thread_ts = message.get("thread_ts")
         is_parent = thread_ts == ts
+        if own.known and (is_parent or not thread_ts) and own.authored(message):
+            own_threads.add(ts)
         if window.contains(ts):
-            found[ts] = RawMessage(channel_id, ts, thread_ts, message)
+            mine = own.known and (
+                own.authored(message) or own.answers(message) or thread_ts in own_threads
+            )
+            found[ts] = RawMessage(channel_id, ts, thread_ts, message, mine)
             if is_parent and _has_replies_in(message, window):
                 threads.append(ts)
             continue
@@ -267,9 +352,11 @@ def _extract_channel(
             threads.append(ts)
             moved += 1
     for thread_ts in threads:
+        in_own_thread = thread_ts in own_threads
         for reply in _replies(api, channel_id, thread_ts, window, page_limit):
             # A broadcast reply already came from history: keep one copy, the fuller reply form.
-            found[reply["ts"]] = RawMessage(channel_id, reply["ts"], thread_ts, reply)
+            mine = in_own_thread or (own.known and (own.authored(reply) or own.answers(reply)))
+            found[reply["ts"]] = RawMessage(channel_id, reply["ts"], thread_ts, reply, mine)
     ordered = sorted(found.values(), key=lambda m: ts_to_decimal(m.ts))
     return _ChannelExtract(ordered, len(threads), moved, scanned)
 
@@ -281,14 +368,18 @@ def extract_window(
     *,
     lookback: timedelta = timedelta(days=14),
     page_limit: int = HISTORY_PAGE_LIMIT,
+    own: AppIdentity = NO_IDENTITY,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> ExtractResult:
-    """Extract every readable channel; unreadable ones are skipped and recorded, auth stops."""
+    """Extract every readable channel; unreadable ones are skipped and recorded, auth stops.
+
+    ``own`` marks the app's own posts and the replies in their threads (:attr:`RawMessage.own`).
+    """
     result = ExtractResult()
     for index, channel_id in enumerate(channel_ids, start=1):
         try:
             found = _extract_channel(
-                api, channel_id, window, lookback=lookback, page_limit=page_limit
+                api, channel_id, window, lookback=lookback, page_limit=page_limit, own=own
             )
         except SlackCallError as e:
             if e.is_channel_error:
@@ -302,6 +393,7 @@ def extract_window(
         result.threads_fetched += found.threads
         result.moved_threads += found.moved
         result.lookback_messages_scanned += found.scanned
+        result.own_posts += sum(1 for m in found.messages if m.own)
         if on_progress:
             on_progress(index, len(channel_ids), channel_id)
     return result

@@ -42,6 +42,13 @@ class SlackSource(dg.ConfigurableResource):
     )
     base_url: str = Field(default="https://slack.com/api/", description="Web API base URL.")
     export_path: str | None = Field(default=None, description="Export ZIP or folder.")
+    export_own_app: list[str] = Field(
+        default_factory=list,
+        description=(
+            "IDs (bot user U…, bot B…, app A…) of the app whose posts in the export are this "
+            "pipeline's own digests; an export has no own app otherwise."
+        ),
+    )
     export_on_bad_file: str = Field(
         default="skip",
         description="A malformed export file: 'skip' (named and counted in metadata) or 'raise'.",
@@ -106,9 +113,12 @@ class SlackSource(dg.ConfigurableResource):
                 return ExportApi(
                     self.export_path,
                     on_bad_file="raise" if self.export_on_bad_file == "raise" else "skip",
+                    own_app=self.export_own_app,
                 )
             except ExportFormatError as e:
                 raise dg.Failure(f"SLACK_EXPORT_PATH: {e}") from e
+            except ValueError as e:
+                raise dg.Failure(f"SLACK_EXPORT_OWN_APP: {e}") from e
         if self.kind == "slack":
             if not self.token:
                 raise dg.Failure("DIGEST_SOURCE=slack needs SLACK_BOT_TOKEN")
