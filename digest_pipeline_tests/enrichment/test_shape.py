@@ -71,7 +71,22 @@ URGENT = [
 def test_routine_shapes_are_read_and_never_urgent(text, mentions, kind):
     shape = routine_shape(text)
     assert shape is not None and shape.kind == kind and not shape.asks
-    assert urgency(text, mentions=mentions, reactions=["rotating_light"]) == "low"
+    assert urgency(text, mentions=mentions) == "low"
+    if kind != "fyi":  # a repost or a green status stays routine whatever reactions it draws
+        assert urgency(text, mentions=mentions, reactions=["rotating_light"]) == "low"
+
+
+@pytest.mark.parametrize(
+    ("text", "mentions", "reactions"),
+    [
+        ("@here FYI: line 2 is down since 6am", ("here",), ()),
+        ("fyi the PMIC allocation just got cut to 40%", (), ("rotating_light",)),
+    ],
+)
+def test_an_fyi_someone_broadcast_or_flagged_is_not_calmed(text, mentions, reactions):
+    assert urgency(text, mentions=mentions, reactions=reactions) != "low"
+    # ... unless it says nobody has to act.
+    assert urgency(text + ". No action needed.", mentions=mentions, reactions=reactions) == "low"
 
 
 @pytest.mark.parametrize(("text", "mentions"), URGENT)

@@ -32,14 +32,18 @@ def urgency_of(
     analysis: Analysis, *, mentions: Sequence[str] = (), reactions: Iterable[str] = ()
 ) -> str:
     """One of :data:`LEVELS` from a scan, @here/@channel mentions and alarm reactions."""
-    if analysis.routine is not None and not analysis.routine.asks:
-        return LEVELS[0]
-    score = analysis.urgency_rank
     boosts = 0
     if mentions and not BROADCAST_MENTIONS.isdisjoint(mentions):
         boosts += 1
     if reactions and not ALARM_REACTIONS.isdisjoint(reactions):
         boosts += 1
+    routine = analysis.routine
+    # A routine post asks nobody to act, unless it asks outright, or it is an FYI someone
+    # broadcast or flagged ("@here FYI: line 2 is down") without saying nobody has to act.
+    alarmed_fyi = routine is not None and routine.kind == "fyi" and not routine.no_action and boosts
+    if routine is not None and not routine.asks and not alarmed_fyi:
+        return LEVELS[0]
+    score = analysis.urgency_rank
     if boosts:
         # Attention signals raise a level but alone never reach critical, except when a
         # high-wording message is both broadcast and flagged with alarm reactions.

@@ -77,6 +77,7 @@ class Shape:
 
     kind: str  # crosspost, fyi or green_status
     asks: bool  # an explicit ask ("need answer by EOD") that keeps it urgent
+    no_action: bool = False  # says outright that nobody has to act
 
 
 def _is_permalink_only(text: str) -> bool:
@@ -107,7 +108,7 @@ def routine_shape(text: str) -> Shape | None:
     text = text[:MAX_SHAPE_CHARS]
     asks = bool(_ACT_NOW.search(text))
     if _NO_ACTION.search(text):
-        return Shape("fyi", asks=False)  # says outright that nobody has to act
+        return Shape("fyi", asks=False, no_action=True)
     if _CROSSPOST.search(text) or _is_permalink_only(text):
         return Shape("crosspost", asks)
     if _FYI.search(text):
