@@ -330,3 +330,12 @@ def test_every_medium_plus_thread_is_reachable_in_the_markdown():
     assert "## Other medium+ risk threads (30)" in markdown
     for row in rows:
         assert f"part-{row['id']}**" in markdown
+
+
+def test_a_figure_on_a_doubtful_risk_does_not_push_out_a_confident_one():
+    rows = [
+        _msg(1, "high", text="Inbound receipt: 40k units at the DC", confidence_score=0.35),
+        _msg(2, "high", text="Launch slips ~6 weeks, telling sales today", confidence_score=0.95),
+        _msg(3, "high", text="Walmart pulled the 60k unit order, $2.4M", confidence_score=0.9),
+    ]
+    assert [r.message_id for r in thread_risks(pd.DataFrame(rows))] == ["C1:3", "C1:2", "C1:1"]

@@ -59,16 +59,22 @@ class ThreadRisk:
     update_level: str | None = None
 
     @property
-    def rank_score(self) -> float:
-        """What the digest ranks by: the level first (the risk scorer's judgement, measured out
-        of source), then the business impact within a level, capped below one level step:
-        a figure cannot tell a quote sent from a deal lost, so it never lifts a risk over a
-        more severe one. Half a point when someone must act."""
+    def stakes(self) -> float:
+        """What the risk puts at stake: a base for its level (the scorer's judgement of how bad
+        it is), the figures the thread states (capped below one level step), half a point when
+        someone must act."""
         return (
             LEVEL_POINTS.get(self.level, 0.0)
             + min(self.impact, MAX_IMPACT_POINTS)
             + (0.5 if self.requires_attention else 0.0)
         )
+
+    @property
+    def rank_score(self) -> float:
+        """What the digest ranks by: the level first, then the expected stakes — the stakes
+        weighted by the scorer's confidence that the risk is real, so a figure attached to a
+        doubtful risk does not push a confident one out."""
+        return 100.0 * LEVELS.index(self.level) + self.confidence * self.stakes
 
     def as_dict(self) -> dict[str, Any]:
         return {
