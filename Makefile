@@ -6,7 +6,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: setup demo test test-all test-postgres lint dev lock clean bench-warehouse
+.PHONY: setup demo test test-all test-postgres chaos lint dev lock clean bench-warehouse
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: setup
 ## Everything, including tests marked slow.
 test-all: setup
 	$(BIN)/pytest -n 2 -m "slow or not slow" $(ARGS)
+
+## Only the hostile-input, crash and fault probes (they also run in `make test`).
+chaos: setup
+	CI=true $(BIN)/pytest -n 2 -m chaos $(ARGS)
 
 ## Only the PostgreSQL tests (a server at DIGEST_TEST_DATABASE_URL or 127.0.0.1:5432).
 test-postgres: setup
