@@ -245,8 +245,8 @@ def test_the_narrative_renders_with_its_sources_and_cannot_inject_markup(warehou
     with FakeOpenAIServer(narrate=sneaky) as fake:
         _, content = _content(narrator=_narrator(fake, warehouse))
     markdown = render_markdown(content)
-    assert "\\[this\\](evil)" in markdown
-    assert "\\\\\\[here\\\\\\](evil2)" in markdown  # a backslash cannot unescape a bracket
+    assert "&#91;this&#93;(evil)" in markdown and "](evil" not in markdown
+    assert "&#92;&#91;here&#92;&#93;(evil2)" in markdown  # a backslash cannot unescape a bracket
     assert "[[1]](https://x.slack.com/archives/C1/p1)" in markdown
     assert "AI-written summary" in markdown
     message = render_blocks(content)

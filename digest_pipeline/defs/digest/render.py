@@ -23,6 +23,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from digest_pipeline.defs.digest.escape import (
+    html_link,
+    markdown,
+    markdown_link,
+    mrkdwn,
+    mrkdwn_link,
+    safe_url,
+)
 from digest_pipeline.defs.digest.models import DigestContent, SummarySentence, ThreadRisk
 from digest_pipeline.defs.enrichment.taxonomy import LEVELS
 
@@ -219,16 +227,12 @@ def trend_line(content: DigestContent) -> str:
     )
 
 
-def _md_cell(text: str) -> str:
-    return " ".join(text.replace("|", "/").split())
+def _md_cell(text: object) -> str:
+    """Untrusted text as inert, one-line Markdown (see :mod:`.escape`)."""
+    return markdown(text)
 
 
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\[]<>`*_"})
-
-
-def _md_text(text: str) -> str:
-    """Text that cannot turn into a link, an image, HTML or emphasis (the LLM's sentences)."""
-    return _md_cell(text).translate(_MD_SPECIAL)
+_md_text = _md_cell  # the LLM's sentences: the same layer
 
 
 def summary_shown(content: DigestContent) -> list[SummarySentence]:
@@ -256,9 +260,15 @@ def numbered_summary(content: DigestContent) -> list[tuple[str, list[tuple[int, 
 SUMMARY_NOTE = "AI-written summary of the items below; each sentence links to its sources."
 
 
+def _cite_md(url: str, number: int) -> str:
+    """``[[n]](url)``: our own label, a safe target (else the number alone)."""
+    target = safe_url(url)
+    return f"[[{number}]]({target})" if target else markdown(f"[{number}]")
+
+
 def summary_markdown(content: DigestContent) -> str:
     lines = [
-        "- " + _md_text(text) + "".join(f" [[{n}]]({url})" for n, url in cites)
+        "- " + _md_text(text) + "".join(f" {_cite_md(url, n)}" for n, url in cites)
         for text, cites in numbered_summary(content)
     ]
     if content.summary_source == "llm":
@@ -296,7 +306,7 @@ def headline(content: DigestContent) -> str:
 def _resolved_what(item: Mapping[str, Any]) -> str:
     if not item.get("description"):
         return ""
-    return f"**{_md_cell(str(item['description']))}** ({item.get('risk_level')}) in "
+    return f"**{_md_cell(item['description'])}** ({_md_cell(item.get('risk_level'))}) in "
 
 
 def _local(moment: Any, content: DigestContent) -> str:
@@ -310,14 +320,15 @@ def _previous_word(content: DigestContent) -> str:
 
 
 def _links_md(group: RiskGroup, limit: int = 3) -> str:
-    links = [f"[{i}]({r.permalink})" for i, r in enumerate(group.risks[:limit], start=1)]
+    links = [markdown_link(r.permalink, i) for i, r in enumerate(group.risks[:limit], start=1)]
     if len(group.risks) == 1:
-        return f"[message]({group.first.permalink})"
+        return markdown_link(group.first.permalink, "message")
     more = f" +{len(group.risks) - limit}" if len(group.risks) > limit else ""
     return " ".join(links) + more
 
 
 def _where(group: RiskGroup) -> str:
+    """Where a group's threads are, as plain text: each renderer escapes it for its format."""
     if len(group.risks) == 1:
         return f"#{group.first.channel}"
     return f"{len(group.risks)} threads in " + ", ".join(f"#{c}" for c in group.channels[:4])
@@ -332,8 +343,8 @@ def _compact_md(group: RiskGroup) -> str:
     facts = f" ({_md_cell(', '.join(group.facts))})" if group.facts else ""
     who = f" · {_md_cell(group.owner)}" if group.owner else ""
     return (
-        f"- {ICON[group.level]} **{_md_cell(group.description)}**{facts} — {_where(group)}"
-        f"{who} · {_links_md(group)}"
+        f"- {ICON[group.level]} **{_md_cell(group.description)}**{facts} — "
+        f"{_md_cell(_where(group))}{who} · {_links_md(group)}"
     )
 
 
@@ -363,12 +374,13 @@ def render_markdown(content: DigestContent) -> str:
             quote_text = f" — “{_md_cell(first.quote)}”" if first.quote else ""
             if first.update_quote:
                 quote_text += (
-                    f" · ↑ update ({first.update_level}): “{_md_cell(first.update_quote)}” "
-                    f"([message]({first.update_permalink}))"
+                    f" · ↑ update ({_md_cell(first.update_level)}): "
+                    f"“{_md_cell(first.update_quote)}” "
+                    f"({markdown_link(first.update_permalink, 'message')})"
                 )
             lines.append(
                 f"| {ICON[g.level]} | **{_md_cell(g.description)}**{quote_text} | "
-                f"{_md_cell(', '.join(g.facts)) or '—'} | {_where(g)} | "
+                f"{_md_cell(', '.join(g.facts)) or '—'} | {_md_cell(_where(g))} | "
                 f"{_md_cell(g.owner) or '—'} | "
                 + (f"{_status_text(g.status)} | " if status else "")
                 + f"{_links_md(g)} |"
@@ -388,8 +400,8 @@ def render_markdown(content: DigestContent) -> str:
     if content.resolved:
         lines += ["## Resolved", ""]
         lines += [
-            f"- ✅ {_resolved_what(r)}#{r['channel']} — {r['user']}: “{_md_cell(str(r['text']))}” "
-            f"([message]({r['permalink']}))"
+            f"- ✅ {_resolved_what(r)}#{_md_cell(r['channel'])} — {_md_cell(r['user'])}: "
+            f"“{_md_cell(r['text'])}” ({markdown_link(r['permalink'], 'message')})"
             for r in content.resolved[:SHOWN_RESOLVED]
         ]
         if len(content.resolved) > SHOWN_RESOLVED:
@@ -398,8 +410,8 @@ def render_markdown(content: DigestContent) -> str:
     if content.questions:
         lines += ["## Urgent questions without an answer", ""]
         lines += [
-            f"- ❓ #{q.channel} — {q.user} at {_local(q.timestamp, content)} ({q.why}): "
-            f"“{_md_cell(q.quote)}” ([message]({q.permalink}))"
+            f"- ❓ #{_md_cell(q.channel)} — {_md_cell(q.user)} at {_local(q.timestamp, content)} "
+            f"({_md_cell(q.why)}): “{_md_cell(q.quote)}” ({markdown_link(q.permalink, 'message')})"
             for q in content.questions[:SHOWN_QUESTIONS]
         ]
         if len(content.questions) > SHOWN_QUESTIONS:
@@ -415,7 +427,7 @@ def render_markdown(content: DigestContent) -> str:
             "|---|---|---|---|---|",
         ]
         lines += [
-            f"| #{c.channel} | {c.message_count} | {c.counts['critical']} | "
+            f"| #{_md_cell(c.channel)} | {c.message_count} | {c.counts['critical']} | "
             f"{c.counts['high']} | {c.counts['medium']} |"
             for c in content.per_channel
         ]
@@ -442,14 +454,8 @@ def risk_counts_markdown(content: DigestContent) -> str:
 # -- Slack ----------------------------------------------------------------------------------------
 
 
-def escape_mrkdwn(text: str) -> str:
-    """Slack's three control characters; everything else is shown as typed."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _slack_link(url: str, label: str) -> str:
-    safe = escape_mrkdwn(label).replace("|", "/")
-    return f"<{url}|{safe}>" if url else safe
+escape_mrkdwn = mrkdwn  # Slack's three control characters (see :mod:`.escape`)
+_slack_link = mrkdwn_link  # a link whose target is a safe http(s) URL, else the label alone
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -647,7 +653,7 @@ td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical
 def summary_html(content: DigestContent) -> str:
     e = html.escape
     items = [
-        f"<li>{e(text)}" + "".join(f' <a href="{e(url)}">[{n}]</a>' for n, url in cites) + "</li>"
+        f"<li>{e(text)}" + "".join(f" {html_link(url, f'[{n}]')}" for n, url in cites) + "</li>"
         for text, cites in numbered_summary(content)
     ]
     if not items:
@@ -657,10 +663,9 @@ def summary_html(content: DigestContent) -> str:
 
 
 def _links_html(group: RiskGroup) -> str:
-    e = html.escape
-    return " ".join(
-        f'<a href="{e(r.permalink)}">{i}</a>' for i, r in enumerate(group.risks[:3], start=1)
-    ) + (f" +{len(group.risks) - 3}" if len(group.risks) > 3 else "")
+    return " ".join(html_link(r.permalink, i) for i, r in enumerate(group.risks[:3], start=1)) + (
+        f" +{len(group.risks) - 3}" if len(group.risks) > 3 else ""
+    )
 
 
 def render_html(content: DigestContent) -> str:
@@ -685,8 +690,9 @@ def render_html(content: DigestContent) -> str:
         )
         for g in groups:
             update = (
-                f'<div class="q">↑ <a href="{e(g.first.update_permalink)}">update '
-                f"({e(str(g.first.update_level))})</a>: “{e(g.first.update_quote)}”</div>"
+                f'<div class="q">↑ '
+                f"{html_link(g.first.update_permalink, f'update ({g.first.update_level})')}: "
+                f"“{e(g.first.update_quote)}”</div>"
                 if g.first.update_quote
                 else ""
             )
@@ -719,16 +725,15 @@ def render_html(content: DigestContent) -> str:
     if content.resolved:
         parts.append("<h2>Resolved</h2><ul>")
         parts += [
-            f'<li>#{e(str(r["channel"]))}: <a href="{e(str(r["permalink"]))}">'
-            f"{e(str(r['text']))}</a></li>"
+            f"<li>#{e(str(r['channel']))}: {html_link(r['permalink'], r['text'])}</li>"
             for r in content.resolved
         ]
         parts.append("</ul>")
     if content.questions:
         parts.append("<h2>Urgent questions without an answer</h2><ul>")
         parts += [
-            f'<li>#{e(q.channel)} · {e(q.user)} ({e(q.why)}): <a href="{e(q.permalink)}">'
-            f"{e(q.quote)}</a></li>"
+            f"<li>#{e(q.channel)} · {e(q.user)} ({e(q.why)}): "
+            f"{html_link(q.permalink, q.quote)}</li>"
             for q in content.questions
         ]
         parts.append("</ul>")

@@ -47,6 +47,7 @@ from digest_pipeline.defs.digest.build import (
     quote,
 )
 from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackResource, post_text
+from digest_pipeline.defs.digest.escape import mrkdwn_link
 from digest_pipeline.defs.digest.render import escape_mrkdwn
 from digest_pipeline.defs.digest.schedules import hourly_digest_job
 from digest_pipeline.defs.enrichment.lexicon import ALARM_REACTIONS
@@ -387,7 +388,7 @@ ORDER BY r.created_at, r.message_id
 
 def alert_text(row: Mapping[str, Any], *, quotable: bool) -> str:
     """The alert in Slack mrkdwn. A private channel's alert carries only its link."""
-    link = f"<{row['permalink']}|message>"
+    link = mrkdwn_link(row["permalink"], "message")
     if not quotable:
         return f"🔴 *Critical risk* raised in a private channel ({link})."
     # The same naming as the digest: display name, role.
