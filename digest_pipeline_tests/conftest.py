@@ -133,3 +133,41 @@ def risk_model_dir(tmp_path_factory) -> str:
     folder = str(tmp_path_factory.mktemp("models"))
     RiskModelStore(model_dir=folder).current()
     return folder
+
+
+# --- Tests write only into temporary folders -----------------------------------------------------
+# The user's data/ (the demo warehouse, digests, models) must be exactly as the suite found it.
+
+_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+
+
+def _data_snapshot() -> dict[str, tuple[int, int]]:
+    found = {}
+    for folder, _, names in os.walk(_DATA):
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            found[path] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config._data_before = _data_snapshot()  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):  # the xdist controller checks once, at the end
+        return
+    before = getattr(session.config, "_data_before", None)
+    if before is None:
+        return
+    after = _data_snapshot()
+    touched = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+    if touched:
+        session.config.get_terminal_writer().line(
+            f"tests wrote into {_DATA}: {touched[:10]}", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

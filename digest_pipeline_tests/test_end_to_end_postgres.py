@@ -30,9 +30,15 @@ TABLES = (
 )
 
 
-def _postgres_settings(model_dir: str) -> Settings:
+def _postgres_settings(model_dir: str, digest_dir: str) -> Settings:
+    # Every folder a run writes is the test's own: nothing lands in the user's data/.
     return load_settings(
-        {"DIGEST_WAREHOUSE": "postgres", "DATABASE_URL": "set", "DIGEST_MODEL_DIR": model_dir}
+        {
+            "DIGEST_WAREHOUSE": "postgres",
+            "DATABASE_URL": "set",
+            "DIGEST_MODEL_DIR": model_dir,
+            "DIGEST_OUTPUT_DIR": digest_dir,
+        }
     )
 
 
@@ -52,7 +58,9 @@ def production(postgres_databases, tmp_path_factory, risk_model_dir):
         )
         instance = dg.DagsterInstance.from_config(str(home))
         failed_checks = run_demo_pipeline(
-            _postgres_settings(risk_model_dir), instance=instance, backfill=True
+            _postgres_settings(risk_model_dir, str(home / "digests")),
+            instance=instance,
+            backfill=True,
         )
     with instance:
         yield warehouse_url, instance, failed_checks
