@@ -47,9 +47,10 @@ lint: setup
 	$(BIN)/ruff check digest_pipeline digest_pipeline_tests benchmarks
 	$(BIN)/ruff format --check digest_pipeline digest_pipeline_tests benchmarks
 
-## The Dagster UI on http://127.0.0.1:3000
+## The Dagster UI on http://127.0.0.1:3000, its partitions starting on the first day `make demo` ran.
 dev: setup
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+	DIGEST_START_DATE="$${DIGEST_START_DATE:-$$(cat $(DAGSTER_HOME)/demo-start-date 2>/dev/null)}" \
+		$(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 ## Re-resolve the pinned dependency set after editing pyproject.toml.
 lock:

@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         hours.append(hour.strftime("%Y-%m-%d-%H:%M"))
         hour += timedelta(hours=1)
 
+    remember_start(days[0])
     instance = _instance()
     hourly = defs.resolve_job_def("hourly_digest_job")
     daily = defs.resolve_job_def("daily_digest_job")
@@ -165,6 +166,28 @@ def main(argv: list[str] | None = None) -> int:
         "Open the UI: make dev  (http://127.0.0.1:3000)"
     )
     return 0
+
+
+START_FILE = "demo-start-date"
+
+
+def remember_start(day: str) -> None:
+    """Keep the first day the demo ever ran in ``$DAGSTER_HOME/demo-start-date``: ``make dev``
+    starts the partitions there, so the UI opens on filled partitions, not on a year of empty
+    ones (a ``DIGEST_START_DATE`` the user sets still wins)."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return
+    path = os.path.join(home, START_FILE)
+    try:
+        with open(path, encoding="utf-8") as f:
+            known = f.read().strip()
+    except OSError:
+        known = ""
+    first = min(d for d in (known, day) if len(d) == 10) if known else day
+    os.makedirs(home, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(first + "\n")
 
 
 def write_quality_labels(settings: Any, start: datetime, end: datetime) -> int:

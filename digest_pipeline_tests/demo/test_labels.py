@@ -22,3 +22,14 @@ def test_the_demo_labels_cover_every_level_and_parse():
     # Harmless bot and routine posts are taught as low (an ERP receipt is not a logistics risk).
     receipts = [r for r in found.rows if r.text.startswith("Inbound receipt")]
     assert receipts and {r.risk_level for r in receipts} == {"low"}
+
+
+def test_the_demo_remembers_the_first_day_it_ran_for_the_ui(tmp_path, monkeypatch):
+    from digest_pipeline.demo.run import START_FILE, remember_start
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    remember_start("2026-12-03")
+    remember_start("2026-12-05")  # a later run keeps the earliest day
+    assert (tmp_path / START_FILE).read_text().strip() == "2026-12-03"
+    remember_start("2026-11-20")
+    assert (tmp_path / START_FILE).read_text().strip() == "2026-11-20"
