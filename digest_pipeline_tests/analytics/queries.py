@@ -15,8 +15,8 @@ ORDER BY "timestamp" DESC
 LIMIT 50
 """,
     "risk_summary": """
-SELECT day, risk_level, sum(assessments) AS assessments,
-       sum(requiring_attention) AS requiring_attention
+SELECT day, risk_level, CAST(sum(assessments) AS BIGINT) AS assessments,
+       CAST(sum(requiring_attention) AS BIGINT) AS requiring_attention
 FROM v_risk_summary
 GROUP BY day, risk_level
 ORDER BY day, risk_level
