@@ -304,3 +304,14 @@ def test_digest_eval_scores_with_the_llm_through_a_compatible_server(monkeypatch
 )
 def test_words_in_any_script_are_never_trivial(text):
     assert not is_trivial(text)
+
+
+def test_the_eval_report_says_a_local_server_charged_nothing():
+    from digest_pipeline.defs.risk.llm import usage_report
+    from digest_pipeline.defs.risk.openai_calls import LLMUsage
+
+    usage = LLMUsage(calls=3, prompt_tokens=90_000, completion_tokens=1_000)
+    local = usage_report(usage, "gpt-4.1-mini", {}, "http://127.0.0.1:8080/v1")
+    assert "list prices (the server at 127.0.0.1 is local: nothing was charged)" in local
+    remote = usage_report(usage, "gpt-4.1-mini", {}, "https://api.openai.com/v1")
+    assert "USD at gpt-4.1-mini list prices;" in remote and "local" not in remote

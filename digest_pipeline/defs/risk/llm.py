@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import openai
 import pandas as pd
@@ -565,6 +566,23 @@ def floor_assessment(rules: RiskAssessment, judged: RiskAssessment) -> RiskAsses
 # digest-eval --scorer llm
 
 
+def usage_report(usage: LLMUsage, model: str, fallbacks: Mapping[str, int], base_url: str) -> str:
+    """``digest-eval``'s closing line: calls, tokens and the cost at list prices, which a local
+    server (a fake, Ollama) never charges."""
+    meta = usage.as_metadata(model)
+    host = (urlsplit(base_url).hostname or "").lower()
+    local = host in ("localhost", "::1") or host.startswith("127.")
+    cost = f"{meta['llm_estimated_cost_usd']} USD at {model} list prices" + (
+        f" (the server at {host} is local: nothing was charged)" if local else ""
+    )
+    return (
+        f"digest-eval: LLM {model}: {meta['llm_calls']} calls, "
+        f"{meta['llm_prompt_tokens']} prompt + {meta['llm_completion_tokens']} completion "
+        f"tokens ({meta['llm_cached_tokens']} cached), estimated cost {cost}; "
+        f"rules fallbacks: {dict(fallbacks) or 0}\n"
+    )
+
+
 def build_eval_scorer(env: Mapping[str, str] | None = None) -> Scorer:
     """A :data:`Scorer` for ``digest-eval``: one message per request (the harness scores one at
     a time), triage and the rules floor as in the pipeline, rules on failure. Usage and the
@@ -608,13 +626,7 @@ def build_eval_scorer(env: Mapping[str, str] | None = None) -> Scorer:
         return floor_assessment(rules, judged)
 
     def report() -> None:
-        meta = usage.as_metadata(config.model)
-        sys.stderr.write(
-            f"digest-eval: LLM {config.model}: {meta['llm_calls']} calls, "
-            f"{meta['llm_prompt_tokens']} prompt + {meta['llm_completion_tokens']} completion "
-            f"tokens ({meta['llm_cached_tokens']} cached), estimated cost "
-            f"{meta['llm_estimated_cost_usd']} USD; rules fallbacks: {dict(fallbacks) or 0}\n"
-        )
+        sys.stderr.write(usage_report(usage, config.model, fallbacks, str(client.base_url)))
 
     atexit.register(report)
     return score
