@@ -290,8 +290,10 @@ def test_non_utf8_users_json_keeps_the_users_and_warns_on_slack_users(tmp_path: 
 
     result = dg.materialize(
         [slack_users],
-        resources={"slack": SlackSource(kind="export", export_path=str(root))},
-        io_manager_def=dg.mem_io_manager,
+        resources={
+            "slack": SlackSource(kind="export", export_path=str(root)),
+            "io_manager": dg.mem_io_manager,
+        },
     )
 
     frame = result.output_for_node("slack_users")
@@ -325,7 +327,7 @@ def test_bad_records_are_counted_and_named_on_raw_messages(
 
 
 def test_reply_count_many_in_stored_rows_does_not_fail_the_coverage_check(
-    duckdb_path: str,
+    tmp_path: Path,
 ) -> None:
     """Rows already in the table (from any source) with a bad ``reply_count`` or ``latest_reply``
     are counted as unreadable threads; the check still judges the others."""
@@ -346,9 +348,11 @@ def test_reply_count_many_in_stored_rows_does_not_fail_the_coverage_check(
             for key, payload in payloads.items()
         ]
     )
+    duckdb_path = str(tmp_path / "warehouse.duckdb")
     with duckdb.connect(duckdb_path) as conn:
         conn.execute("CREATE SCHEMA digest")
-        conn.execute("CREATE TABLE digest.raw_messages AS SELECT * FROM frame")
+        conn.register("stored_rows", frame)
+        conn.execute("CREATE TABLE digest.raw_messages AS SELECT * FROM stored_rows")
     context = dg.build_asset_check_context(
         instance=dg.DagsterInstance.ephemeral(),
         resources={
