@@ -143,6 +143,7 @@ class Settings:
     exclude_channels: tuple[str, ...] = ()
     export_path: str | None = None
     export_own_app: tuple[str, ...] = ()
+    export_max_file_mb: int = 32
     slack_base_url: str = "https://slack.com/api/"
     slack_rate_tier: str = "tier3"
     thread_lookback_days: int = 14
@@ -244,6 +245,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         exclude_channels=_list(env, "DIGEST_EXCLUDE_CHANNELS"),
         export_path=export_path,
         export_own_app=export_own_app,
+        export_max_file_mb=_int(env, "SLACK_EXPORT_MAX_FILE_MB", 32, minimum=1),
         slack_base_url=env.get("SLACK_API_BASE_URL") or "https://slack.com/api/",
         slack_rate_tier=_choice(env, "DIGEST_SLACK_RATE_TIER", RATE_TIERS, "tier3"),
         thread_lookback_days=_int(env, "DIGEST_THREAD_LOOKBACK_DAYS", 14, minimum=0),

@@ -287,8 +287,8 @@ def test_private_channels_dms_and_mpims_are_listed_by_type(tmp_path: Path) -> No
     [
         ("[{not json", "not valid JSON"),
         ({"messages": []}, "expected a JSON list of messages"),
-        ([{"type": "message", "text": "no ts"}], "has no 'ts'"),
-        ([{"type": "message", "ts": 1767571200.5}], "invalid 'ts'"),
+        ('[{"ts": "1.1"} {"ts": "1.2"}]', "expected ',' or ']'"),
+        ('[{"ts": "1.1"}] trailing', "extra data"),
     ],
 )
 def test_malformed_day_file_error_names_the_file_and_the_problem(
@@ -301,6 +301,26 @@ def test_malformed_day_file_error_names_the_file_and_the_problem(
 
     assert raised.value.file == "supply-chain/2026-01-06.json"
     assert "supply-chain/2026-01-06.json" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ({"type": "message", "text": "no ts"}, "no 'ts'"),
+        ({"type": "message", "ts": 1767571200.5}, "'ts' 1767571200.5 is not a Slack ts"),
+    ],
+)
+def test_a_bad_message_is_one_skipped_record_even_when_bad_files_raise(
+    tmp_path: Path, message: dict[str, Any], reason: str
+) -> None:
+    files = export_files()
+    files["supply-chain/2026-01-06.json"].insert(1, message)
+    api = ExportApi(write_folder(tmp_path / "export", files))
+
+    assert history(api) == [ts(2 * DAY + 3600), ts(DAY + 120), ts(DAY + 60), ts(7200, 100), PARENT]
+    assert api.skipped_records == 1
+    (skipped,) = api.skipped_record_list
+    assert skipped.startswith(f"supply-chain/2026-01-06.json#1: {reason}")
 
 
 def test_skip_policy_records_the_bad_file_and_serves_the_other_days(

@@ -9,8 +9,10 @@ import dagster as dg
 import pandas as pd
 
 from digest_pipeline.defs.partitions import hourly_partitions
+from digest_pipeline.defs.slack.export import ExportApi
 from digest_pipeline.defs.slack.extract import (
     ExtractResult,
+    RawMessage,
     Window,
     app_identity,
     extract_window,
@@ -20,6 +22,7 @@ from digest_pipeline.defs.slack.extract import (
 )
 from digest_pipeline.defs.slack.models import SlackApi, SlackCallError
 from digest_pipeline.defs.slack.resources import SlackSource
+from digest_pipeline.defs.slack.validate import is_slack_id
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
@@ -105,6 +108,29 @@ def _text(value: object) -> str:
     return str(value or "")
 
 
+# How many skipped entries (channels, users) are named in metadata; all are counted.
+_NAMED_SKIPS = 20
+
+
+def _with_valid_ids(
+    items: list[dict[str, Any]], kind: str, log: Any
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The entries whose ``id`` is a Slack ID, and a short description of the others.
+
+    Whatever the source, an ID reaches permalinks, mentions and posted digests, so a crafted one
+    (``C1>|<!channel>``) is refused here and counted rather than escaped later.
+    """
+    kept, refused = [], []
+    for item in items:
+        if is_slack_id(item.get("id")):
+            kept.append(item)
+        else:
+            refused.append(f"{kind} with invalid id {str(item.get('id'))[:40]!r}")
+    if refused:
+        log.warning("Skipped %d %s(s) with an invalid ID: %s", len(refused), kind, refused[:5])
+    return kept, refused
+
+
 def _slack_failure(e: SlackCallError) -> dg.Failure:
     if e.is_auth_error:
         return dg.Failure(
@@ -129,6 +155,7 @@ def slack_channels(
         url = workspace_url(api)
     except SlackCallError as e:
         raise _slack_failure(e) from e
+    channels, refused = _with_valid_ids(channels, "channel", context.log)
     frame = channel_rows(channels, slack, url, datetime.now(UTC), last_reads(warehouse))
     skipped = frame.loc[~frame["selected"], "skip_reason"].value_counts().to_dict()
     unreadable = frame.loc[frame["selected"] & frame["skip_reason"].notna(), "skip_reason"]
@@ -138,6 +165,9 @@ def slack_channels(
             "channels_selected": int(frame["selected"].sum()),
             "channels_skipped": {str(k): int(v) for k, v in skipped.items()},
             "channels_unreadable": {str(k): int(v) for k, v in unreadable.value_counts().items()},
+            "channels_invalid_id": len(refused),
+            "channels_invalid_id_list": refused[:_NAMED_SKIPS],
+            **export_metadata(api, context.log),
             **api.stats.as_metadata(),
         }
     )
@@ -211,6 +241,7 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
         members = list_users(api, slack.page_limit)
     except SlackCallError as e:
         raise _slack_failure(e) from e
+    members, refused = _with_valid_ids(members, "user", context.log)
     rows = []
     for m in members:
         profile = m.get("profile") or {}
@@ -232,6 +263,9 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
             "users": int((~frame["is_bot"]).sum()),
             "bots": int(frame["is_bot"].sum()),
             "deleted": int(frame["deleted"].sum()),
+            "users_invalid_id": len(refused),
+            "users_invalid_id_list": refused[:_NAMED_SKIPS],
+            **export_metadata(api, context.log),
         }
     )
     return frame
@@ -276,10 +310,8 @@ def raw_messages(
     except SlackCallError as e:
         raise _slack_failure(e) from e
     seconds = time.perf_counter() - began
-    rows = [m.as_row(slack.kind, extracted_at) for m in result.messages]
-    frame = pd.DataFrame(rows, columns=column_names(RAW_MESSAGES_SCHEMA))
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    frame["extracted_at"] = pd.to_datetime(frame["extracted_at"], utc=True)
+    frame = raw_frame(result.messages, slack.kind, extracted_at)
+    result.messages.clear()  # the payloads now live in the frame only
     warehouse.replace_rows(
         CHANNEL_READS_TABLE,
         read_rows(result, window, extracted_at),
@@ -292,10 +324,11 @@ def raw_messages(
             len(result.skipped_channels),
             json.dumps(result.skipped_channels),
         )
-    bad_files = _bad_files(api)
-    if bad_files:
+    if result.invalid_messages:
         context.log.warning(
-            "Skipped %d malformed export file(s): %s", len(bad_files), json.dumps(bad_files)
+            "Skipped %d message(s) with invalid fields: %s",
+            result.invalid_messages,
+            json.dumps(result.invalid_message_list[:5]),
         )
     lag = (datetime.now(UTC) - window.end).total_seconds()
     context.add_output_metadata(
@@ -309,17 +342,15 @@ def raw_messages(
             "skipped_channels": result.skipped_channels,
             "threads_fetched": result.threads_fetched,
             "own_posts": result.own_posts,
+            "invalid_messages": result.invalid_messages,
+            "invalid_message_list": result.invalid_message_list,
             "own_app": own.as_metadata(),
             "old_threads_with_new_replies": result.moved_threads,
             "lookback_messages_scanned": result.lookback_messages_scanned,
             "extraction_seconds": round(seconds, 2),
             "extraction_lag_seconds": round(lag, 1),
             **_rate_metadata(slack, api),
-            **(
-                {"export_bad_files": len(bad_files), "export_bad_file_list": bad_files}
-                if slack.kind == "export"
-                else {}
-            ),
+            **export_metadata(api, context.log),
             **api.stats.as_metadata(),
         }
     )
@@ -359,6 +390,44 @@ def _rate_metadata(slack: SlackSource, api: SlackApi) -> dict[str, object]:
     }
 
 
-def _bad_files(api: SlackApi) -> dict[str, str]:
-    """Malformed export files skipped so far (``ExportApi.bad_files``), by file name."""
-    return {str(name): str(reason) for name, reason in getattr(api, "bad_files", [])}
+def raw_frame(messages: list[RawMessage], source: str, extracted_at: datetime) -> pd.DataFrame:
+    """``raw_messages`` rows built column by column: one list per column instead of a dict per
+    row, so a large window holds the payload strings once plus the frame."""
+    columns: dict[str, list[Any]] = {name: [] for name in column_names(RAW_MESSAGES_SCHEMA)}
+    for message in messages:
+        for name, value in message.as_row(source, extracted_at).items():
+            columns[name].append(value)
+    frame = pd.DataFrame(columns)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame["extracted_at"] = pd.to_datetime(frame["extracted_at"], utc=True)
+    return frame
+
+
+def export_metadata(api: SlackApi, log: Any) -> dict[str, Any]:
+    """What an export source skipped or repaired while this asset read it (nothing for other
+    sources): bad and oversized files, files decoded with replacement characters, and records
+    (messages, channel and user entries) skipped one by one. Each kind is also logged."""
+    if not isinstance(api, ExportApi):
+        return {}
+    bad_files = {str(name): str(reason) for name, reason in api.bad_files}
+    decoded = {str(name): str(reason) for name, reason in api.decode_warnings}
+    if bad_files:
+        log.warning(
+            "Skipped %d malformed export file(s): %s", len(bad_files), json.dumps(bad_files)
+        )
+    if decoded:
+        log.warning("Export files that are not valid UTF-8 (decoded leniently): %s", decoded)
+    if api.skipped_records:
+        log.warning(
+            "Skipped %d export record(s) with invalid fields: %s",
+            api.skipped_records,
+            json.dumps(api.skipped_record_list[:5]),
+        )
+    return {
+        "export_bad_files": len(bad_files),
+        "export_bad_file_list": bad_files,
+        "export_oversized_files": len(api.oversized_files),
+        "export_decode_warnings": decoded,
+        "export_skipped_records": api.skipped_records,
+        "export_skipped_record_list": api.skipped_record_list[:_NAMED_SKIPS],
+    }

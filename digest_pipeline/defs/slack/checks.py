@@ -11,15 +11,20 @@ threads whose replies *should* all be stored:
 * the thread's latest reply came within the thread look-back of the parent (later replies are
   out of reach by design: see ``DIGEST_THREAD_LOOKBACK_DAYS``).
 
-Other threads are counted as not verifiable, never as failures. A reply deleted after its parent
+Other threads are counted as not verifiable, never as failures. A parent whose ``reply_count`` or
+``latest_reply`` is not a count or a ``ts`` (rows stored before validation at entry, or a source
+that sends them) is counted as unreadable: the values are read as text and parsed here, never
+cast in SQL, where one bad row would fail the check on every run. A reply deleted after its parent
 was extracted makes the stored count fall short until the parent's hour is re-extracted (the daily
 reconcile does that), so a failure a day old is worth a look; one that persists is a real gap.
 """
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import dagster as dg
 import pandas as pd
@@ -27,28 +32,58 @@ import pandas as pd
 from digest_pipeline.defs.partitions import hourly_partitions
 from digest_pipeline.defs.slack.extract import ts_to_datetime
 from digest_pipeline.defs.slack.resources import SlackSource
+from digest_pipeline.defs.slack.validate import is_message_ts
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 HOUR = timedelta(hours=1)
 
-# Parents with replies, each with the replies stored for it up to its advertised latest_reply.
-# Portable SQL: the same text runs on DuckDB and PostgreSQL (Warehouse turns ? into %s).
-THREADS_SQL = """
-WITH parents AS (
-    SELECT channel_id, ts,
-           CAST(payload ->> 'reply_count' AS BIGINT) AS reply_count,
-           payload ->> 'latest_reply' AS latest_reply
-    FROM {schema}.raw_messages
-    WHERE thread_ts = ts AND timestamp >= ?
-)
-SELECT p.channel_id, p.ts, p.reply_count, p.latest_reply, count(r.ts) AS stored
-FROM parents AS p
-LEFT JOIN {schema}.raw_messages AS r
-    ON r.channel_id = p.channel_id AND r.thread_ts = p.ts AND r.ts <> p.ts
-    AND CAST(r.ts AS DECIMAL(18, 6)) <= CAST(p.latest_reply AS DECIMAL(18, 6))
-WHERE p.reply_count > 0
-GROUP BY p.channel_id, p.ts, p.reply_count, p.latest_reply
+# Thread parents and the replies stored since ``?``. ``reply_count`` and ``latest_reply`` come
+# back as text and are parsed in Python (see the module docstring). Portable SQL: the same text
+# runs on DuckDB and PostgreSQL (Warehouse turns ? into %s).
+PARENTS_SQL = """
+SELECT channel_id, ts, payload ->> 'reply_count' AS reply_count,
+       payload ->> 'latest_reply' AS latest_reply
+FROM {schema}.raw_messages
+WHERE thread_ts = ts AND timestamp >= ?
 """
+REPLIES_SQL = """
+SELECT channel_id, thread_ts, ts
+FROM {schema}.raw_messages
+WHERE thread_ts IS NOT NULL AND thread_ts <> ts AND timestamp >= ?
+"""
+
+
+def thread_rows(parents: pd.DataFrame, replies: pd.DataFrame) -> pd.DataFrame:
+    """One row per parent: its advertised ``reply_count`` and ``latest_reply`` (as stored) and
+    ``stored``, the replies stored for it with ``ts <= latest_reply``."""
+    by_thread: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
+    for channel_id, thread_ts, ts in replies[["channel_id", "thread_ts", "ts"]].itertuples(
+        index=False
+    ):
+        if is_message_ts(ts):
+            by_thread[(channel_id, thread_ts)].append(Decimal(ts))
+    for values in by_thread.values():
+        values.sort()
+    stored = []
+    for channel_id, ts, latest_reply in parents[["channel_id", "ts", "latest_reply"]].itertuples(
+        index=False
+    ):
+        found = by_thread.get((channel_id, ts), [])
+        readable = is_message_ts(latest_reply)
+        stored.append(bisect_right(found, Decimal(latest_reply)) if readable else 0)
+    return parents.assign(stored=stored)
+
+
+def _count(value: object) -> int | None:
+    """A stored ``reply_count`` (text from JSON, or a number) as an int; ``None`` if it is not
+    a non-negative whole number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 @dataclass
@@ -60,6 +95,7 @@ class ChannelCoverage:
     threads_incomplete: int = 0
     not_due: int = 0  # replies in hours not (yet) extracted
     beyond_lookback: int = 0
+    unreadable: int = 0  # reply_count or latest_reply that is not a count or a ts
 
 
 @dataclass
@@ -74,6 +110,10 @@ class CoverageReport:
     @property
     def checked(self) -> int:
         return sum(c.threads_checked for c in self.channels.values())
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def _hour(moment: datetime) -> datetime:
@@ -94,7 +134,13 @@ def reply_coverage(
     report = CoverageReport(channels=defaultdict(ChannelCoverage))
     for row in threads.itertuples(index=False):
         channel = report.channels[str(row.channel_id)]
-        if not isinstance(row.latest_reply, str) or pd.isna(row.reply_count):
+        if _missing(row.reply_count):
+            continue  # not a thread parent with replies
+        advertised = _count(row.reply_count)
+        if advertised == 0:
+            continue
+        if advertised is None or not is_message_ts(row.latest_reply) or not is_message_ts(row.ts):
+            channel.unreadable += 1
             continue
         parent_at, latest_at = ts_to_datetime(row.ts), ts_to_datetime(row.latest_reply)
         if latest_at - parent_at > lookback:
@@ -106,7 +152,7 @@ def reply_coverage(
         if first is None or last is None or last - first != span:
             channel.not_due += 1
             continue
-        advertised, stored = int(row.reply_count), int(row.stored)
+        stored = int(row.stored)
         channel.threads_checked += 1
         channel.replies_advertised += advertised
         channel.replies_stored += stored
@@ -137,7 +183,9 @@ def raw_messages_reply_coverage(
         return dg.AssetCheckResult(passed=True, metadata={"threads_checked": 0})
     since = pd.Timestamp(newest["newest"].iloc[0]).to_pydatetime() - slack.lookback
     since -= timedelta(days=2)
-    threads = warehouse.query(THREADS_SQL, [since])
+    threads = thread_rows(
+        warehouse.query(PARENTS_SQL, [since]), warehouse.query(REPLIES_SQL, [since])
+    )
     keys = context.instance.get_materialized_partitions(dg.AssetKey("raw_messages"))
     hours = [hourly_partitions.time_window_for_partition_key(key).start for key in keys]
     report = reply_coverage(threads, hours, slack.lookback)
@@ -148,6 +196,7 @@ def raw_messages_reply_coverage(
             "replies_missing": c.replies_missing,
             "not_due": c.not_due,
             "beyond_lookback": c.beyond_lookback,
+            "unreadable": c.unreadable,
         }
         for channel, c in sorted(report.channels.items())
     }
@@ -164,6 +213,7 @@ def raw_messages_reply_coverage(
             ],
             "threads_not_due": sum(c.not_due for c in report.channels.values()),
             "threads_beyond_lookback": sum(c.beyond_lookback for c in report.channels.values()),
+            "threads_unreadable": sum(c.unreadable for c in report.channels.values()),
             "by_channel": per_channel,
         },
     )

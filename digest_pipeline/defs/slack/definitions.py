@@ -14,6 +14,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
         base_url=settings.slack_base_url,
         export_path=settings.export_path,
         export_own_app=list(settings.export_own_app),
+        export_max_file_bytes=settings.export_max_file_mb << 20,
         channels=list(settings.channels),
         exclude_channels=list(settings.exclude_channels),
         include_bots=settings.include_bots,

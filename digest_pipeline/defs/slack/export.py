@@ -12,6 +12,14 @@ first, ``oldest``/``latest``/``inclusive``/``limit``/``cursor``) and ``conversat
 (parent first, then replies oldest first). Day files are parsed on demand and cached, so an hourly
 window reads a few files, not the whole export.
 
+An export is untrusted input. Every file is size-checked before it is read — from the ZIP
+directory or the file system — and again while it is read in chunks, since a ZIP directory can
+lie (:class:`ExportLimits`); an oversized file is skipped and named, never read whole. Each
+message and each channel or user entry is validated where it enters (:mod:`.validate`): a bad one
+is one counted skip (:attr:`ExportApi.skipped_records`), never a lost day file or a failed run.
+Bytes that are not UTF-8 are decoded with replacement characters and the file is named in
+:attr:`ExportApi.decode_warnings`, so a bad byte in a name never costs the whole user list.
+
 The paging helpers here (:func:`history_page`, :func:`replies_page`, :func:`list_page`) hold
 those semantics in one place; the test suite's fake Slack workspace serves from them too.
 """
@@ -25,14 +33,17 @@ import json
 import re
 import threading
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+import zlib
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from digest_pipeline.defs.slack.models import ApiStats
+from digest_pipeline.defs.slack.validate import is_message_ts, is_slack_id, message_problem
 
 DEFAULT_EXPORT_URL = "https://export.slack.com/"
 # ``auth.test`` fields an own-app ID fills, by its prefix: bot user (U, or W on Enterprise Grid),
@@ -59,8 +70,50 @@ _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.json$")
 _TS = re.compile(r"^\d+(\.\d+)?$")
 # Slack's own bounds for ``limit`` on the conversations.* and users.list methods.
 _MAX_LIMIT = 999
+_READ_CHUNK = 1 << 20
+# How many skipped records are named in metadata (all are counted).
+_NAMED_SKIPS = 50
 
 Message = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExportLimits:
+    """Size limits on an untrusted export.
+
+    ``max_file_bytes`` bounds each file (uncompressed); a real channel-day is rarely past a few
+    MB, and a file parses to about 8 times its size in Python objects. ``max_message_bytes``
+    bounds one message's JSON; Slack caps text at 40,000 characters, and blocks, files and
+    attachments stay far below a MiB.
+    """
+
+    max_file_bytes: int = 32 << 20
+    max_message_bytes: int = 1 << 20
+
+    def __post_init__(self) -> None:
+        if self.max_file_bytes <= 0 or self.max_message_bytes <= 0:
+            raise ValueError("export size limits must be positive")
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class _TooLarge(ValueError):
+    pass
+
+
+def read_bounded(stream: _Readable, limit: int) -> bytes:
+    """All of ``stream``, read in chunks; raises ``ValueError`` once it passes ``limit`` bytes,
+    whatever size its container declared."""
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := stream.read(min(_READ_CHUNK, limit - total + 1)):
+        total += len(chunk)
+        if total > limit:
+            raise _TooLarge(f"too large: more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class ExportFormatError(ValueError):
@@ -207,6 +260,40 @@ def history_page(
     Newest first; the cursor continues below the last ``ts`` returned, so a message deleted
     between pages never shifts the next page.
     """
+    return sorted_history_page(SortedHistory.of(messages), params)
+
+
+@dataclass(frozen=True)
+class SortedHistory:
+    """History messages sorted by ``ts`` (oldest first) with their exact ``ts`` values, built
+    once so that paging a large channel costs a binary search per page, not a sort."""
+
+    keys: Sequence[Decimal]
+    messages: Sequence[Mapping[str, Any]]
+
+    @classmethod
+    def of(cls, messages: Iterable[Mapping[str, Any]]) -> SortedHistory:
+        keyed = sorted(
+            ((ts_value(m["ts"]), m) for m in messages if is_history_message(m)),
+            key=lambda pair: pair[0],
+        )
+        return cls([k for k, _ in keyed], [m for _, m in keyed])
+
+    def span(self, window: TsWindow, below: Decimal | None) -> tuple[int, int]:
+        """Index range of the messages inside ``window`` and older than ``below``."""
+        keys, inclusive = self.keys, window.inclusive
+        low, high = 0, len(keys)
+        if window.oldest is not None:
+            low = (bisect_left if inclusive else bisect_right)(keys, window.oldest)
+        if window.latest is not None:
+            high = (bisect_right if inclusive else bisect_left)(keys, window.latest)
+        if below is not None:
+            high = min(high, bisect_left(keys, below))
+        return low, max(low, high)
+
+
+def sorted_history_page(history: SortedHistory, params: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`history_page` over messages already sorted."""
     window = TsWindow.from_params(params)
     if isinstance(window, dict):
         return window
@@ -217,13 +304,9 @@ def history_page(
         if value is None:
             return error("invalid_cursor")
         below = Decimal(value)
-    keyed = sorted(
-        ((ts_value(m["ts"]), m) for m in messages if is_history_message(m)),
-        key=lambda pair: pair[0],
-        reverse=True,
-    )
-    selected = [m for ts, m in keyed if window.contains(ts) and (below is None or ts < below)]
-    page, more = selected[:limit], len(selected) > limit
+    low, high = history.span(window, below)
+    start = max(low, high - limit)
+    page, more = list(history.messages[start:high])[::-1], start > low
     body: dict[str, Any] = {
         "ok": True,
         "messages": [copy.deepcopy(dict(m)) for m in page],
@@ -357,11 +440,21 @@ class _Files:
     def exists(self, name: str) -> bool:
         return name in self._name_set
 
-    def read(self, name: str) -> bytes:
+    def size(self, name: str) -> int:
+        """The uncompressed size the ZIP directory (or the file system) declares."""
         if self._zip is not None:
-            with self._lock:
-                return self._zip.read(self._prefix + name)
-        return (self.path / name).read_bytes()
+            return self._zip.getinfo(self._prefix + name).file_size
+        return (self.path / name).stat().st_size
+
+    def read(self, name: str, limit: int) -> bytes:
+        """The file's bytes, read in chunks and never past ``limit`` (``ValueError`` if it is
+        longer). Python's ``zipfile`` also stops at the declared size and checks the CRC, so a
+        directory that understates a member makes it unreadable rather than large."""
+        if self._zip is not None:
+            with self._lock, self._zip.open(self._prefix + name) as member:
+                return read_bounded(member, limit)
+        with (self.path / name).open("rb") as file:
+            return read_bounded(file, limit)
 
     def close(self) -> None:
         if self._zip is not None:
@@ -416,6 +509,7 @@ class ExportApi:
         on_bad_file: Literal["raise", "skip"] = "raise",
         url: str = DEFAULT_EXPORT_URL,
         own_app: Sequence[str] = (),
+        limits: ExportLimits | None = None,
     ) -> None:
         if on_bad_file not in ("raise", "skip"):
             raise ValueError(f"on_bad_file must be 'raise' or 'skip', not {on_bad_file!r}")
@@ -424,7 +518,14 @@ class ExportApi:
         self.on_bad_file = on_bad_file
         self.url = url
         self.stats = ApiStats()
+        self.limits = limits or ExportLimits()
         self.bad_files: list[tuple[str, str]] = []
+        self.oversized_files: list[str] = []  # also in bad_files, with their sizes
+        # Files with bytes that are not UTF-8, decoded with replacement characters.
+        self.decode_warnings: list[tuple[str, str]] = []
+        # Messages and list entries skipped one by one; the first few are named.
+        self.skipped_records = 0
+        self.skipped_record_list: list[str] = []
         self._lock = threading.RLock()
         self._files = _Files(self.path)
         self._days: dict[str, dict[date, str]] = {}  # folder -> day -> file
@@ -439,8 +540,10 @@ class ExportApi:
                     continue
                 self._days.setdefault(folder, {})[day] = name
         self._conversations = self._read_conversations()
-        self._users = self._read_list("users.json", required=False)
+        # users.json is read on the first users.list, so its problems show on slack_users.
+        self._users: list[dict[str, Any]] | None = None
         self._day_cache: dict[str, list[Message]] = {}
+        self._history_cache: dict[str, tuple[tuple[date | None, date | None], SortedHistory]] = {}
         # Per conversation: which day files are in the thread index, and the index itself.
         self._indexed: dict[str, set[date]] = {}
         self._messages_by_ts: dict[str, dict[str, Message]] = {}
@@ -501,6 +604,13 @@ class ExportApi:
         return list_page(channels, params, "channels")
 
     def _users_list(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        if self._users is None:
+            self._users = []
+            for index, entry in enumerate(self._read_list("users.json", required=False)):
+                if is_slack_id(entry.get("id")):
+                    self._users.append(entry)
+                else:
+                    self._skip_record(f"users.json#{index}", f"invalid 'id' {_preview(entry)}")
         return list_page(self._users, params, "members")
 
     def _history(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -510,14 +620,7 @@ class ExportApi:
         window = TsWindow.from_params(params)
         if isinstance(window, dict):
             return window
-        first, last = window.days()
-        candidates: dict[str, Message] = {}
-        for day, name in sorted(self._days.get(conversation.folder, {}).items()):
-            if (first is None or day >= first) and (last is None or day <= last):
-                for message in self._day(name):
-                    if is_history_message(message):
-                        candidates[message["ts"]] = message
-        body = history_page(candidates.values(), params)
+        body = sorted_history_page(self._sorted_history(conversation, window.days()), params)
         for message in body.get("messages", []):
             if message.get("thread_ts") == message["ts"]:
                 self._fill_thread_fields(conversation, message)
@@ -551,6 +654,25 @@ class ExportApi:
 
     # -- conversations, days, threads ----------------------------------------------------------
 
+    def _sorted_history(
+        self, conversation: _Conversation, days: tuple[date | None, date | None]
+    ) -> SortedHistory:
+        """The history messages of the day files in ``days``, sorted once for all the pages of
+        one sweep (the planner pages with the same bounds and a moving cursor)."""
+        cached = self._history_cache.get(conversation.id)
+        if cached is not None and cached[0] == days:
+            return cached[1]
+        first, last = days
+        candidates: dict[str, Message] = {}
+        for day, name in sorted(self._days.get(conversation.folder, {}).items()):
+            if (first is None or day >= first) and (last is None or day <= last):
+                for message in self._day(name):
+                    if is_history_message(message):
+                        candidates[message["ts"]] = message
+        history = SortedHistory.of(candidates.values())
+        self._history_cache[conversation.id] = (days, history)
+        return history
+
     def _conversation(self, params: Mapping[str, Any]) -> _Conversation | None:
         channel = param_str(params, "channel")
         return self._conversations.get(channel) if channel else None
@@ -558,11 +680,12 @@ class ExportApi:
     def _read_conversations(self) -> dict[str, _Conversation]:
         conversations: dict[str, _Conversation] = {}
         for list_file, (kind, flags) in _LIST_FILES.items():
-            for entry in self._read_list(list_file, required=list_file == "channels.json"):
+            entries = self._read_list(list_file, required=list_file == "channels.json")
+            for index, entry in enumerate(entries):
                 channel_id = entry.get("id")
-                if not isinstance(channel_id, str) or not channel_id:
-                    reason = f"an entry has no 'id': {_preview(entry)}"
-                    self._problem(ExportFormatError(list_file, reason, export=str(self.path)))
+                if not is_slack_id(channel_id):
+                    # A crafted ID would reach permalinks and posted digests: refuse it here.
+                    self._skip_record(f"{list_file}#{index}", f"invalid 'id' {_preview(entry)}")
                     continue
                 name = entry.get("name")
                 folder = name if isinstance(name, str) and name in self._days else channel_id
@@ -598,11 +721,40 @@ class ExportApi:
             return []
         return data
 
-    def _parse(self, name: str) -> Any:
+    def _text(self, name: str) -> str:
+        """A file's text, within the size limit: its declared size is checked before reading
+        and the bytes are counted while reading. Bytes that are not UTF-8 are replaced."""
+        limit = self.limits.max_file_bytes
         try:
-            return json.loads(self._files.read(name))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            declared = self._files.size(name)
+            if declared > limit:
+                raise _TooLarge(f"too large: {declared} bytes, the limit is {limit}")
+            data = self._files.read(name, limit)
+        except _TooLarge as e:
+            self.oversized_files.append(name)
+            raise ExportFormatError(name, str(e), export=str(self.path)) from e
+        except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as e:
+            raise ExportFormatError(name, f"unreadable ({e})", export=str(self.path)) from e
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            text = data.decode("utf-8", errors="replace")
+            bad = text.count("\ufffd") - data.count("\ufffd".encode())
+            reason = f"not valid UTF-8 ({e.reason} at byte {e.start}): {bad} sequence(s) replaced"
+            self.decode_warnings.append((name, reason))
+            return text
+
+    def _parse(self, name: str) -> Any:
+        text = self._text(name)
+        try:
+            return json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as e:
             raise ExportFormatError(name, f"not valid JSON ({e})", export=str(self.path)) from e
+
+    def _skip_record(self, where: str, reason: str) -> None:
+        self.skipped_records += 1
+        if len(self.skipped_record_list) < _NAMED_SKIPS:
+            self.skipped_record_list.append(f"{where}: {reason}")
 
     def _problem(self, problem: ExportFormatError) -> None:
         """Apply the bad-file policy: raise, or record the file and go on."""
@@ -624,25 +776,27 @@ class ExportApi:
         return messages
 
     def _validated_day(self, name: str) -> list[Message]:
-        data = self._parse(name)
-        if not isinstance(data, list):
-            reason = f"expected a JSON list of messages, found {type(data).__name__}"
-            raise ExportFormatError(name, reason, export=str(self.path))
-        for index, message in enumerate(data):
-            reason = None
-            if not isinstance(message, dict):
-                reason = f"message {index} is a {type(message).__name__}, not an object"
-            elif "ts" not in message:
-                reason = f"message {index} has no 'ts': {_preview(message)}"
-            elif not isinstance(message["ts"], str) or not _TS.match(message["ts"]):
-                reason = f"message {index} has an invalid 'ts' {message['ts']!r} (want a string)"
-            elif "thread_ts" in message and (
-                not isinstance(message["thread_ts"], str) or not _TS.match(message["thread_ts"])
-            ):
-                reason = f"message {index} has an invalid 'thread_ts' {message['thread_ts']!r}"
-            if reason:
-                raise ExportFormatError(name, reason, export=str(self.path))
-        return data
+        """The day file's usable messages. A file that is not a JSON list is a bad file; a
+        message that is too large or has a field of the wrong shape is one skipped record."""
+        text = self._text(name)
+        limit = self.limits.max_message_bytes
+        messages: list[Message] = []
+        try:
+            for index, start, end, message in _json_list_items(text):
+                size = end - start  # characters: a lower bound of the UTF-8 size
+                if size > limit or (4 * size > limit and len(text[start:end].encode()) > limit):
+                    self._skip_record(f"{name}#{index}", f"too large: over {limit} bytes")
+                    continue
+                problem = message_problem(message)
+                if problem is not None:
+                    ts = message.get("ts") if isinstance(message, dict) else None
+                    where = f"{name}#{index}" + (f" ts={ts}" if is_message_ts(ts) else "")
+                    self._skip_record(where, problem)
+                    continue
+                messages.append(message)
+        except (ValueError, RecursionError) as e:
+            raise ExportFormatError(name, f"not valid JSON ({e})", export=str(self.path)) from e
+        return messages
 
     def _index_threads(self, conversation: _Conversation, since: date) -> None:
         """Add every day file from ``since`` on to the conversation's thread index."""
@@ -672,6 +826,36 @@ class ExportApi:
             return
         for key, value in thread_summary(replies).items():
             parent.setdefault(key, value)
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _json_list_items(text: str) -> Iterator[tuple[int, int, int, Any]]:
+    """``(index, start, end, value)`` for each item of the JSON list ``text``, decoded one at a
+    time, so each item's size is known without serialising it again."""
+    decoder = json.JSONDecoder()
+    pos = _WHITESPACE.match(text).end()  # type: ignore[union-attr]
+    if text[pos : pos + 1] != "[":
+        raise ValueError("expected a JSON list of messages")
+    pos = _WHITESPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+    index = 0
+    if text[pos : pos + 1] == "]":
+        pos += 1
+    else:
+        while True:
+            value, end = decoder.raw_decode(text, pos)
+            yield index, pos, end, value
+            index += 1
+            pos = _WHITESPACE.match(text, end).end()  # type: ignore[union-attr]
+            separator = text[pos : pos + 1]
+            pos = _WHITESPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+            if separator == "]":
+                break
+            if separator != ",":
+                raise ValueError(f"expected ',' or ']' at character {pos}")
+    if pos < len(text) and text[pos:].strip(" \t\n\r"):
+        raise ValueError(f"extra data after the list at character {pos}")
 
 
 def _preview(value: object, size: int = 80) -> str:

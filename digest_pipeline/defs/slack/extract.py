@@ -23,7 +23,6 @@ own output as news; other bots' posts are not touched.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from functools import cached_property
 from typing import Any
 
 from digest_pipeline.defs.slack.models import SlackApi, SlackCallError, require_ok
+from digest_pipeline.defs.slack.validate import SLACK_ID, message_problem
 
 # Join/leave/topic messages are extracted too (raw_messages keeps the channel's full record);
 # enrichment filters them out of ``messages``.
@@ -43,8 +43,8 @@ CHANNEL_TYPES = "public_channel,private_channel"
 HISTORY_PAGE_LIMIT = 999
 LIST_PAGE_LIMIT = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Slack IDs (users U…/W…, bots B…, apps A…): upper-case letters and digits, bounded.
-_SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
+# How many invalid messages are named in metadata (all are counted).
+_NAMED_INVALID = 20
 
 
 def ts_to_decimal(ts: str) -> Decimal:
@@ -115,7 +115,7 @@ class ChannelSelection:
 
 def slack_id(value: object) -> str | None:
     """``value`` if it looks like a Slack ID, else ``None`` (never trust an ID's shape)."""
-    return value if isinstance(value, str) and _SLACK_ID.fullmatch(value) else None
+    return value if isinstance(value, str) and SLACK_ID.fullmatch(value) else None
 
 
 @dataclass(frozen=True)
@@ -218,6 +218,14 @@ class ExtractResult:
     moved_threads: int = 0
     lookback_messages_scanned: int = 0
     own_posts: int = 0  # own posts and replies in their threads, marked ``own``
+    # Messages a source returned with a field of the wrong shape (see validate.message_problem):
+    # counted, the first few named ``<channel>@<index in the sweep>: <problem>``.
+    invalid_messages: int = 0
+    invalid_message_list: list[str] = field(default_factory=list)
+
+    def add_invalid(self, found: list[str]) -> None:
+        self.invalid_messages += len(found)
+        self.invalid_message_list.extend(found[: _NAMED_INVALID - len(self.invalid_message_list)])
 
 
 def paginate(
@@ -264,8 +272,22 @@ def app_identity(api: SlackApi) -> AppIdentity:
     return AppIdentity.from_auth_test(require_ok("auth.test", api.call("auth.test", {})))
 
 
+def _valid(
+    messages: Iterator[dict[str, Any]], channel_id: str, invalid: list[str]
+) -> Iterator[dict[str, Any]]:
+    """The messages whose fields have Slack's shapes; the others are recorded in ``invalid``.
+    Validated before anything reads them: a numeric ``ts`` or a ``latest_reply`` of ``"soon"``
+    would otherwise fail the whole channel, and a crafted ``user`` reach a posted digest."""
+    for index, message in enumerate(messages):
+        problem = message_problem(message)
+        if problem is None:
+            yield message
+        else:
+            invalid.append(f"{channel_id}@{index}: {problem}")
+
+
 def _history(
-    api: SlackApi, channel_id: str, window: Window, page_limit: int
+    api: SlackApi, channel_id: str, window: Window, page_limit: int, invalid: list[str]
 ) -> Iterator[dict[str, Any]]:
     params = {
         "channel": channel_id,
@@ -274,14 +296,19 @@ def _history(
         "inclusive": "true",
         "limit": page_limit,
     }
-    for message in paginate(api, "conversations.history", params, "messages", channel=channel_id):
-        ts = message.get("ts")
-        if isinstance(ts, str) and window.contains(ts):
+    pages = paginate(api, "conversations.history", params, "messages", channel=channel_id)
+    for message in _valid(pages, channel_id, invalid):
+        if window.contains(message["ts"]):
             yield message
 
 
 def _replies(
-    api: SlackApi, channel_id: str, thread_ts: str, window: Window, page_limit: int
+    api: SlackApi,
+    channel_id: str,
+    thread_ts: str,
+    window: Window,
+    page_limit: int,
+    invalid: list[str],
 ) -> Iterator[dict[str, Any]]:
     params = {
         "channel": channel_id,
@@ -291,9 +318,10 @@ def _replies(
         "inclusive": "true",
         "limit": page_limit,
     }
-    for message in paginate(api, "conversations.replies", params, "messages", channel=channel_id):
-        ts = message.get("ts")
-        if isinstance(ts, str) and ts != thread_ts and window.contains(ts):
+    pages = paginate(api, "conversations.replies", params, "messages", channel=channel_id)
+    for message in _valid(pages, channel_id, invalid):
+        ts = message["ts"]
+        if ts != thread_ts and window.contains(ts):
             yield message
 
 
@@ -315,6 +343,7 @@ class _ChannelExtract:
     threads: int
     moved: int
     scanned: int
+    invalid: list[str]
 
 
 def _extract_channel(
@@ -330,10 +359,11 @@ def _extract_channel(
     threads: list[str] = []
     own_threads: set[str] = set()  # parents the app posted: every reply in them is its own too
     moved = scanned = 0
+    invalid: list[str] = []
     # One history scan covers the look-back and the window: Slack limits calls, not items, so
     # reading both in one paginated sweep of large pages costs the fewest calls (see README).
     scan = Window(window.start - lookback, window.end) if lookback > timedelta(0) else window
-    for message in _history(api, channel_id, scan, page_limit):
+    for message in _history(api, channel_id, scan, page_limit, invalid):
         ts = message["ts"]
         thread_ts = message.get("thread_ts")
         is_parent = thread_ts == ts
@@ -353,12 +383,12 @@ def _extract_channel(
             moved += 1
     for thread_ts in threads:
         in_own_thread = thread_ts in own_threads
-        for reply in _replies(api, channel_id, thread_ts, window, page_limit):
+        for reply in _replies(api, channel_id, thread_ts, window, page_limit, invalid):
             # A broadcast reply already came from history: keep one copy, the fuller reply form.
             mine = in_own_thread or (own.known and (own.authored(reply) or own.answers(reply)))
             found[reply["ts"]] = RawMessage(channel_id, reply["ts"], thread_ts, reply, mine)
     ordered = sorted(found.values(), key=lambda m: ts_to_decimal(m.ts))
-    return _ChannelExtract(ordered, len(threads), moved, scanned)
+    return _ChannelExtract(ordered, len(threads), moved, scanned, invalid)
 
 
 def extract_window(
@@ -394,6 +424,7 @@ def extract_window(
         result.moved_threads += found.moved
         result.lookback_messages_scanned += found.scanned
         result.own_posts += sum(1 for m in found.messages if m.own)
+        result.add_invalid(found.invalid)
         if on_progress:
             on_progress(index, len(channel_ids), channel_id)
     return result

@@ -53,6 +53,19 @@ class SlackSource(dg.ConfigurableResource):
         default="skip",
         description="A malformed export file: 'skip' (named and counted in metadata) or 'raise'.",
     )
+    export_max_file_bytes: int = Field(
+        default=32 << 20,
+        gt=0,
+        description=(
+            "Largest export file read (uncompressed; checked from the ZIP directory and while "
+            "reading). A larger one is skipped and named in metadata (SLACK_EXPORT_MAX_FILE_MB)."
+        ),
+    )
+    export_max_message_bytes: int = Field(
+        default=1 << 20,
+        gt=0,
+        description="Largest message (its JSON) kept from an export; a larger one is skipped.",
+    )
     channels: list[str] = Field(default_factory=list, description="Channel names or IDs to read.")
     exclude_channels: list[str] = Field(default_factory=list, description="Names or IDs to skip.")
     include_archived: bool = False
@@ -101,7 +114,11 @@ class SlackSource(dg.ConfigurableResource):
             workspace.stats = ApiStats()  # per-run figures for the metadata
             return workspace
         if self.kind == "export":
-            from digest_pipeline.defs.slack.export import ExportApi, ExportFormatError
+            from digest_pipeline.defs.slack.export import (
+                ExportApi,
+                ExportFormatError,
+                ExportLimits,
+            )
 
             if not self.export_path:
                 raise dg.Failure("DIGEST_SOURCE=export needs SLACK_EXPORT_PATH")
@@ -114,6 +131,10 @@ class SlackSource(dg.ConfigurableResource):
                     self.export_path,
                     on_bad_file="raise" if self.export_on_bad_file == "raise" else "skip",
                     own_app=self.export_own_app,
+                    limits=ExportLimits(
+                        max_file_bytes=self.export_max_file_bytes,
+                        max_message_bytes=self.export_max_message_bytes,
+                    ),
                 )
             except ExportFormatError as e:
                 raise dg.Failure(f"SLACK_EXPORT_PATH: {e}") from e
