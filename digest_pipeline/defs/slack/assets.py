@@ -19,7 +19,7 @@ from digest_pipeline.defs.slack.extract import (
     workspace_url,
 )
 from digest_pipeline.defs.slack.models import SlackApi, SlackCallError
-from digest_pipeline.defs.slack.resources import SlackSource
+from digest_pipeline.defs.slack.resources import SlackSource, slack_failure
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
@@ -105,14 +105,6 @@ def _text(value: object) -> str:
     return str(value or "")
 
 
-def _slack_failure(e: SlackCallError) -> dg.Failure:
-    if e.is_auth_error:
-        return dg.Failure(
-            f"Slack rejected the bot token ({e.error}): check SLACK_BOT_TOKEN and the app's install"
-        )
-    return dg.Failure(str(e))
-
-
 @dg.asset(
     group_name="extract",
     kinds={"slack", "duckdb"},
@@ -128,7 +120,7 @@ def slack_channels(
         channels = list_channels(api, slack.page_limit)
         url = workspace_url(api)
     except SlackCallError as e:
-        raise _slack_failure(e) from e
+        raise slack_failure(e) from e
     frame = channel_rows(channels, slack, url, datetime.now(UTC), last_reads(warehouse))
     skipped = frame.loc[~frame["selected"], "skip_reason"].value_counts().to_dict()
     unreadable = frame.loc[frame["selected"] & frame["skip_reason"].notna(), "skip_reason"]
@@ -210,7 +202,7 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
     try:
         members = list_users(api, slack.page_limit)
     except SlackCallError as e:
-        raise _slack_failure(e) from e
+        raise slack_failure(e) from e
     rows = []
     for m in members:
         profile = m.get("profile") or {}
@@ -274,7 +266,7 @@ def raw_messages(
             own=own,
         )
     except SlackCallError as e:
-        raise _slack_failure(e) from e
+        raise slack_failure(e) from e
     seconds = time.perf_counter() - began
     rows = [m.as_row(slack.kind, extracted_at) for m in result.messages]
     frame = pd.DataFrame(rows, columns=column_names(RAW_MESSAGES_SCHEMA))
