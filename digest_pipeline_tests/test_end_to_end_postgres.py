@@ -32,7 +32,11 @@ TABLES = (
 
 def _postgres_settings(model_dir: str) -> Settings:
     return load_settings(
-        {"DIGEST_WAREHOUSE": "postgres", "DATABASE_URL": "set", "DIGEST_MODEL_DIR": model_dir}
+        {
+            "DIGEST_WAREHOUSE": "postgres",
+            "DATABASE_URL": "postgresql://db/set-by-env",
+            "DIGEST_MODEL_DIR": model_dir,
+        }
     )
 
 
