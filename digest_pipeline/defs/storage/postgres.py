@@ -48,6 +48,7 @@ from digest_pipeline.defs.storage.errors import (
     describe_url,
     warehouse_failure,
 )
+from digest_pipeline.defs.storage.lifeline import exit_with_parent
 from digest_pipeline.defs.storage.schema import (
     declared_columns,
     display_select,
@@ -653,6 +654,7 @@ class PostgresWarehouseIOManager(dg.ConfigurableIOManagerFactory, PostgresConnec
         return [PostgresPandasWarehouseHandler()]
 
     def create_io_manager(self, context: dg.InitResourceContext) -> DbIOManager:
+        exit_with_parent()  # a step worker stops writing when its run worker dies
         return DbIOManager(
             db_client=PostgresWarehouseClient(),
             database="postgres",

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from digest_pipeline.defs.storage import postgres as pg
 from digest_pipeline.defs.storage.duckdb import connect_duckdb, ensure_table, qualified
+from digest_pipeline.defs.storage.lifeline import exit_with_parent
 from digest_pipeline.defs.storage.schema import quote_ident
 
 BACKENDS = ("duckdb", "postgres")
@@ -35,6 +36,10 @@ class Warehouse(dg.ConfigurableResource, pg.PostgresConnectionConfig):
         default=None, description="PostgreSQL URL (postgres); bind with dg.EnvVar('DATABASE_URL')"
     )
     schema_name: str = "digest"
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.backend == "postgres":
+            exit_with_parent()  # a step worker stops writing when its run worker dies
 
     @property
     def is_postgres(self) -> bool:
