@@ -17,6 +17,8 @@ FORK = multiprocessing.get_context("fork")
 
 
 def _step_worker(folder: Path) -> None:
+    # As in a Dagster step worker, which handles SIGINT (pytest-xdist workers ignore it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     assert exit_with_parent(grace_seconds=0.5)
     try:
         while True:  # writing, as a step would

@@ -5,8 +5,9 @@ the children when the run worker dies: after a ``kill -9`` of the run, its step 
 on writing (and one may hang on its event queue for ever). The warehouse resources, which every
 step writing the warehouse initializes, call :func:`exit_with_parent`: in a process started by
 :mod:`multiprocessing` (a step worker, never the run worker itself) a daemon thread waits on the
-parent's sentinel — no polling — and when the parent is gone interrupts the step (its transaction
-rolls back, the failure is recorded) and, if the process is still alive after ``grace_seconds``,
+parent's sentinel — no polling — and when the parent is gone interrupts the step through its
+SIGINT handler (Dagster's step workers install one: the transaction rolls back, the failure is
+recorded) and, if the process is still alive after ``grace_seconds`` (or SIGINT is ignored),
 exits it. Its PostgreSQL session ends with it, releasing its locks.
 """
 
