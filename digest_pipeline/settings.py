@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from digest_pipeline.defs.digest.line_replies import DEFAULT_REACTIONS
 from digest_pipeline.defs.risk.labels import REACTION_VERDICTS
 from digest_pipeline.defs.slack.export import own_app_fields
+from digest_pipeline.defs.storage.errors import WarehouseConfigError, check_database_url
 
 SOURCES = ("demo", "slack", "export")
 WAREHOUSES = ("duckdb", "postgres")
@@ -200,6 +201,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             "DIGEST_WAREHOUSE=postgres needs DATABASE_URL (postgresql://user@host/db)"
         )
+    if warehouse == "postgres":
+        # Parsed here only to fail at load with one redacted line; the value itself reaches the
+        # resources through dg.EnvVar and is not kept in Settings.
+        error = None
+        try:
+            check_database_url(env["DATABASE_URL"])
+        except WarehouseConfigError as e:
+            error = ConfigError(str(e.description))
+        if error is not None:  # raised outside the except block: nothing chained
+            raise error
     has_slack_token = bool(env.get("SLACK_BOT_TOKEN"))
     if source == "slack" and not has_slack_token:
         raise ConfigError("DIGEST_SOURCE=slack needs SLACK_BOT_TOKEN (a bot token, xoxb-...)")

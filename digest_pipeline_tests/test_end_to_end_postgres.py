@@ -35,7 +35,7 @@ def _postgres_settings(model_dir: str, digest_dir: str) -> Settings:
     return load_settings(
         {
             "DIGEST_WAREHOUSE": "postgres",
-            "DATABASE_URL": "set",
+            "DATABASE_URL": "postgresql://db/set-by-env",
             "DIGEST_MODEL_DIR": model_dir,
             "DIGEST_OUTPUT_DIR": digest_dir,
         }
@@ -83,6 +83,8 @@ def test_the_instance_is_the_production_one_on_postgres(production):
     assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
     assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
     assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+    assert instance.run_retries_retry_on_asset_or_op_failure is False
+    assert instance.run_monitoring_enabled
     runs = instance.get_runs()
     assert len(runs) == 4  # the hours in one run, one of them again, the day, the views
     # Asset steps all succeeded (run_demo_pipeline checks); a run fails only with a failed check.

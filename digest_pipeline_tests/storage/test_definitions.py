@@ -11,7 +11,9 @@ from digest_pipeline.settings import Settings, load_settings
 
 def test_postgres_binds_database_url_as_an_env_var_and_runs_steps_in_processes(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://digest:s3cret@db:5432/digest")
-    settings = load_settings({"DIGEST_WAREHOUSE": "postgres", "DATABASE_URL": "x"})
+    settings = load_settings(
+        {"DIGEST_WAREHOUSE": "postgres", "DATABASE_URL": "postgresql://db/digest"}
+    )
     defs = storage.build_defs(settings)
     io_manager, warehouse = defs.resources["io_manager"], defs.resources["warehouse"]
     assert isinstance(io_manager, PostgresWarehouseIOManager)

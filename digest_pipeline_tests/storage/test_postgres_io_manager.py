@@ -7,9 +7,10 @@ import pandas as pd
 import psycopg
 import pytest
 
+from digest_pipeline.defs.storage.errors import WarehouseUnavailable
 from digest_pipeline.defs.storage.postgres import (
+    ConnectPolicy,
     PostgresWarehouseIOManager,
-    WarehouseUnavailable,
     connect_postgres,
     to_pyformat,
 )
@@ -279,7 +280,7 @@ def test_warehouse_api_is_the_same_on_postgres(postgres_url):
 def test_the_connection_is_retried_then_fails_with_one_clear_line():
     url = "postgresql://digest:s3cret-pw@127.0.0.1:1/warehouse"
     with pytest.raises(WarehouseUnavailable) as info:
-        connect_postgres(url, attempts=2, wait_seconds=0.05)
+        connect_postgres(url, ConnectPolicy(attempts=2, wait_seconds=0.05))
     message = str(info.value)
     assert "digest@127.0.0.1:1/warehouse" in message and "2 attempt(s)" in message
     assert "s3cret" not in message

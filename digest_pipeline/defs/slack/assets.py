@@ -21,7 +21,7 @@ from digest_pipeline.defs.slack.extract import (
     workspace_url,
 )
 from digest_pipeline.defs.slack.models import SlackApi, SlackCallError
-from digest_pipeline.defs.slack.resources import SlackSource
+from digest_pipeline.defs.slack.resources import SlackSource, slack_failure
 from digest_pipeline.defs.slack.validate import is_slack_id
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
@@ -131,14 +131,6 @@ def _with_valid_ids(
     return kept, refused
 
 
-def _slack_failure(e: SlackCallError) -> dg.Failure:
-    if e.is_auth_error:
-        return dg.Failure(
-            f"Slack rejected the bot token ({e.error}): check SLACK_BOT_TOKEN and the app's install"
-        )
-    return dg.Failure(str(e))
-
-
 @dg.asset(
     group_name="extract",
     kinds={"slack", "duckdb"},
@@ -154,7 +146,7 @@ def slack_channels(
         channels = list_channels(api, slack.page_limit)
         url = workspace_url(api)
     except SlackCallError as e:
-        raise _slack_failure(e) from e
+        raise slack_failure(e) from e
     channels, refused = _with_valid_ids(channels, "channel", context.log)
     frame = channel_rows(channels, slack, url, datetime.now(UTC), last_reads(warehouse))
     skipped = frame.loc[~frame["selected"], "skip_reason"].value_counts().to_dict()
@@ -240,7 +232,7 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
     try:
         members = list_users(api, slack.page_limit)
     except SlackCallError as e:
-        raise _slack_failure(e) from e
+        raise slack_failure(e) from e
     members, refused = _with_valid_ids(members, "user", context.log)
     rows = []
     for m in members:
@@ -308,7 +300,7 @@ def raw_messages(
             own=own,
         )
     except SlackCallError as e:
-        raise _slack_failure(e) from e
+        raise slack_failure(e) from e
     seconds = time.perf_counter() - began
     frame = raw_frame(result.messages, slack.kind, extracted_at)
     result.messages.clear()  # the payloads now live in the frame only

@@ -22,7 +22,26 @@ from digest_pipeline.defs.slack.extract import (
     LIST_PAGE_LIMIT,
     ChannelSelection,
 )
-from digest_pipeline.defs.slack.models import ApiStats, SlackApi
+from digest_pipeline.defs.slack.models import AUTH_ERRORS, ApiStats, SlackApi, SlackCallError
+
+# Errors that no wait fixes: a rejected token, or a scope the app was not granted. A step failing
+# with one is not retried (neither the asset's RetryPolicy nor a run retry): someone must act.
+PERMANENT_ERRORS = AUTH_ERRORS | {"missing_scope"}
+
+
+def slack_failure(e: SlackCallError) -> dg.Failure:
+    """The step failure for a Slack error that stops an asset; permanent errors are final."""
+    if e.is_auth_error:
+        return dg.Failure(
+            f"Slack rejected the bot token ({e.error}): check SLACK_BOT_TOKEN and the app's"
+            " install",
+            allow_retries=False,
+        )
+    if e.error in PERMANENT_ERRORS:
+        return dg.Failure(
+            f"{e}: add the scope to the Slack app and reinstall it", allow_retries=False
+        )
+    return dg.Failure(str(e))
 
 
 @lru_cache(maxsize=4)

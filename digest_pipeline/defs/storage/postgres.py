@@ -15,11 +15,13 @@ and then both inserting. DDL (first write, new columns) takes one more lock, bec
 from __future__ import annotations
 
 import json
+import math
 import re
 import struct
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -39,6 +41,14 @@ from psycopg.types.json import set_json_dumps
 from psycopg.types.string import TextLoader
 from pydantic import Field
 
+from digest_pipeline.defs.storage.errors import (
+    WarehouseError,
+    WarehouseUnavailable,
+    check_database_url,
+    describe_url,
+    warehouse_failure,
+)
+from digest_pipeline.defs.storage.lifeline import exit_with_parent
 from digest_pipeline.defs.storage.schema import (
     declared_columns,
     display_select,
@@ -46,8 +56,77 @@ from digest_pipeline.defs.storage.schema import (
     quote_ident,
 )
 
-CONNECT_ATTEMPTS = 30
+# A warehouse that does not answer fails a step within seconds, not minutes: three attempts, 2 s
+# apart, all within 10 s (a server restart or a fail-over). Container entrypoints wait longer
+# (see main()). Every value can be set on the resources.
+CONNECT_ATTEMPTS = 3
 CONNECT_WAIT_SECONDS = 2.0
+CONNECT_BUDGET_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 5  # per attempt; libpq's minimum is 2
+# Session limits on every warehouse connection. A writer waiting for a table's advisory lock
+# gives up after LOCK_TIMEOUT (a day's reconcile holds it for seconds; five minutes is a stuck
+# holder); a session idle inside a transaction (a hung or orphaned worker) is ended by the server,
+# releasing its locks. No statement_timeout: a backfill's COPY may rightly take many minutes.
+LOCK_TIMEOUT_SECONDS = 300
+IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 120
+# The server probes an idle client's socket after 60 s, so a vanished host's session ends in
+# ~2 minutes rather than the kernel's default two hours.
+TCP_KEEPALIVES = {
+    "tcp_keepalives_idle": "60",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "6",
+}
+# The entrypoint wait (python -m digest_pipeline.defs.storage.postgres): a database container
+# starting alongside may take a minute.
+ENTRYPOINT_ATTEMPTS = 30
+
+# libpq errors no retry fixes: the server answered and said no, or an option cannot work.
+_FINAL_CONNECT_ERRORS = (
+    "authentication failed",
+    "does not exist",
+    "no pg_hba.conf entry",
+    "password is required",
+    "invalid connection option",
+    "invalid integer value",
+    "invalid sslmode value",
+)
+
+
+@dataclass(frozen=True)
+class ConnectPolicy:
+    """How to connect: the retry budget and the session limits (see the constants above)."""
+
+    attempts: int = CONNECT_ATTEMPTS
+    wait_seconds: float = CONNECT_WAIT_SECONDS
+    budget_seconds: float = CONNECT_BUDGET_SECONDS
+    lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS
+    idle_in_transaction_timeout_seconds: float = IDLE_IN_TRANSACTION_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ConnectPolicy:
+        """From a resource's config (fields ``connect_attempts``, ``lock_timeout_seconds``, …)."""
+        default = cls()
+        return cls(
+            attempts=config.get("connect_attempts", default.attempts),
+            wait_seconds=config.get("connect_wait_seconds", default.wait_seconds),
+            budget_seconds=config.get("connect_budget_seconds", default.budget_seconds),
+            lock_timeout_seconds=config.get("lock_timeout_seconds", default.lock_timeout_seconds),
+            idle_in_transaction_timeout_seconds=config.get(
+                "idle_in_transaction_timeout_seconds", default.idle_in_transaction_timeout_seconds
+            ),
+        )
+
+    def session_settings(self) -> dict[str, str]:
+        """``SET`` values for a new session (milliseconds; 0 turns a limit off)."""
+        return {
+            "TimeZone": "UTC",
+            "lock_timeout": f"{round(self.lock_timeout_seconds * 1000)}ms",
+            "idle_in_transaction_session_timeout": (
+                f"{round(self.idle_in_transaction_timeout_seconds * 1000)}ms"
+            ),
+            **TCP_KEEPALIVES,
+        }
+
 
 # Declared (DuckDB-spelled) column types and their PostgreSQL equivalents.
 PG_TYPES = {
@@ -68,10 +147,6 @@ PG_TYPES = {
 _DDL_LOCK = "digest:ddl"
 
 
-class WarehouseUnavailable(dg.Failure):
-    """The warehouse database did not answer; the message names host, port and database only."""
-
-
 def pg_type(declared: str) -> str:
     """The PostgreSQL type for a declared column type; a one-line error for anything unknown."""
     key = declared.strip().upper()
@@ -82,59 +157,100 @@ def pg_type(declared: str) -> str:
     return PG_TYPES[key]
 
 
-def describe_url(url: str) -> str:
-    """``user@host:port/db`` from a connection URL — never the password."""
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "an unparseable DATABASE_URL"
-    user = f"{info['user']}@" if info.get("user") else ""
-    host = info.get("host") or "localhost"
-    return f"{user}{host}:{info.get('port') or 5432}/{info.get('dbname') or '(default)'}"
-
-
 def connect_postgres(
     url: str,
+    policy: ConnectPolicy = ConnectPolicy(),
     *,
-    attempts: int = CONNECT_ATTEMPTS,
-    wait_seconds: float = CONNECT_WAIT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> psycopg.Connection:
-    """Connect, retrying while the server starts or is unreachable (``attempts``, ``wait`` apart).
+    """Connect within ``policy``'s budget and set its session limits.
 
-    Authentication failures are not retried. Errors name the server, never the password.
+    A malformed URL fails before any attempt, a rejected login after the first; both raise
+    :class:`WarehouseConfigError` / :class:`WarehouseUnavailable`, which Dagster does not retry.
+    Errors name ``user@host:port/db``, never the password, and chain no driver exception.
     """
-    last: Exception | None = None
-    for attempt in range(1, max(attempts, 1) + 1):
+    check_database_url(url)
+    failure: WarehouseError | None = None
+    began = clock()
+    deadline = began + policy.budget_seconds
+    attempts = max(policy.attempts, 1)
+    for attempt in range(1, attempts + 1):
+        remaining = max(deadline - clock(), 0.0)
+        timeout = max(2, min(CONNECT_TIMEOUT_SECONDS, math.ceil(remaining)))
         try:
             # Autocommit: transactions are explicit ``conn.transaction()`` blocks.
-            conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except psycopg.OperationalError as e:
-            last = e
-            if "authentication failed" in str(e) or attempt >= attempts:
+            conn = psycopg.connect(url, autocommit=True, connect_timeout=timeout)
+        except psycopg.Error as e:
+            final = any(text in str(e) for text in _FINAL_CONNECT_ERRORS)
+            spent = clock() - began
+            if final or attempt >= attempts or clock() + policy.wait_seconds >= deadline:
+                failure = warehouse_failure(
+                    e,
+                    url,
+                    f"PostgreSQL warehouse {describe_url(url)} "
+                    + (
+                        "refused the connection"
+                        if final
+                        else f"is not reachable after {attempt} attempt(s) in {spent:.0f} s"
+                    )
+                    + " (check DATABASE_URL and that the server is up)",
+                    WarehouseUnavailable,
+                )
                 break
-            time.sleep(wait_seconds)
+            sleep(policy.wait_seconds)
             continue
-        conn.execute("SET TIME ZONE 'UTC'")
-        # JSON columns come back as their text, as DuckDB returns them.
-        conn.adapters.register_loader("jsonb", TextLoader)
-        conn.adapters.register_loader("json", TextLoader)
+        try:
+            _configure_session(conn, policy)
+        except psycopg.Error as e:
+            conn.close()
+            failure = warehouse_failure(e, url, f"Setting up a session on {describe_url(url)}")
+            break
         return conn
-    reason = str(last).strip().splitlines()[0] if last else "unknown error"
-    raise WarehouseUnavailable(
-        f"PostgreSQL warehouse {describe_url(url)} is not reachable after {attempts} attempt(s)"
-        f" {wait_seconds:g} s apart: {reason}. Check DATABASE_URL and that the server is up."
-    ) from last
+    assert failure is not None
+    raise failure  # outside the except block: the driver's exception is not chained
+
+
+def _configure_session(conn: psycopg.Connection, policy: ConnectPolicy) -> None:
+    settings = policy.session_settings()
+    if conn.info.server_version >= 140000:
+        # A long statement notices a client that went away (PostgreSQL 14+).
+        settings["client_connection_check_interval"] = "10s"
+    conn.execute(
+        "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings),
+        [value for pair in settings.items() for value in pair],
+    )
+    # JSON columns come back as their text, as DuckDB returns them.
+    conn.adapters.register_loader("jsonb", TextLoader)
+    conn.adapters.register_loader("json", TextLoader)
 
 
 @contextmanager
-def transaction(url: str, **kwargs: Any) -> Iterator[psycopg.Connection]:
-    """One transaction: committed when the block ends, rolled back on any error."""
-    conn = connect_postgres(url, **kwargs)
+def transaction(url: str, policy: ConnectPolicy = ConnectPolicy()) -> Iterator[psycopg.Connection]:
+    """One transaction: committed when the block ends, rolled back on any error.
+
+    Driver errors inside the block come out as :class:`WarehouseQueryError` with a redacted
+    message (a lock wait past ``lock_timeout`` says so); other exceptions pass unchanged.
+    """
+    conn = connect_postgres(url, policy)
+    failure: WarehouseError | None = None
     try:
         with conn.transaction():
             yield conn
+    except psycopg.errors.LockNotAvailable as e:
+        failure = warehouse_failure(
+            e,
+            url,
+            f"Gave up waiting {policy.lock_timeout_seconds:g} s (lock_timeout) for a lock on the"
+            " warehouse: another writer, or a dead session, holds it (docs/runbook.md, 'A stuck"
+            " run')",
+        )
+    except psycopg.Error as e:
+        failure = warehouse_failure(e, url, f"Warehouse statement failed on {describe_url(url)}")
     finally:
         conn.close()
+    if failure is not None:
+        raise failure
 
 
 # --- SQL with ``?`` placeholders, as DuckDB takes them -------------------------------------------
@@ -447,11 +563,7 @@ class PostgresWarehouseClient(DbClient):
         context: dg.OutputContext | dg.InputContext, table_slice: TableSlice
     ) -> Iterator[psycopg.Connection]:
         config = context.resource_config
-        with transaction(
-            config["database_url"],
-            attempts=config.get("connect_attempts", CONNECT_ATTEMPTS),
-            wait_seconds=config.get("connect_wait_seconds", CONNECT_WAIT_SECONDS),
-        ) as conn:
+        with transaction(config["database_url"], ConnectPolicy.from_config(config)) as conn:
             yield conn
 
 
@@ -496,7 +608,39 @@ class PostgresPandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
         return [pd.DataFrame]
 
 
-class PostgresWarehouseIOManager(dg.ConfigurableIOManagerFactory):
+class PostgresConnectionConfig(dg.Config):
+    """The connection budget and session limits, the same fields on both warehouse resources."""
+
+    connect_attempts: int = Field(
+        default=CONNECT_ATTEMPTS, ge=1, description="Connection attempts before failing"
+    )
+    connect_wait_seconds: float = Field(
+        default=CONNECT_WAIT_SECONDS, ge=0, description="Seconds between connection attempts"
+    )
+    connect_budget_seconds: float = Field(
+        default=CONNECT_BUDGET_SECONDS, gt=0, description="Seconds all attempts may take"
+    )
+    lock_timeout_seconds: float = Field(
+        default=LOCK_TIMEOUT_SECONDS, ge=0, description="A lock wait fails after this (0: never)"
+    )
+    idle_in_transaction_timeout_seconds: float = Field(
+        default=IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+        ge=0,
+        description="The server ends a session idle in a transaction this long (0: never)",
+    )
+
+    @property
+    def connect_policy(self) -> ConnectPolicy:
+        return ConnectPolicy(
+            attempts=self.connect_attempts,
+            wait_seconds=self.connect_wait_seconds,
+            budget_seconds=self.connect_budget_seconds,
+            lock_timeout_seconds=self.lock_timeout_seconds,
+            idle_in_transaction_timeout_seconds=self.idle_in_transaction_timeout_seconds,
+        )
+
+
+class PostgresWarehouseIOManager(dg.ConfigurableIOManagerFactory, PostgresConnectionConfig):
     """Pandas DataFrames in PostgreSQL, one table per asset in schema ``digest``.
 
     Partitioned assets need ``partition_expr`` metadata (the timestamp column of the window).
@@ -504,18 +648,13 @@ class PostgresWarehouseIOManager(dg.ConfigurableIOManagerFactory):
 
     database_url: str = Field(description="PostgreSQL URL; bind with dg.EnvVar('DATABASE_URL')")
     schema_: str = Field(default="digest", alias="schema", description="Schema of the tables")
-    connect_attempts: int = Field(
-        default=CONNECT_ATTEMPTS, description="Connection attempts before failing"
-    )
-    connect_wait_seconds: float = Field(
-        default=CONNECT_WAIT_SECONDS, description="Seconds between connection attempts"
-    )
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler]:
         return [PostgresPandasWarehouseHandler()]
 
     def create_io_manager(self, context: dg.InitResourceContext) -> DbIOManager:
+        exit_with_parent()  # a step worker stops writing when its run worker dies
         return DbIOManager(
             db_client=PostgresWarehouseClient(),
             database="postgres",
@@ -526,11 +665,18 @@ class PostgresWarehouseIOManager(dg.ConfigurableIOManagerFactory):
         )
 
 
-def wait_for_postgres(
-    url: str, attempts: int = CONNECT_ATTEMPTS, wait_seconds: float = CONNECT_WAIT_SECONDS
-) -> str:
-    """Block until the server answers (for container entrypoints); returns its version."""
-    conn = connect_postgres(url, attempts=attempts, wait_seconds=wait_seconds)
+ENTRYPOINT_POLICY = ConnectPolicy(
+    attempts=ENTRYPOINT_ATTEMPTS,
+    wait_seconds=CONNECT_WAIT_SECONDS,
+    budget_seconds=ENTRYPOINT_ATTEMPTS * (CONNECT_WAIT_SECONDS + 1),
+)
+
+
+def wait_for_postgres(url: str, policy: ConnectPolicy = ENTRYPOINT_POLICY) -> str:
+    """Block until the server answers (for container entrypoints); returns its version.
+
+    A SQLAlchemy URL (``postgresql+psycopg2://``, as DAGSTER_POSTGRES_URL) is read as libpq's."""
+    conn = connect_postgres(re.sub(r"^postgres(?:ql)?\+\w+://", "postgresql://", url), policy)
     try:
         row = conn.execute("SHOW server_version").fetchone()
         return str(row[0]) if row else "unknown"
@@ -540,8 +686,8 @@ def wait_for_postgres(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m digest_pipeline.defs.storage.postgres [VAR …]``: wait for the servers named by
-    the environment variables (default DATABASE_URL), 30 attempts 2 s apart; for entrypoints
-    that start the webserver, the daemon or the code server only once the database answers."""
+    the environment variables (default DATABASE_URL), 30 attempts 2 s apart (at most 90 s); for
+    entrypoints that start the webserver, the daemon or the code server once the database is up."""
     import os
     import sys
 
@@ -553,7 +699,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         try:
             version = wait_for_postgres(url)
-        except WarehouseUnavailable as e:
+        except WarehouseError as e:
             sys.stderr.write(f"{name}: {e.description}\n")
             return 1
         sys.stderr.write(f"{name}: PostgreSQL {version} at {describe_url(url)} is up\n")

@@ -21,12 +21,13 @@ from pydantic import Field
 
 from digest_pipeline.defs.storage import postgres as pg
 from digest_pipeline.defs.storage.duckdb import connect_duckdb, ensure_table, qualified
+from digest_pipeline.defs.storage.lifeline import exit_with_parent
 from digest_pipeline.defs.storage.schema import quote_ident
 
 BACKENDS = ("duckdb", "postgres")
 
 
-class Warehouse(dg.ConfigurableResource):
+class Warehouse(dg.ConfigurableResource, pg.PostgresConnectionConfig):
     """The warehouse the I/O manager writes, opened for queries."""
 
     backend: str = Field(default="duckdb", description="duckdb or postgres")
@@ -35,12 +36,10 @@ class Warehouse(dg.ConfigurableResource):
         default=None, description="PostgreSQL URL (postgres); bind with dg.EnvVar('DATABASE_URL')"
     )
     schema_name: str = "digest"
-    connect_attempts: int = Field(
-        default=pg.CONNECT_ATTEMPTS, description="PostgreSQL connection attempts before failing"
-    )
-    connect_wait_seconds: float = Field(
-        default=pg.CONNECT_WAIT_SECONDS, description="Seconds between PostgreSQL attempts"
-    )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.backend == "postgres":
+            exit_with_parent()  # a step worker stops writing when its run worker dies
 
     @property
     def is_postgres(self) -> bool:
@@ -61,11 +60,7 @@ class Warehouse(dg.ConfigurableResource):
         """A PostgreSQL connection in one transaction (PostgreSQL backend only)."""
         if not self.is_postgres or not self.database_url:
             raise dg.Failure("Warehouse.pg_transaction() needs backend='postgres' and DATABASE_URL")
-        with pg.transaction(
-            self.database_url,
-            attempts=self.connect_attempts,
-            wait_seconds=self.connect_wait_seconds,
-        ) as conn:
+        with pg.transaction(self.database_url, self.connect_policy) as conn:
             yield conn
 
     def table_exists(self, name: str) -> bool:
