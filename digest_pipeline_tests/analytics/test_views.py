@@ -50,40 +50,43 @@ ROWS = [
 ]
 
 
-def _tables() -> dict[str, tuple[pd.DataFrame, dg.TableSchema, list[str]]]:
+def _tables(
+    rows: list[tuple] | None = None,
+) -> dict[str, tuple[pd.DataFrame, dg.TableSchema, list[str]]]:
+    rows = ROWS if rows is None else rows
     base = pd.Timestamp("2026-03-10 09:00", tz="UTC")
     names = {"C1": "supply-chain", "C2": "logistics"}
     messages = pd.DataFrame(
         {
-            "id": [r[0] for r in ROWS],
-            "channel_id": [r[1] for r in ROWS],
-            "channel": [names[r[1]] for r in ROWS],
+            "id": [r[0] for r in rows],
+            "channel_id": [r[1] for r in rows],
+            "channel": [names[r[1]] for r in rows],
             "user_id": "U1",
             "user": "dana",
-            "timestamp": [base + pd.Timedelta(minutes=r[2]) for r in ROWS],
-            "content": [r[4] for r in ROWS],
-            "message_type": ["reply" if r[3] else "message" for r in ROWS],
-            "urgency": [r[5] for r in ROWS],
+            "timestamp": [base + pd.Timedelta(minutes=r[2]) for r in rows],
+            "content": [r[4] for r in rows],
+            "message_type": ["reply" if r[3] else "message" for r in rows],
+            "urgency": [r[5] for r in rows],
             "category": "supply_chain",
             "sentiment_score": -0.5,
             "priority_level": 3,
-            "is_reply": [r[3] is not None for r in ROWS],
-            "parent_id": [r[3] for r in ROWS],
-            "permalink": [f"https://example.slack.com/{r[0]}" for r in ROWS],
+            "is_reply": [r[3] is not None for r in rows],
+            "parent_id": [r[3] for r in rows],
+            "permalink": [f"https://example.slack.com/{r[0]}" for r in rows],
         }
     )
     risks = pd.DataFrame(
         {
-            "id": ["risk:" + r[0] for r in ROWS],
-            "message_id": [r[0] for r in ROWS],
-            "channel_id": [r[1] for r in ROWS],
+            "id": ["risk:" + r[0] for r in rows],
+            "message_id": [r[0] for r in rows],
+            "channel_id": [r[1] for r in rows],
             "message_timestamp": messages["timestamp"],
-            "risk_level": [r[6] for r in ROWS],
+            "risk_level": [r[6] for r in rows],
             "risk_category": "supply_chain",
-            "description": [f"risk of {r[0]}" for r in ROWS],
+            "description": [f"risk of {r[0]}" for r in rows],
             "confidence_score": 0.8,
             "mitigation_suggestions": '["call the supplier"]',
-            "requires_attention": [r[6] in ("high", "critical") for r in ROWS],
+            "requires_attention": [r[6] in ("high", "critical") for r in rows],
         }
     )
     channels = pd.DataFrame(
@@ -180,6 +183,30 @@ def test_channel_stats_answer_the_stats_endpoint(warehouse):
 def test_views_are_replaced_when_materialized_again(warehouse):
     assert dg.materialize([analyst_views], resources={"warehouse": warehouse}).success
     assert len(warehouse.query("SELECT * FROM {schema}.v_open_risks")) == 2
+
+
+def test_a_thread_closed_before_some_chatter_is_not_open_and_the_digest_agrees(tmp_path):
+    rows = [
+        ("C1:1", "C1", 0, None, "Line 2 down", "high", "high"),
+        ("C1:2", "C1", 10, "C1:1", "Fixed, line is back up", "low", "low"),
+        ("C1:3", "C1", 20, "C1:1", "nice!", "low", "low"),  # does not reopen it
+        ("C1:4", "C1", 30, None, "Customs hold on lot 9", "high", "high"),
+        ("C1:5", "C1", 40, "C1:4", "Released this morning", "low", "low"),
+        ("C1:6", "C1", 50, "C1:4", "held again at the port", "high", "high"),  # reopens it
+    ]
+    warehouse = Warehouse(duckdb_path=str(tmp_path / "digest.duckdb"))
+    for table, (frame, schema, key) in _tables(rows).items():
+        warehouse.replace_rows(table, frame, key=key, schema=schema)
+    assert dg.materialize([analyst_views], resources={"warehouse": warehouse}).success
+    open_risks = warehouse.query("SELECT thread_id FROM {schema}.v_open_risks")
+    assert open_risks["thread_id"].tolist() == ["C1:4"]
+    frame = warehouse.query(
+        "SELECT m.*, r.risk_level, r.risk_category, r.description, r.confidence_score,"
+        " r.requires_attention FROM {schema}.messages m JOIN {schema}.risk_assessments r"
+        " ON r.message_id = m.id"
+    )
+    resolved = build.resolved_threads(frame, set())
+    assert [(r["thread_id"], r["message_id"]) for r in resolved] == [("C1:1", "C1:2")]
 
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTED_QUERIES))

@@ -6,7 +6,7 @@ from digest_pipeline.defs.analytics.views import REQUIRED_TABLES, VIEWS, view_sq
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 # Bump when a view's SQL changes: the automation condition re-creates the views on deploy.
-VIEWS_VERSION = "1"
+VIEWS_VERSION = "2"
 
 # Create the views once the tables exist (the first time an upstream table is written), and again
 # whenever their SQL changes; never on every hourly run.

@@ -3,7 +3,7 @@
 They answer what the original system's HTTP API answered, in plain SQL:
 
 * ``v_open_risks`` — ``/api/risk-assessment``: one row per thread still at risk (medium or above,
-  not resolved by its latest message), with its most severe message;
+  not closed by a low message after its last risky one), with its most severe message;
 * ``v_latest_messages`` — ``/api/messages/latest``: messages with their assessment, to filter by
   channel, urgency, category and order by ``timestamp``;
 * ``v_risk_summary`` — risk counts per UTC day, channel, level and category;
@@ -15,7 +15,7 @@ table names are unqualified and resolve in the views' own schema.
 
 from dataclasses import dataclass
 
-# The words that mark a thread's latest message as a resolution, as the digest uses them
+# The words that mark a low message as closing its thread, as the digest uses them
 # (digest/build.py). A test keeps the two lists equal.
 RESOLUTION_WORDS = (
     "resolved",
@@ -69,8 +69,8 @@ LEFT JOIN risk_assessments AS r ON r.message_id = m.id
 
 V_OPEN_RISKS = View(
     "v_open_risks",
-    "Threads still at risk: their most severe message (medium or above), unless the thread's "
-    "latest message resolves it. One row per thread.",
+    "Threads still at risk: their most severe message (medium or above), unless a low message "
+    "after the thread's last risky one says it is over. One row per thread.",
     f"""
 WITH assessed AS (
     SELECT m.id AS message_id, COALESCE(m.parent_id, m.id) AS thread_id, m.channel_id,
@@ -88,12 +88,15 @@ ranked AS (
            count(*) OVER (PARTITION BY thread_id) AS thread_messages,
            max("timestamp") OVER (PARTITION BY thread_id) AS last_activity_at,
            min(CASE WHEN risk_rank >= 2 THEN "timestamp" END)
-               OVER (PARTITION BY thread_id) AS first_flagged_at
+               OVER (PARTITION BY thread_id) AS first_flagged_at,
+           max(CASE WHEN risk_rank >= 2 THEN "timestamp" END)
+               OVER (PARTITION BY thread_id) AS last_flagged_at
     FROM assessed AS a
 ),
-latest AS (
-    SELECT thread_id, risk_rank AS latest_rank, content AS latest_content
-    FROM ranked WHERE recency_order = 1
+closed AS (
+    -- A low message saying it is over, after the last risky one ("Nice!" may follow it).
+    SELECT DISTINCT thread_id FROM ranked AS c
+    WHERE c.risk_rank = 1 AND c."timestamp" > c.last_flagged_at AND {{resolved}}
 )
 SELECT k.thread_id, k.channel_id, k.channel, k.risk_level, k.risk_rank, k.risk_category,
        k.description, k.confidence_score, k.requires_attention, k.mitigation_suggestions,
@@ -101,10 +104,9 @@ SELECT k.thread_id, k.channel_id, k.channel, k.risk_level, k.risk_rank, k.risk_c
        k."user" || COALESCE(', ' || NULLIF(u.title, ''), '') AS raised_by,
        k."timestamp" AS raised_at, k.first_flagged_at, k.last_activity_at, k.thread_messages
 FROM ranked AS k
-JOIN latest AS l ON l.thread_id = k.thread_id
 LEFT JOIN slack_users AS u ON u.user_id = k.user_id
 WHERE k.severity_order = 1 AND k.risk_rank >= 2
-  AND NOT (l.latest_rank = 1 AND {{resolved}})
+  AND k.thread_id NOT IN (SELECT thread_id FROM closed)
 """,
 )
 
@@ -166,4 +168,4 @@ REQUIRED_TABLES = ("slack_channels", "slack_users", "messages", "risk_assessment
 
 def view_sql(view: View, backend: str) -> str:
     """The view's SELECT for ``backend`` (``duckdb`` or ``postgres``)."""
-    return view.sql.replace("{resolved}", _resolved("l.latest_content", backend)).strip()
+    return view.sql.replace("{resolved}", _resolved("c.content", backend)).strip()

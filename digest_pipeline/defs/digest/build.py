@@ -265,29 +265,38 @@ def _owner(
 
 
 def resolved_threads(frame: pd.DataFrame, earlier_risky: set[str]) -> list[dict[str, Any]]:
-    """Threads that were risky and whose latest message says the problem is over."""
+    """Threads that were risky and that a message closed: a low message saying the problem is
+    over ("Line is back up", "Customs released the shipment"), followed by nothing worse than low
+    (the "Nice!" and ":tada:" after a fix do not reopen it); or a ✅ on the digest line."""
     if frame.empty:
         return []
     out = []
     for thread_id, messages in _threads(frame).items():
         last = messages[-1]
         marked = _truthy(last.get("feedback_resolved"))  # ✅ on a digest line (feedback.py)
-        said = last["risk_level"] == "low" and _RESOLVED.search(str(last["content"]))
-        if not (marked or said):
+        closer = None
+        for message in reversed(messages):  # the trailing low messages, latest first
+            if message["risk_level"] != "low":
+                break
+            if _RESOLVED.search(str(message["content"])):
+                closer = message
+                break
+        if not marked and closer is None:
             continue
         risky_here = len(messages) > 1 and any(
             _level_rank(m["risk_level"]) >= LEVEL_RANK["medium"] for m in messages
         )
         if thread_id in earlier_risky or risky_here or marked:
+            shown = closer if closer is not None else last
             out.append(
                 {
                     "thread_id": thread_id,
-                    "message_id": last["id"],
-                    "channel_id": last["channel_id"],
-                    "channel": last["channel"],
-                    "user": last["user"],
-                    "permalink": last["permalink"],
-                    "text": quote(last["content"], 160),
+                    "message_id": shown["id"],
+                    "channel_id": shown["channel_id"],
+                    "channel": shown["channel"],
+                    "user": shown["user"],
+                    "permalink": shown["permalink"],
+                    "text": quote(shown["content"], 160),
                 }
             )
     return out
