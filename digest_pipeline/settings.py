@@ -26,7 +26,7 @@ SCORERS = ("auto", "model", "llm", "rules")
 RATE_TIERS = ("tier3", "strict")
 
 DEFAULT_START_DATE = "2026-01-01"
-DEFAULT_DUCKDB_PATH = "data/digest.duckdb"
+DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_MODEL_DIR = "data/models"
 DEFAULT_LLM_MODEL = "gpt-4.1-mini"
 LLM_MODES = ("sync", "batch")

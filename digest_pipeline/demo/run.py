@@ -1,7 +1,7 @@
 """``digest-demo``: run the main job over recent days and print the daily digest.
 
 Materializes the whole pipeline hour by hour (the same ``hourly_digest_job`` the schedule runs),
-then the daily digests, into the configured warehouse (``data/digest.duckdb`` by default). Shows
+then the daily digests, into the configured warehouse (``data/warehouse.duckdb`` by default). Shows
 one progress line per partition instead of Dagster's debug logs; the full event log is in the UI
 (``dagster dev``) when ``DAGSTER_HOME`` is set, as the Makefile does.
 """
@@ -161,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         " hourly_digest, daily_digest\n"
         "Query them from Python:\n"
         f"  .venv/bin/python -c \"import duckdb; c = duckdb.connect('{settings.duckdb_path}',"
-        " read_only=True); c.execute('USE digest.digest');"
-        " c.sql('SELECT risk_level, count(*) FROM risk_assessments GROUP BY ALL').show()\"\n"
+        " read_only=True);"
+        " c.sql('SELECT risk_level, count(*) FROM digest.risk_assessments GROUP BY ALL').show()\"\n"
         "Open the UI: make dev  (http://127.0.0.1:3000)"
     )
     return 0

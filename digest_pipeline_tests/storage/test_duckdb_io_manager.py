@@ -190,3 +190,21 @@ def test_a_failure_after_the_delete_leaves_the_previous_partition(duckdb_path):
     assert not result.success
     assert _count(duckdb_path, "SELECT count(DISTINCT id) FROM digest.digest.events") == 12
     assert _count(duckdb_path, "SELECT count(*) FROM digest.digest.events") == 12
+
+
+def test_the_table_name_the_ui_shows_pastes_into_duckdb_as_written(tmp_path):
+    from digest_pipeline.settings import DEFAULT_DUCKDB_PATH
+
+    assert DEFAULT_DUCKDB_PATH == "data/warehouse.duckdb"  # not named after the schema
+    path = str(tmp_path / "warehouse.duckdb")
+    asset = _events_asset(lambda key: _rows(key.replace("-00:00", " 00:00"), 3))
+    result = dg.materialize(
+        [asset],
+        partition_key="2026-01-01-00:00",
+        resources={"io_manager": DuckDBWarehouseIOManager(database=path, schema="digest")},
+    )
+    event = result.asset_materializations_for_node("events")[0]
+    table = event.metadata["dagster/table_name"].value
+    assert table == "digest.events"
+    with duckdb.connect(path, read_only=True) as conn:  # as an analyst would, no USE
+        assert conn.sql(f"SELECT count(*) FROM {table}").fetchall() == [(3,)]

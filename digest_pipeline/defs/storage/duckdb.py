@@ -69,8 +69,9 @@ def connect_duckdb(path: str, *, read_only: bool = False) -> Iterator[duckdb.Duc
 
 
 def qualified(conn: duckdb.DuckDBPyConnection, schema: str, table: str | None = None) -> str:
-    """``"catalog"."schema"[."table"]``: a file named digest.duckdb makes a catalog "digest" that
-    a bare ``digest.table`` would be ambiguous with."""
+    """``"catalog"."schema"[."table"]``: exact whatever the file is named (a file named
+    digest.duckdb makes a catalog "digest" that a bare ``digest.table`` would be ambiguous with;
+    the default file is ``data/warehouse.duckdb``, so users can write ``digest.table``)."""
     row = conn.execute("SELECT current_database()").fetchall()[0]
     catalog = quote_ident(str(row[0])) if row else None
     parts = [p for p in (catalog, quote_ident(schema), table and quote_ident(table)) if p]
@@ -78,6 +79,12 @@ def qualified(conn: duckdb.DuckDBPyConnection, schema: str, table: str | None = 
 
 
 class DuckDBWarehouseClient(DbClient):
+    @staticmethod
+    def get_table_name(table_slice: TableSlice) -> str:
+        """``schema.table`` as the UI shows it: it pastes unchanged into the DuckDB CLI, Python
+        and psql (the default DuckDB file is not named after the schema, see settings)."""
+        return f"{table_slice.schema}.{table_slice.table}"
+
     @staticmethod
     def delete_table_slice(
         context: dg.OutputContext, table_slice: TableSlice, connection: duckdb.DuckDBPyConnection

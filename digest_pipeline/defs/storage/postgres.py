@@ -534,6 +534,12 @@ def fetch_frame(conn: psycopg.Connection, sql: str, params: Sequence[Any] = ()) 
 
 class PostgresWarehouseClient(DbClient):
     @staticmethod
+    def get_table_name(table_slice: TableSlice) -> str:
+        """``schema.table`` as the UI shows it: it pastes unchanged into the DuckDB CLI, Python
+        and psql (the default DuckDB file is not named after the schema, see settings)."""
+        return f"{table_slice.schema}.{table_slice.table}"
+
+    @staticmethod
     def delete_table_slice(
         context: dg.OutputContext, table_slice: TableSlice, connection: psycopg.Connection
     ) -> None:

@@ -31,7 +31,7 @@ class Warehouse(dg.ConfigurableResource, pg.PostgresConnectionConfig):
     """The warehouse the I/O manager writes, opened for queries."""
 
     backend: str = Field(default="duckdb", description="duckdb or postgres")
-    duckdb_path: str = "data/digest.duckdb"
+    duckdb_path: str = "data/warehouse.duckdb"
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL (postgres); bind with dg.EnvVar('DATABASE_URL')"
     )
