@@ -149,6 +149,7 @@ class Settings:
     slack_rate_tier: str = "tier3"
     thread_lookback_days: int = 14
     include_bots: bool = True
+    auto_join: bool = False
     scorer: str = "auto"
     labels_path: str | None = None
     model_dir: str = ""  # empty: models/ next to the DuckDB file, or data/models
@@ -186,6 +187,14 @@ class Settings:
         if self.warehouse == "duckdb":
             return str(Path(self.duckdb_path).parent / "models")
         return DEFAULT_MODEL_DIR
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """A true/false variable (unset: false); anything else is a one-line error."""
+    raw = (env.get(name) or "false").strip().lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name}={raw!r} is not valid; use true or false")
+    return raw in ("true", "1", "yes")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -261,6 +270,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         slack_rate_tier=_choice(env, "DIGEST_SLACK_RATE_TIER", RATE_TIERS, "tier3"),
         thread_lookback_days=_int(env, "DIGEST_THREAD_LOOKBACK_DAYS", 14, minimum=0),
         include_bots=include_bots in ("true", "1", "yes"),
+        auto_join=_flag(env, "DIGEST_AUTO_JOIN"),
         scorer=scorer,
         labels_path=labels_path,
         model_dir=env.get("DIGEST_MODEL_DIR") or "",

@@ -289,6 +289,7 @@ class FakeWorkspace:
         self.users: list[dict[str, Any]] = []
         self._messages: dict[str, dict[str, dict[str, Any]]] = {}
         self._read_errors: dict[str, str] = {}
+        self.join_error: str | None = None  # e.g. "missing_scope": every join fails with it
         self._lock = threading.Lock()
 
     # -- building the scenario -----------------------------------------------------------------
@@ -417,6 +418,8 @@ class FakeWorkspace:
                 return list_page(self.users, params, "members")
             if method == "conversations.list":
                 return self._list(params)
+            if method == "conversations.join":
+                return self._join(param_str(params, "channel") or "")
             if method in ("conversations.history", "conversations.replies"):
                 channel = self.channels.get(param_str(params, "channel") or "")
                 if channel is None:
@@ -429,6 +432,20 @@ class FakeWorkspace:
                     return self._history(channel["id"], params)
                 return self._thread(channel["id"], params)
             return error("unknown_method")
+
+    def _join(self, channel_id: str) -> dict[str, Any]:
+        """``conversations.join`` as Slack answers it: public channels only, one scope."""
+        if self.join_error:
+            return error(self.join_error)
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            return error("channel_not_found")
+        if channel["is_archived"]:
+            return error("is_archived")
+        if channel.get("is_private"):
+            return error("method_not_supported_for_channel_type")
+        channel["is_member"] = True
+        return {"ok": True, "channel": channel}
 
     def _list(self, params: Mapping[str, Any]) -> dict[str, Any]:
         types = conversation_types(params)

@@ -191,6 +191,50 @@ def test_an_unreadable_channel_is_skipped_counted_and_shown_in_slack_channels(
     ]
 
 
+def test_auto_join_joins_selected_public_channels_and_says_so_per_channel(
+    workspace: FakeWorkspace, server: FakeSlackServer, instance, duckdb_path: str
+) -> None:
+    workspace.add_channel("C002", "exec-private", is_private=True, is_member=False)
+    workspace.add_channel("C003", "random", is_member=False)
+    workspace.add_channel("C004", "old", is_member=False, is_archived=True)
+    workspace.post("C003", ts_at(H10 + timedelta(minutes=5)), "customs hold on lot 9")
+
+    # Off by default: nothing joined, C003 stays skipped.
+    run(duckdb_path, api_source(server), instance)
+    assert server.calls("conversations.join") == 0
+
+    run(duckdb_path, api_source(server, auto_join=True), instance)
+    channels = rows(
+        duckdb_path,
+        "SELECT channel_id, selected, is_member, join_outcome FROM slack_channels"
+        " ORDER BY channel_id",
+    )
+    assert channels == [
+        ("C001", True, True, None),
+        ("C002", False, False, None),  # private: a bot must be invited
+        ("C003", True, True, "joined"),
+        ("C004", False, False, None),  # archived
+    ]
+    assert server.calls("conversations.join") == 1
+    assert rows(duckdb_path, "SELECT content FROM messages WHERE channel_id = 'C003'") == [
+        ("customs hold on lot 9",)
+    ]
+
+
+def test_auto_join_without_the_scope_says_why_and_stops_trying(
+    workspace: FakeWorkspace, server: FakeSlackServer, instance, duckdb_path: str
+) -> None:
+    workspace.add_channel("C003", "random", is_member=False)
+    workspace.add_channel("C005", "ops", is_member=False)
+    workspace.join_error = "missing_scope"
+    result = run(duckdb_path, api_source(server, auto_join=True), instance)
+    assert server.calls("conversations.join") == 1  # the others would fail the same way
+    meta = result.asset_materializations_for_node("slack_channels")[-1].metadata
+    assert meta["channels_join_failed"].value == 1
+    outcome = rows(duckdb_path, "SELECT join_outcome FROM slack_channels WHERE channel_id='C003'")
+    assert outcome == [("join_failed: missing_scope",)]
+
+
 def test_a_revoked_token_fails_at_once_with_one_clear_line(
     server: FakeSlackServer, instance, duckdb_path: str
 ) -> None:

@@ -16,6 +16,7 @@ from digest_pipeline.defs.slack.extract import (
     Window,
     app_identity,
     extract_window,
+    join_channels,
     list_channels,
     list_users,
     workspace_url,
@@ -48,6 +49,11 @@ CHANNELS_SCHEMA = table_schema(
         "Last extraction of the channel: ok, a Slack error code, or NULL if never read",
     ),
     ("read_failed_method", "VARCHAR", "The method that failed on the last read"),
+    (
+        "join_outcome",
+        "VARCHAR",
+        "DIGEST_AUTO_JOIN's attempt in this listing: joined, join_failed: <Slack error>, or NULL",
+    ),
     ("read_at", "TIMESTAMPTZ", "When the channel was last read (UTC)"),
     ("workspace_url", "VARCHAR", "Workspace URL, for permalinks"),
     ("listed_at", "TIMESTAMPTZ", "When the channel list was read (UTC)"),
@@ -148,7 +154,14 @@ def slack_channels(
     except SlackCallError as e:
         raise slack_failure(e) from e
     channels, refused = _with_valid_ids(channels, "channel", context.log)
+    joins: dict[str, str] = {}
+    if slack.auto_join and slack.kind == "slack":
+        joins = join_channels(api, channels, slack.selection)
+        failed = {c: o for c, o in joins.items() if o != "joined"}
+        if failed:
+            context.log.warning(f"could not join {len(failed)} channel(s): {failed}")
     frame = channel_rows(channels, slack, url, datetime.now(UTC), last_reads(warehouse))
+    frame["join_outcome"] = frame["channel_id"].map(joins)
     skipped = frame.loc[~frame["selected"], "skip_reason"].value_counts().to_dict()
     unreadable = frame.loc[frame["selected"] & frame["skip_reason"].notna(), "skip_reason"]
     context.add_output_metadata(
@@ -159,6 +172,8 @@ def slack_channels(
             "channels_unreadable": {str(k): int(v) for k, v in unreadable.value_counts().items()},
             "channels_invalid_id": len(refused),
             "channels_invalid_id_list": refused[:_NAMED_SKIPS],
+            "channels_joined": sum(1 for o in joins.values() if o == "joined"),
+            "channels_join_failed": sum(1 for o in joins.values() if o != "joined"),
             **export_metadata(api, context.log),
             **api.stats.as_metadata(),
         }
@@ -210,6 +225,7 @@ def channel_rows(
                 "read_status": status,
                 "read_failed_method": read["failed_method"] if read else None,
                 "read_at": read["read_at"] if read else None,
+                "join_outcome": None,
                 "workspace_url": url,
                 "listed_at": listed_at,
             }

@@ -18,6 +18,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
         channels=list(settings.channels),
         exclude_channels=list(settings.exclude_channels),
         include_bots=settings.include_bots,
+        auto_join=settings.auto_join,
         thread_lookback_days=settings.thread_lookback_days,
         rate_tier=settings.slack_rate_tier,
         demo_seed=settings.demo_seed,

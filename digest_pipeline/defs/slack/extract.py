@@ -257,6 +257,40 @@ def list_channels(api: SlackApi, page_limit: int = LIST_PAGE_LIMIT) -> list[dict
     return list(paginate(api, "conversations.list", params, "channels"))
 
 
+MAX_JOINS_PER_RUN = 50  # conversations.join is Tier 3 (50+ a minute): one run's worth
+
+
+def join_channels(
+    api: SlackApi, channels: list[dict[str, Any]], selection: ChannelSelection
+) -> dict[str, str]:
+    """Join the selected public channels the bot is not in (``DIGEST_AUTO_JOIN``); marks the
+    joined ones as members in ``channels`` and returns each attempt's outcome by channel ID:
+    ``joined`` or ``join_failed: <error>``. A missing ``channels:join`` scope or a rejected token
+    stops the attempts at once (every other join would fail the same way)."""
+    outcomes: dict[str, str] = {}
+    for channel in channels:
+        if len(outcomes) >= MAX_JOINS_PER_RUN:
+            break
+        private = channel.get("is_private") or channel.get("is_group") or channel.get("is_im")
+        if private or selection.skip_reason(channel) != "not_in_channel":
+            continue
+        channel_id = slack_id(channel.get("id"))
+        if channel_id is None:
+            continue
+        try:
+            require_ok(
+                "conversations.join", api.call("conversations.join", {"channel": channel_id})
+            )
+        except SlackCallError as e:
+            outcomes[channel_id] = f"join_failed: {e.error}"
+            if e.is_auth_error or e.error == "missing_scope":
+                break
+            continue
+        channel["is_member"] = True
+        outcomes[channel_id] = "joined"
+    return outcomes
+
+
 def list_users(api: SlackApi, page_limit: int = LIST_PAGE_LIMIT) -> list[dict[str, Any]]:
     return list(paginate(api, "users.list", {"limit": page_limit}, "members"))
 

@@ -90,6 +90,11 @@ class SlackSource(dg.ConfigurableResource):
     include_archived: bool = False
     include_bots: bool = Field(default=True, description="Keep bot posts (marked) in messages.")
     thread_lookback_days: int = Field(default=14, ge=0)
+    auto_join: bool = Field(
+        default=False,
+        description="DIGEST_AUTO_JOIN: join selected public channels the bot is not in "
+        "(conversations.join, scope channels:join)",
+    )
     rate_tier: str = Field(default="tier3", description="tier3 or strict (see api.RATE_TIERS)")
     max_retries: int = Field(default=5, ge=0)
     demo_seed: int = 7
