@@ -72,3 +72,10 @@ def test_the_export_own_app_is_a_list_of_ids(tmp_path):
     )
     assert settings.export_own_app == ("U06DGST8B0T", "B06DGST8B0T")
     assert load_settings({"DIGEST_DUCKDB_PATH": path}).export_own_app == ()
+
+
+def test_auto_join_is_off_unless_asked_and_a_typo_is_an_error():
+    assert load_settings({}).auto_join is False
+    assert load_settings({"DIGEST_AUTO_JOIN": "true"}).auto_join is True
+    with pytest.raises(ConfigError, match="DIGEST_AUTO_JOIN"):
+        load_settings({"DIGEST_AUTO_JOIN": "sure"})
