@@ -48,6 +48,19 @@ def test_assets_have_groups_descriptions_schemas_and_partitions():
             assert node.backfill_policy == dg.BackfillPolicy.single_run()
 
 
+def test_every_column_the_ui_shows_has_a_description_it_can_render():
+    graph = build_defs(Settings(has_openai_key=True)).resolve_asset_graph()
+    for node in graph.asset_nodes:
+        schema = node.metadata.get("dagster/column_schema")
+        if schema is None:
+            continue
+        for column in schema.columns:
+            where = f"{node.key.to_user_string()}.{column.name}"
+            assert column.description and column.description.strip(), where
+            # The UI renders descriptions as Markdown: "<message id>" would vanish as a tag.
+            assert "<" not in column.description, where
+
+
 def test_hourly_partition_keys_follow_the_contract():
     node = defs.resolve_asset_graph().get(dg.AssetKey("raw_messages"))
     keys = node.partitions_def.get_partition_keys()

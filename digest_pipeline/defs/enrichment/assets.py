@@ -9,7 +9,7 @@ from digest_pipeline.defs.slack.resources import SlackSource
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 
 MESSAGES_SCHEMA = table_schema(
-    ("id", "VARCHAR", "<channel_id>:<ts> (key)"),
+    ("id", "VARCHAR", "channel ID:ts (key)"),
     ("channel_id", "VARCHAR", "Slack channel ID"),
     ("channel", "VARCHAR", "Channel name"),
     ("ts", "VARCHAR", "Slack ts, exact string"),

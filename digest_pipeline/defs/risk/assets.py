@@ -36,7 +36,7 @@ RULES_SCORER = "rules"
 RULES_VERSION = "rules-v1"
 
 RISK_SCHEMA = table_schema(
-    ("id", "VARCHAR", "risk:<message id> (key)"),
+    ("id", "VARCHAR", "'risk:' followed by the message ID (key)"),
     ("message_id", "VARCHAR", "messages.id of the assessed message"),
     ("channel_id", "VARCHAR", "Slack channel ID"),
     ("message_timestamp", "TIMESTAMPTZ", "When the message was posted; the partition column"),

@@ -59,7 +59,7 @@ FEEDBACK_SCHEMA = table_schema(
     ("source", "VARCHAR", "reaction (on a digest's reply in Slack) or file"),
     ("risk_level", "VARCHAR", "The level the verdict implies (more_serious: one above the line's)"),
     ("thread_id", "VARCHAR", "The message's thread (messages.id of its parent): resolved applies"),
-    ("source_ref", "VARCHAR", "Where it came from: <channel ID>:<ts> of the digest reply"),
+    ("source_ref", "VARCHAR", "Where it came from: the digest reply as channel ID:ts"),
 )
 
 

@@ -56,7 +56,7 @@ LABELS_SCHEMA = table_schema(
     ("weight", "DOUBLE", "Weight in training: 1 for people's labels, less for the LLM's"),
 )
 MODEL_SCHEMA = table_schema(
-    ("version", "VARCHAR", "rm-<hash of training rows, feature code and parameters> (key)"),
+    ("version", "VARCHAR", "'rm-' and a hash of training rows, feature code and parameters (key)"),
     ("trained_at", "TIMESTAMPTZ", "When this version was trained"),
     ("is_current", "BOOLEAN", "The version risk_assessments scores with"),
     ("training_rows", "BIGINT", "Labeled rows trained on"),

@@ -52,7 +52,8 @@ CHANNELS_SCHEMA = table_schema(
     (
         "join_outcome",
         "VARCHAR",
-        "DIGEST_AUTO_JOIN's attempt in this listing: joined, join_failed: <Slack error>, or NULL",
+        "DIGEST_AUTO_JOIN's attempt in this listing: joined, or join_failed: and the Slack "
+        "error; NULL when it did not try",
     ),
     ("read_at", "TIMESTAMPTZ", "When the channel was last read (UTC)"),
     ("workspace_url", "VARCHAR", "Workspace URL, for permalinks"),
