@@ -11,6 +11,7 @@ import contextlib
 import io
 import re
 import shutil
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 DOCUMENTED_PATH = "data/warehouse.duckdb"
 RUN_LANGUAGES = ("sql", "python")
 
-_FENCE = re.compile(r"^```(\S*)\s*$")
+_FENCE = re.compile(r"^(\s*)```(\S*)\s*$")  # indented too: blocks inside list items
 _NOT_RUN = re.compile(r"^<!--\s*not-run:(.*?)-->\s*$")
 
 
@@ -60,8 +61,8 @@ def extract_snippets(text: str, document: str) -> list[Snippet]:
             Snippet(
                 document=document,
                 line=index + 1,
-                language=opening.group(1).lower(),
-                code="\n".join(lines[index + 1 : end]) + "\n",
+                language=opening.group(2).lower(),
+                code=textwrap.dedent("\n".join(lines[index + 1 : end])) + "\n",
                 not_run_reason=marker.group(1).strip() if marker else None,
             )
         )
@@ -115,14 +116,17 @@ def test_blocks_are_found_with_their_language_line_and_marker():
     text = (
         "intro\n\n```sql\nSELECT 1;\n```\n\n<!-- not-run: needs a Slack token -->\n\n"
         "```python\nprint(1)\n```\n\n```bash\nmake demo\n```\n"
+        "\n1. In a list:\n\n   ```sql\n   SELECT 2;\n   ```\n"
     )
     snippets = extract_snippets(text, "x.md")
     assert [(s.line, s.language, s.not_run_reason) for s in snippets] == [
         (3, "sql", None),
         (9, "python", "needs a Slack token"),
         (13, "bash", None),
+        (19, "sql", None),
     ]
     assert snippets[0].code == "SELECT 1;\n"
+    assert snippets[-1].code == "SELECT 2;\n"
 
 
 def test_statements_split_on_semicolons_at_line_ends_and_comments_alone_are_dropped():
