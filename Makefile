@@ -49,11 +49,12 @@ lint: setup
 
 ## The Dagster UI on http://127.0.0.1:3000, its partitions starting on the first day `make demo` ran.
 ## Quiet: warnings and errors only. Run from $(DAGSTER_HOME), so the top-level dagster.yaml (the
-## template `make setup` copies there) is not mistaken for the instance's; `dagster dev` still
-## serves a code location as `dg dev` would (its supersession notice is silenced).
+## template `make setup` copies there) is not mistaken for the instance's; the project's .env is
+## loaded first, as `dagster dev` would from the project folder.
 dev: setup
 	@echo "Dagster UI: http://127.0.0.1:3000 (Ctrl-C to stop)"
-	@cd $(DAGSTER_HOME) && PYTHONWARNINGS=ignore::FutureWarning \
+	@set -a; [ ! -f .env ] || . ./.env; set +a; \
+	cd $(DAGSTER_HOME) && PYTHONWARNINGS=ignore::FutureWarning \
 		DIGEST_START_DATE="$${DIGEST_START_DATE:-$$(cat demo-start-date 2>/dev/null)}" \
 		$(CURDIR)/$(BIN)/dagster dev -m digest_pipeline.definitions -d $(CURDIR) \
 		-h 127.0.0.1 -p 3000 --log-level warning
