@@ -42,6 +42,12 @@ MALFORMED = {
     "unclosed IPv6 host": f"postgresql://digest:{PASSWORD}@[::1/digest",
     "conninfo, bad port": f"host=db.internal password={PASSWORD} port=abc dbname=digest",
     "conninfo, quoted": f"host=db.internal password='{PASSWORD} x' port=5o32",
+    # Found by an independent probe: no "//" at all, and a space in an unquoted conninfo value.
+    "one slash": f"postgresql:/digest:{PASSWORD}@db.internal/digest",
+    "no scheme": f"digest:{PASSWORD}@db.internal/digest",
+    "scheme, no slashes": f"postgresql:digest:{PASSWORD}@db.internal/digest",
+    "conninfo, unquoted space": f"host=db.internal password=ab {PASSWORD} dbname=digest",
+    "at sign in password, bad port": f"postgresql://digest:a@{PASSWORD}@db.internal:5x/digest",
 }
 # Port 1 on the loopback refuses at once: the "server down" case without waiting for a timeout.
 UNREACHABLE = f"postgresql://digest:{PASSWORD}@127.0.0.1:1/digest"

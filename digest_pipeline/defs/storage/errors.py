@@ -115,22 +115,24 @@ def describe_url(url: str) -> str:
 def check_database_url(url: str, name: str = "DATABASE_URL") -> None:
     """Parse ``url`` as libpq would, without connecting; raise :class:`WarehouseConfigError` with
     one redacted line if it cannot work (bad syntax, a port that is not a number)."""
-    reason = None
+    parsed = True
     try:
         info = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.Error as e:
-        reason = first_line(e, url)
-    if reason is not None:  # raised here, so the driver's exception is not its __context__
+    except psycopg.Error:
+        parsed = False
+    # Neither libpq's reason nor any part of the value is repeated: a mangled URL or conninfo
+    # string puts pieces of the password anywhere (host, database, "missing = after ...").
+    if not parsed:  # raised here, so the driver's exception is not its __context__
         raise WarehouseConfigError(
-            f"{name} is not a valid PostgreSQL URL ({reason}); expected"
-            " postgresql://user:password@host:5432/dbname, special characters percent-encoded"
+            f"{name} is not a valid PostgreSQL URL; expected"
+            " postgresql://user:password@host:5432/dbname, special characters in the password"
+            " percent-encoded"
         )
     for port in str(info.get("port") or "5432").split(","):
         if not (port.strip().isdigit() and 0 < int(port) < 65536):
-            # The value is not repeated: in a mangled URL it can be a piece of the password.
             raise WarehouseConfigError(
-                f"{name} has a port that is not a number between 1 and 65535"
-                f" ({describe_url(url)} as parsed); percent-encode '/', '@' and ':' in the password"
+                f"{name} has a port that is not a number between 1 and 65535;"
+                " percent-encode '/', '@' and ':' in the password"
             )
 
 
