@@ -414,3 +414,33 @@ def test_a_100k_message_day_file_is_extracted_in_bounded_memory_and_time(tmp_pat
     assert out["calls"]["conversations.history"] == 101
     assert peak < 1024, f"peak RSS {peak:.0f} MiB for a 100k-message day file"
     assert time.perf_counter() - began < 20
+
+
+def test_one_bad_directory_entry_is_one_skip_not_the_file_or_the_run(tmp_path: Path) -> None:
+    # Found by an independent probe: a null entry dropped every user or failed the run, and a
+    # string profile crashed slack_users.
+    users = [
+        {"id": "U001", "name": "ana", "profile": {"title": "Buyer"}},
+        None,
+        "mallory",
+        {"id": "U002", "name": ["ben"], "profile": "not an object", "is_bot": "yes"},
+    ]
+    channels = [*CHANNELS, None]
+    root = write_folder(tmp_path / "export", {"channels.json": channels, "users.json": users})
+
+    result = dg.materialize(
+        [slack_users],
+        resources={
+            "slack": SlackSource(kind="export", export_path=str(root)),
+            "io_manager": dg.mem_io_manager,
+        },
+    )
+
+    frame = result.output_for_node("slack_users")
+    assert frame["user_id"].tolist() == ["U001", "U002"]
+    assert frame["title"].tolist() == ["Buyer", ""] and frame["name"].tolist() == ["ana", ""]
+    assert frame["is_bot"].tolist() == [False, False]
+    api = ExportApi(root, on_bad_file="skip")
+    listed = api.call("conversations.list", {"types": "public_channel"})["channels"]
+    assert [c["id"] for c in listed] == [c["id"] for c in CHANNELS]
+    assert api.bad_files == [] and api.skipped_records == 1

@@ -109,6 +109,11 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and value != value) or value is pd.NaT
 
 
+def _plain(value: object, limit: int = 200) -> str:
+    """A directory string (a name, a title): the value if it is one, bounded; else empty."""
+    return value[:limit] if isinstance(value, str) else ""
+
+
 def _text(value: object) -> str:
     if isinstance(value, dict):
         return str(value.get("value") or "")
@@ -253,17 +258,18 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
     members, refused = _with_valid_ids(members, "user", context.log)
     rows = []
     for m in members:
-        profile = m.get("profile") or {}
+        # A field of the wrong type (a string profile, a list name) reads as empty, never fails.
+        profile = m.get("profile") if isinstance(m.get("profile"), dict) else {}
         rows.append(
             {
                 "user_id": str(m["id"]),
-                "name": str(m.get("name") or ""),
-                "display_name": str(profile.get("display_name") or ""),
-                "real_name": str(m.get("real_name") or profile.get("real_name") or ""),
-                "title": str(profile.get("title") or ""),
-                "is_bot": bool(m.get("is_bot", False)),
-                "deleted": bool(m.get("deleted", False)),
-                "tz": str(m.get("tz") or ""),
+                "name": _plain(m.get("name")),
+                "display_name": _plain(profile.get("display_name")),
+                "real_name": _plain(m.get("real_name")) or _plain(profile.get("real_name")),
+                "title": _plain(profile.get("title")),
+                "is_bot": m.get("is_bot") is True,
+                "deleted": m.get("deleted") is True,
+                "tz": _plain(m.get("tz")),
             }
         )
     frame = pd.DataFrame(rows, columns=column_names(USERS_SCHEMA))

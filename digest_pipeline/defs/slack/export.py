@@ -710,7 +710,7 @@ class ExportApi:
             return []
         try:
             data = self._parse(name)
-            if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            if not isinstance(data, list):
                 raise ExportFormatError(
                     name, "expected a JSON list of objects", export=str(self.path)
                 )
@@ -719,7 +719,14 @@ class ExportApi:
                 raise
             self._problem(e)
             return []
-        return data
+        # One entry that is not an object (null, a string) is one counted skip, not the file.
+        kept = []
+        for index, item in enumerate(data):
+            if isinstance(item, dict):
+                kept.append(item)
+            else:
+                self._skip_record(f"{name}#{index}", f"not an object ({type(item).__name__})")
+        return kept
 
     def _text(self, name: str) -> str:
         """A file's text, within the size limit: its declared size is checked before reading
