@@ -92,6 +92,24 @@ def test_no_markup_or_script_link_in_the_markdown(content):
     assert "javascript:alert(5)" not in text  # the unsafe link target is dropped, not linked
 
 
+def test_every_row_of_the_table_holds_inert_markdown():
+    # Found by an independent probe: a per-channel row's heading carried the raw channel name.
+    channels = pd.DataFrame(
+        {"channel_id": [EVIL_ID], "name": [EVIL_NAME], "is_private": [False], "topic": [""],
+         "purpose": [""]}
+    )  # fmt: skip
+    frame, _, contents = build_digests(
+        DigestInputs(T0, T0 + timedelta(hours=1), _frame(), channels), "Probe"
+    )
+    assert len(frame) == 2  # the channel's row and the overall one
+    for text in frame["markdown"]:
+        for needle in ("<script", "<img", "](javascript:", "<!channel>", "<!here>"):
+            assert needle not in text.lower()
+    for channel_content in contents.values():
+        message = render_blocks(channel_content)
+        assert "<!channel>" not in json.dumps([message.text, message.details_text])
+
+
 def test_no_broadcast_or_hijacked_link_in_the_slack_post_or_its_thread(content):
     message = render_blocks(content)
     posted = json.dumps([message.text, message.blocks, message.details, message.details_text])

@@ -349,7 +349,7 @@ def _compact_md(group: RiskGroup) -> str:
 
 
 def render_markdown(content: DigestContent) -> str:
-    lines = [f"# {content.title}", ""]
+    lines = [f"# {_md_cell(content.title)}", ""]  # per channel, the title holds its name
     if summary_shown(content):
         lines += ["**In short**", "", summary_markdown(content), ""]
     lines += [headline(content), ""]
@@ -595,7 +595,7 @@ def render_blocks(content: DigestContent) -> SlackMessage:
         text=plain,
         blocks=_fit(blocks, "see the thread"),
         details=_fit(details, "see the digest file"),
-        details_text=f"Details: {content.title}",
+        details_text=f"Details: {escape_mrkdwn(content.title)}",
     )
 
 
