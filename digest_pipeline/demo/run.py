@@ -53,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     logging.getLogger("dagster").setLevel(logging.ERROR)
 
-    from digest_pipeline.definitions import defs
+    try:  # the definitions check the settings across domains (a post channel needs a token)
+        from digest_pipeline.definitions import defs
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        return 2
     from digest_pipeline.defs.partitions import DIGEST_TIMEZONE, daily_partitions
 
     zone = ZoneInfo(DIGEST_TIMEZONE)
