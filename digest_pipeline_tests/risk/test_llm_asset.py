@@ -276,6 +276,14 @@ OTHER_SCRIPTS = {
     "ru": "Поставщик сорвал сроки, партия задержана на таможне",
     "vi": "Nhà cung cấp báo linh kiện bị thiếu, lô hàng trễ ba tuần",
     "ar": "العميل يهدد بإلغاء الطلب بسبب تأخر الشحنة",
+    # Found by an independent probe: mixed with English chatter, one character, Vietnamese in
+    # words the model had seen.
+    "mixed": "thanks all, great update! btw 电池起火了",
+    "short": "thanks! 停产",
+    "emoji": "ok 👍 召回",
+    "one character": "火",
+    "korean character": "불",
+    "vi, known words": "Dây chuyền dừng rồi, hôm nay không xuất hàng được",
 }
 
 

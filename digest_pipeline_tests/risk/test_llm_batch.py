@@ -215,3 +215,26 @@ def test_batch_bookkeeping_on_postgres(postgres_url, server):
         warehouse, list(hashes.values()), model=CONFIG.model, prompt_version=CONFIG.prompt_version
     )
     assert set(found) == set(hashes.values())
+
+
+def test_a_batch_gone_from_the_server_does_not_stop_the_others(duckdb_path, server, risk_model_dir):
+    # Found by an independent probe: one 404 made every later tick fail.
+    pipeline = Pipeline(duckdb_path, server, risk_model_dir, mode="batch")
+    pipeline.run()
+    (batch_id,) = server.batches
+    server.batches.pop(batch_id)
+    result = _sensor(pipeline)
+    assert isinstance(result, dg.SensorResult) and len(result.run_requests) == 1
+    pipeline.run(tags={COLLECT_TAG: batch_id})
+    rows = pipeline.rows()
+    assert set(rows.loc[rows["needs_rescore"], "fallback_reason"]) == {"batch_gone"}
+
+
+def test_a_completed_batch_says_why_it_did_not_judge_a_message(duckdb_path, server, risk_model_dir):
+    # Found by an independent probe: rows read "batch_completed", which sounds like success.
+    pipeline = Pipeline(duckdb_path, server, risk_model_dir, mode="batch", batch_messages=2)
+    pipeline.run()
+    server.finish_batches(answered=1)  # completed, but only the first request answered
+    _collect(pipeline)
+    rows = pipeline.rows()
+    assert set(rows.loc[rows["needs_rescore"], "fallback_reason"]) == {"batch_missing"}

@@ -282,8 +282,10 @@ def _batch_mode(
     config = risk_scorer.llm_config()
     outcome = LLMOutcome()
     if mode == "collect":
-        reason = batch.batch_reason(warehouse, context.run.tags[COLLECT_TAG])
-        outcome.failures.update({item.message_id: reason for item in todo})
+        reasons, other = batch.batch_reasons(warehouse, context.run.tags[COLLECT_TAG])
+        outcome.failures.update(
+            {item.message_id: reasons.get(hashes[item.message_id], other) for item in todo}
+        )
         return outcome, {"llm_batch_collected": context.run.tags[COLLECT_TAG]}
     waiting = batch.pending_hashes(warehouse, config)
     new = [item for item in todo if hashes[item.message_id] not in waiting]

@@ -69,6 +69,7 @@ BATCHES_SCHEMA = table_schema(
     ("collected_at", "TIMESTAMPTZ", "When its results were read (null while open)"),
     ("answered", "BIGINT", "Messages judged by the batch"),
     ("failed", "BIGINT", "Messages the batch did not judge (kept on the model, re-scored later)"),
+    ("failures", "JSON", "Why each message it did not judge failed: input hash -> reason"),
 )
 
 RequestMap = dict[str, dict[str, list[str]]]
@@ -272,6 +273,7 @@ def submit(
                 "collected_at": None,
                 "answered": 0,
                 "failed": 0,
+                "failures": "{}",
             }
         )
     _write(warehouse, rows)
@@ -313,11 +315,25 @@ def pending_hashes(warehouse: Warehouse, config: LLMConfig) -> set[str]:
     return set().union(*(_hashes(r) for r in rows.to_dict("records"))) if len(rows) else set()
 
 
-def batch_reason(warehouse: Warehouse, batch_id: str) -> str:
-    """``batch_<status>`` of a recorded batch, for the rows it did not judge."""
+def batch_reasons(warehouse: Warehouse, batch_id: str) -> tuple[dict[str, str], str]:
+    """Why a collected batch did not judge each message: for a completed batch the reason its
+    output gave (``missing_id``, ``batch_missing``, ``malformed``, … by input hash); for one that
+    expired, failed, was cancelled or is gone, ``batch_<status>`` for all."""
     rows = batches(warehouse)
     found = rows[rows["batch_id"] == batch_id]
-    return f"batch_{found['status'].iloc[0]}" if len(found) else "batch_missing"
+    if not len(found):
+        return {}, "batch_missing"
+    row = found.iloc[0]
+    failures = row.get("failures") if "failures" in found else None
+    if isinstance(failures, str):
+        try:
+            failures = json.loads(failures)
+        except ValueError:
+            failures = {}
+    status = str(row["status"])
+    if status != "completed":  # expired, failed, cancelled, gone: the batch's fate says it all
+        return {}, f"batch_{status}"
+    return {str(k): str(v) for k, v in (failures or {}).items()}, "batch_missing"
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,7 +359,26 @@ def collect(
     waiting: list[str] = []
     updates = []
     for row in batches(warehouse, open_only=True).to_dict("records"):
-        remote = client.batches.retrieve(row["batch_id"])
+        try:
+            remote = client.batches.retrieve(row["batch_id"])
+        except openai.NotFoundError:
+            # The batch is gone on the server's side: final, nothing to read.
+            updates.append(
+                {**row, "status": "gone", "collected_at": now, "failed": row["messages"]}
+            )
+            done.append(
+                Collected(
+                    row["batch_id"],
+                    "gone",
+                    (row["partition_start"], row["partition_end"]),
+                    0,
+                    int(row["messages"]),
+                )
+            )
+            continue
+        except openai.OpenAIError as e:  # transient: this batch waits for the next tick
+            waiting.append(f"{row['batch_id']}: not polled ({type(e).__name__})")
+            continue
         status = remote.status
         if status not in FINAL_STATUSES:
             deadline = pd.Timestamp(row["deadline"]).to_pydatetime()
@@ -360,7 +395,13 @@ def collect(
         )
         lines: list[str] = []
         if remote.output_file_id:
-            lines = client.files.content(remote.output_file_id).text.splitlines()
+            try:
+                lines = client.files.content(remote.output_file_id).text.splitlines()
+            except openai.NotFoundError:
+                lines = []  # the output is gone: every message counts as unanswered
+            except openai.OpenAIError as e:
+                waiting.append(f"{row['batch_id']}: output not read ({type(e).__name__})")
+                continue
         usage = LLMUsage(purpose="scoring")
         results, failures = parse_output(lines, mapping, usage)
         cache.store(warehouse, results, model=row["model"], prompt_version=row["prompt_version"])
@@ -371,6 +412,7 @@ def collect(
                 "collected_at": now,
                 "answered": len(results),
                 "failed": len(failures),
+                "failures": json.dumps(failures),
             }
         )
         done.append(

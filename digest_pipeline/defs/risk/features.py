@@ -42,6 +42,12 @@ _NON_ASCII_LETTERS = re.compile(r"[^\x00-\x7f]")
 _NOT_WORDS = re.compile(r":[a-z0-9_+'-]+:|<[^>\s]*>|https?://\S+|@[\w.-]+")
 
 
+def has_non_ascii_letter(text: str) -> bool:
+    """A letter outside ASCII (any script, or a Latin letter with a diacritic); emoji and
+    punctuation do not count."""
+    return not text.isascii() and any(ch.isalpha() and not ch.isascii() for ch in text)
+
+
 def model_text(text: object) -> str:
     """The message as the model reads it (a string, at most :data:`MAX_MODEL_CHARS`, without
     NUL characters: a saved vocabulary is NUL-separated)."""

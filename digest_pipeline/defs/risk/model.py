@@ -30,7 +30,7 @@ from sklearn.naive_bayes import ComplementNB
 
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
 from digest_pipeline.defs.risk import features
-from digest_pipeline.defs.risk.features import Featurizer, model_text
+from digest_pipeline.defs.risk.features import Featurizer, has_non_ascii_letter, model_text
 from digest_pipeline.defs.risk.labels import LabeledMessage
 
 MODEL_FORMAT = 3
@@ -340,10 +340,16 @@ class RiskModel:
         )
 
     def llm_skip(self, texts: Sequence[object], predictions: Predictions) -> np.ndarray:
-        """Messages the LLM need not see: confidently low, written in words the model learned.
-        A message in a script or language the labels barely cover is always sent."""
-        share = self.parts.featurizer.known_word_share([model_text(t) for t in texts])
-        return predictions.llm_skip & (share >= MIN_KNOWN_WORD_SHARE)
+        """Messages the LLM need not see: confidently low, in plain ASCII words, most of which
+        the model learned. A message with any letter outside ASCII (another script, a
+        Vietnamese or German word, one CJK character after "thanks!") is always sent: the
+        labels cover those languages too thinly for the model's "low" to be trusted."""
+        clean = [model_text(t) for t in texts]
+        share = self.parts.featurizer.known_word_share(clean)
+        foreign = np.fromiter(
+            (has_non_ascii_letter(t) for t in clean), dtype=bool, count=len(clean)
+        )
+        return predictions.llm_skip & (share >= MIN_KNOWN_WORD_SHARE) & ~foreign
 
     def strongest_features(self, head: str = "ge_high", k: int = 15) -> dict[str, list[str]]:
         names = self.parts.featurizer.feature_names()
