@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from digest_pipeline.defs.digest.escape import mrkdwn
 from digest_pipeline.defs.digest.models import DigestContent
-from digest_pipeline.defs.digest.render import ICON, SHOWN_GROUPS, escape_mrkdwn, focus, quote_line
+from digest_pipeline.defs.digest.render import ICON, SHOWN_GROUPS, focus, quote_line
 
 MAX_LINE_REPLIES = SHOWN_GROUPS  # the lines the post itself shows
 MAX_LINE_MESSAGES = 25  # threads one grouped line stands for
@@ -65,7 +66,7 @@ def risk_line_replies(
         title = quote_line(group.description, 200)
         where = ", ".join(f"#{c}" for c in group.channels[:4])
         text = f"{group.level.capitalize()}: {title} ({where})"
-        line = f"{ICON[group.level]} *{escape_mrkdwn(title)}*  ·  {escape_mrkdwn(where)}"
+        line = f"{ICON[group.level]} *{mrkdwn(title)}*  ·  {mrkdwn(where)}"
         blocks = (
             {"type": "section", "text": {"type": "mrkdwn", "text": line}},
             {
@@ -79,7 +80,7 @@ def risk_line_replies(
                 level=group.level,
                 thread_ids=tuple(r.thread_id for r in risks),
                 message_ids=tuple(r.message_id for r in risks),
-                text=escape_mrkdwn(text),
+                text=mrkdwn(text),
                 blocks=blocks,
             )
         )

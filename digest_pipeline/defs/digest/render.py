@@ -227,14 +227,6 @@ def trend_line(content: DigestContent) -> str:
     )
 
 
-def _md_cell(text: object) -> str:
-    """Untrusted text as inert, one-line Markdown (see :mod:`.escape`)."""
-    return markdown(text)
-
-
-_md_text = _md_cell  # the LLM's sentences: the same layer
-
-
 def summary_shown(content: DigestContent) -> list[SummarySentence]:
     """The summary sentences a rendered digest opens with: all of a narrative; of an extractive
     summary the ones citing messages (its counts are in the headline just below)."""
@@ -268,7 +260,7 @@ def _cite_md(url: str, number: int) -> str:
 
 def summary_markdown(content: DigestContent) -> str:
     lines = [
-        "- " + _md_text(text) + "".join(f" {_cite_md(url, n)}" for n, url in cites)
+        "- " + markdown(text) + "".join(f" {_cite_md(url, n)}" for n, url in cites)
         for text, cites in numbered_summary(content)
     ]
     if content.summary_source == "llm":
@@ -306,7 +298,7 @@ def headline(content: DigestContent) -> str:
 def _resolved_what(item: Mapping[str, Any]) -> str:
     if not item.get("description"):
         return ""
-    return f"**{_md_cell(item['description'])}** ({_md_cell(item.get('risk_level'))}) in "
+    return f"**{markdown(item['description'])}** ({markdown(item.get('risk_level'))}) in "
 
 
 def _local(moment: Any, content: DigestContent) -> str:
@@ -340,16 +332,16 @@ def _plural(n: int, word: str) -> str:
 
 def _compact_md(group: RiskGroup) -> str:
     """One line of the compact list: level, description, figures, where, who, links."""
-    facts = f" ({_md_cell(', '.join(group.facts))})" if group.facts else ""
-    who = f" · {_md_cell(group.owner)}" if group.owner else ""
+    facts = f" ({markdown(', '.join(group.facts))})" if group.facts else ""
+    who = f" · {markdown(group.owner)}" if group.owner else ""
     return (
-        f"- {ICON[group.level]} **{_md_cell(group.description)}**{facts} — "
-        f"{_md_cell(_where(group))}{who} · {_links_md(group)}"
+        f"- {ICON[group.level]} **{markdown(group.description)}**{facts} — "
+        f"{markdown(_where(group))}{who} · {_links_md(group)}"
     )
 
 
 def render_markdown(content: DigestContent) -> str:
-    lines = [f"# {_md_cell(content.title)}", ""]  # per channel, the title holds its name
+    lines = [f"# {markdown(content.title)}", ""]  # per channel, the title holds its name
     if summary_shown(content):
         lines += ["**In short**", "", summary_markdown(content), ""]
     lines += [headline(content), ""]
@@ -371,17 +363,17 @@ def render_markdown(content: DigestContent) -> str:
         ]
         for g in groups:
             first = g.first
-            quote_text = f" — “{_md_cell(first.quote)}”" if first.quote else ""
+            quote_text = f" — “{markdown(first.quote)}”" if first.quote else ""
             if first.update_quote:
                 quote_text += (
-                    f" · ↑ update ({_md_cell(first.update_level)}): "
-                    f"“{_md_cell(first.update_quote)}” "
+                    f" · ↑ update ({markdown(first.update_level)}): "
+                    f"“{markdown(first.update_quote)}” "
                     f"({markdown_link(first.update_permalink, 'message')})"
                 )
             lines.append(
-                f"| {ICON[g.level]} | **{_md_cell(g.description)}**{quote_text} | "
-                f"{_md_cell(', '.join(g.facts)) or '—'} | {_md_cell(_where(g))} | "
-                f"{_md_cell(g.owner) or '—'} | "
+                f"| {ICON[g.level]} | **{markdown(g.description)}**{quote_text} | "
+                f"{markdown(', '.join(g.facts)) or '—'} | {markdown(_where(g))} | "
+                f"{markdown(g.owner) or '—'} | "
                 + (f"{_status_text(g.status)} | " if status else "")
                 + f"{_links_md(g)} |"
             )
@@ -400,8 +392,8 @@ def render_markdown(content: DigestContent) -> str:
     if content.resolved:
         lines += ["## Resolved", ""]
         lines += [
-            f"- ✅ {_resolved_what(r)}#{_md_cell(r['channel'])} — {_md_cell(r['user'])}: "
-            f"“{_md_cell(r['text'])}” ({markdown_link(r['permalink'], 'message')})"
+            f"- ✅ {_resolved_what(r)}#{markdown(r['channel'])} — {markdown(r['user'])}: "
+            f"“{markdown(r['text'])}” ({markdown_link(r['permalink'], 'message')})"
             for r in content.resolved[:SHOWN_RESOLVED]
         ]
         if len(content.resolved) > SHOWN_RESOLVED:
@@ -410,8 +402,8 @@ def render_markdown(content: DigestContent) -> str:
     if content.questions:
         lines += ["## Urgent questions without an answer", ""]
         lines += [
-            f"- ❓ #{_md_cell(q.channel)} — {_md_cell(q.user)} at {_local(q.timestamp, content)} "
-            f"({_md_cell(q.why)}): “{_md_cell(q.quote)}” ({markdown_link(q.permalink, 'message')})"
+            f"- ❓ #{markdown(q.channel)} — {markdown(q.user)} at {_local(q.timestamp, content)} "
+            f"({markdown(q.why)}): “{markdown(q.quote)}” ({markdown_link(q.permalink, 'message')})"
             for q in content.questions[:SHOWN_QUESTIONS]
         ]
         if len(content.questions) > SHOWN_QUESTIONS:
@@ -427,7 +419,7 @@ def render_markdown(content: DigestContent) -> str:
             "|---|---|---|---|---|",
         ]
         lines += [
-            f"| #{_md_cell(c.channel)} | {c.message_count} | {c.counts['critical']} | "
+            f"| #{markdown(c.channel)} | {c.message_count} | {c.counts['critical']} | "
             f"{c.counts['high']} | {c.counts['medium']} |"
             for c in content.per_channel
         ]
@@ -454,10 +446,6 @@ def risk_counts_markdown(content: DigestContent) -> str:
 # -- Slack ----------------------------------------------------------------------------------------
 
 
-escape_mrkdwn = mrkdwn  # Slack's three control characters (see :mod:`.escape`)
-_slack_link = mrkdwn_link  # a link whose target is a safe http(s) URL, else the label alone
-
-
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -477,29 +465,29 @@ def _context(*texts: str) -> dict[str, Any]:
 
 def _group_mrkdwn(group: RiskGroup, with_status: bool) -> str:
     first = group.first
-    title = _slack_link(first.permalink, group.description)
+    title = mrkdwn_link(first.permalink, group.description)
     where = (
-        f"#{escape_mrkdwn(first.channel)}"
+        f"#{mrkdwn(first.channel)}"
         if len(group.risks) == 1
         else f"{len(group.risks)} threads in "
-        + ", ".join(f"#{escape_mrkdwn(c)}" for c in group.channels[:4])
+        + ", ".join(f"#{mrkdwn(c)}" for c in group.channels[:4])
     )
-    facts = [escape_mrkdwn(", ".join(group.facts))] if group.facts else []
+    facts = [mrkdwn(", ".join(group.facts))] if group.facts else []
     facts.append(where)
     if group.owner:
-        facts.append(escape_mrkdwn(group.owner))
+        facts.append(mrkdwn(group.owner))
     if with_status and group.status:
         facts.append(_status_text(group.status))
     text = f"{ICON[group.level]} *{title}*  ·  " + "  ·  ".join(facts)
     if first.quote:
-        text += f"\n> {escape_mrkdwn(first.quote)}"
+        text += f"\n> {mrkdwn(first.quote)}"
     if first.update_quote:
         text += (
-            f"\n↑ {_slack_link(first.update_permalink, f'update ({first.update_level})')}: "
-            f"{escape_mrkdwn(first.update_quote)}"
+            f"\n↑ {mrkdwn_link(first.update_permalink, f'update ({first.update_level})')}: "
+            f"{mrkdwn(first.update_quote)}"
         )
     if len(group.risks) > 1:
-        more = [_slack_link(r.permalink, f"#{r.channel}") for r in group.risks[1:6]]
+        more = [mrkdwn_link(r.permalink, f"#{r.channel}") for r in group.risks[1:6]]
         text += "\nAlso: " + ", ".join(more)
     return text
 
@@ -507,8 +495,8 @@ def _group_mrkdwn(group: RiskGroup, with_status: bool) -> str:
 def summary_mrkdwn(content: DigestContent) -> str:
     lines = [
         "• "
-        + escape_mrkdwn(" ".join(text.split()))
-        + "".join(f" {_slack_link(url, f'[{n}]')}" for n, url in cites)
+        + mrkdwn(" ".join(text.split()))
+        + "".join(f" {mrkdwn_link(url, f'[{n}]')}" for n, url in cites)
         for text, cites in numbered_summary(content)
     ]
     return _truncate("*In short*\n" + "\n".join(lines), MAX_SECTION_CHARS)
@@ -548,14 +536,14 @@ class SlackMessage:
 
 def render_blocks(content: DigestContent) -> SlackMessage:
     """Block Kit for the post (the essentials) and the thread reply (everything else)."""
-    plain = _truncate(escape_mrkdwn(content.summary or content.title), MAX_TEXT_CHARS)
+    plain = _truncate(mrkdwn(content.summary or content.title), MAX_TEXT_CHARS)
     head = headline(content).replace("**", "*")
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
             "text": {"type": "plain_text", "text": _truncate(content.title, MAX_HEADER_CHARS)},
         },
-        _section(escape_mrkdwn(head).replace("\n\n", "\n")),
+        _section(mrkdwn(head).replace("\n\n", "\n")),
     ]
     if summary_shown(content):
         blocks.append(_section(summary_mrkdwn(content)))
@@ -569,16 +557,16 @@ def render_blocks(content: DigestContent) -> SlackMessage:
         blocks.append(_section("No medium or higher risks in this window."))
     if content.resolved:
         items = [
-            (f"*{escape_mrkdwn(str(r['description']))}* · " if r.get("description") else "")
-            + f"#{escape_mrkdwn(str(r['channel']))}: "
-            + _slack_link(str(r["permalink"]), quote_line(str(r["text"]), 120))
+            (f"*{mrkdwn(str(r['description']))}* · " if r.get("description") else "")
+            + f"#{mrkdwn(str(r['channel']))}: "
+            + mrkdwn_link(str(r["permalink"]), quote_line(str(r["text"]), 120))
             for r in content.resolved[:SHOWN_RESOLVED]
         ]
         blocks += _chunked_sections("✅ Resolved", items)
     if content.questions:
         items = [
-            f"#{escape_mrkdwn(q.channel)} · {escape_mrkdwn(q.user)} ({escape_mrkdwn(q.why)}): "
-            + _slack_link(q.permalink, quote_line(q.quote, 120))
+            f"#{mrkdwn(q.channel)} · {mrkdwn(q.user)} ({mrkdwn(q.why)}): "
+            + mrkdwn_link(q.permalink, quote_line(q.quote, 120))
             for q in content.questions[:SHOWN_QUESTIONS]
         ]
         blocks += _chunked_sections("❓ Urgent questions without an answer", items)
@@ -595,7 +583,7 @@ def render_blocks(content: DigestContent) -> SlackMessage:
         text=plain,
         blocks=_fit(blocks, "see the thread"),
         details=_fit(details, "see the digest file"),
-        details_text=f"Details: {escape_mrkdwn(content.title)}",
+        details_text=f"Details: {mrkdwn(content.title)}",
     )
 
 
@@ -609,17 +597,17 @@ def _details_blocks(content: DigestContent, shown: Sequence[RiskGroup]) -> list[
     if rest:
         items = [
             f"{ICON[g.level]} "
-            + _slack_link(g.first.permalink, g.description)
-            + (f" · {escape_mrkdwn(', '.join(g.facts))}" if g.facts else "")
-            + f" · {escape_mrkdwn(_where(g))}"
-            + (f" · {escape_mrkdwn(g.owner)}" if g.owner else "")
+            + mrkdwn_link(g.first.permalink, g.description)
+            + (f" · {mrkdwn(', '.join(g.facts))}" if g.facts else "")
+            + f" · {mrkdwn(_where(g))}"
+            + (f" · {mrkdwn(g.owner)}" if g.owner else "")
             for g in rest
         ]
         blocks += _chunked_sections("More risk threads", items)
     if len(content.resolved) > SHOWN_RESOLVED:
         items = [
-            f"#{escape_mrkdwn(str(r['channel']))}: "
-            + _slack_link(str(r["permalink"]), quote_line(str(r["text"]), 120))
+            f"#{mrkdwn(str(r['channel']))}: "
+            + mrkdwn_link(str(r["permalink"]), quote_line(str(r["text"]), 120))
             for r in content.resolved[SHOWN_RESOLVED:]
         ]
         blocks += _chunked_sections("✅ More resolved", items)
@@ -628,7 +616,7 @@ def _details_blocks(content: DigestContent, shown: Sequence[RiskGroup]) -> list[
         blocks.append(_section(f"*Medium+ messages per hour*\n```{_truncate(chart, 2900)}```"))
     if content.per_channel:
         rows = [
-            f"#{escape_mrkdwn(c.channel)}: {c.message_count} messages · "
+            f"#{mrkdwn(c.channel)}: {c.message_count} messages · "
             f"🔴 {c.counts['critical']} · 🟠 {c.counts['high']} · 🟡 {c.counts['medium']}"
             for c in content.per_channel
         ]

@@ -47,8 +47,7 @@ from digest_pipeline.defs.digest.build import (
     quote,
 )
 from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackResource, post_text
-from digest_pipeline.defs.digest.escape import mrkdwn_link
-from digest_pipeline.defs.digest.render import escape_mrkdwn
+from digest_pipeline.defs.digest.escape import mrkdwn, mrkdwn_link
 from digest_pipeline.defs.digest.schedules import hourly_digest_job
 from digest_pipeline.defs.enrichment.lexicon import ALARM_REACTIONS
 from digest_pipeline.defs.enrichment.mrkdwn import MrkdwnCleaner, message_mrkdwn
@@ -393,13 +392,13 @@ def alert_text(row: Mapping[str, Any], *, quotable: bool) -> str:
         return f"🔴 *Critical risk* raised in a private channel ({link})."
     # The same naming as the digest: display name, role.
     role = row.get("role")
-    who = escape_mrkdwn(
+    who = mrkdwn(
         str(row["user"] or "someone") + (f", {role}" if isinstance(role, str) and role else "")
     )
     return (
-        f"🔴 *Critical risk in #{escape_mrkdwn(str(row['channel']))}*: "
-        f"{escape_mrkdwn(str(row['description']))} — {who} ({link})\n"
-        f"> {escape_mrkdwn(quote(row['content'], 280))}"
+        f"🔴 *Critical risk in #{mrkdwn(str(row['channel']))}*: "
+        f"{mrkdwn(str(row['description']))} — {who} ({link})\n"
+        f"> {mrkdwn(quote(row['content'], 280))}"
     )
 
 
@@ -516,8 +515,7 @@ def failure_text(job_name: str, run_id: str, message: str | None) -> str:
     lines = (message or "").strip().splitlines()
     first = lines[0] if lines else "no error message"
     return (
-        f"❌ *Run failed*: `{escape_mrkdwn(job_name)}` (run `{run_id[:8]}`)\n"
-        f"> {escape_mrkdwn(quote(first, 400))}"
+        f"❌ *Run failed*: `{mrkdwn(job_name)}` (run `{run_id[:8]}`)\n> {mrkdwn(quote(first, 400))}"
     )
 
 

@@ -297,11 +297,8 @@ def _batch_mode(
     if not new:
         return outcome, meta
     packed = pack_requests(new, config)
-    if context.has_partition_key_range:
-        partition_range = context.partition_key_range
-        partitions = (partition_range.start, partition_range.end)
-    else:
-        partitions = (context.partition_key, context.partition_key)
+    partition_range = context.partition_key_range  # one hour or a backfill's range alike
+    partitions = (partition_range.start, partition_range.end)
     try:
         with risk_scorer.client(context) as client:
             submitted = batch.submit(
