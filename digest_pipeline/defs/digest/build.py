@@ -216,7 +216,10 @@ def thread_risks(
         top = max(_level_rank(messages[i]["risk_level"]) for i in risky)
         worst = [messages[i] for i in risky if _level_rank(messages[i]["risk_level"]) == top]
         update = worst[-1] if _level_rank(cause["risk_level"]) < top else None
-        owner, reason = _owner(messages, cause_index, people)
+        # Who should act: someone asked by name in the thread, else who raised the risk.
+        raised = _raised_by(messages, cause_index, people)
+        asked = _asked(messages, cause_index, people)
+        owner, reason = (asked, "mentioned") if asked else (raised, "raised" if raised else "")
         impact = thread_impact(m["content"] for m in messages)
         out.append(
             ThreadRisk(
@@ -239,8 +242,8 @@ def thread_risks(
                 owner=owner,
                 owner_reason=reason,
                 messages=len(messages),
-                raised_by=_raised_by(messages, cause_index, people),
-                asked=_asked(messages, cause_index, people),
+                raised_by=raised,
+                asked=asked,
                 impact=impact.points(),
                 facts=tuple(impact.facts()),
                 update_message_id=update["id"] if update is not None else None,
@@ -251,17 +254,6 @@ def thread_risks(
         )
     out.sort(key=lambda r: (r.rank_score, r.confidence, r.timestamp), reverse=True)
     return out
-
-
-def _owner(
-    thread: list[dict[str, Any]], cause_index: int, people: Mapping[str, Person]
-) -> tuple[str, str]:
-    """Who should act on a thread: someone asked by name in it, else who raised the risk."""
-    asked = _asked(thread, cause_index, people)
-    if asked:
-        return asked, "mentioned"
-    raised = _raised_by(thread, cause_index, people)
-    return (raised, "raised") if raised else ("", "")
 
 
 def resolved_threads(frame: pd.DataFrame, earlier_risky: set[str]) -> list[dict[str, Any]]:
