@@ -1,7 +1,7 @@
 """The learned risk model: level (ordinal), category, attention and a calibrated confidence.
 
-Level is ordinal: three logistic-regression heads estimate P(level ≥ medium), P(level ≥ high)
-and P(critical) on the same features (:mod:`~digest_pipeline.defs.risk.features`). Each head's
+Level is ordinal: logistic-regression heads estimate P(level ≥ medium), P(level ≥ high),
+P(critical) and, on medium+ messages only, P(high | ≥ medium), on the same features (:mod:`~digest_pipeline.defs.risk.features`). Each head's
 score is calibrated (Platt) on *out-of-source* predictions: the model that scored a company's
 messages never saw that company (:mod:`~digest_pipeline.defs.risk.training`). The cut-offs that
 turn probabilities into levels come from the same out-of-source predictions and travel with the
@@ -33,13 +33,28 @@ from digest_pipeline.defs.risk import features
 from digest_pipeline.defs.risk.features import Featurizer, has_non_ascii_letter, model_text
 from digest_pipeline.defs.risk.labels import LabeledMessage
 
-MODEL_FORMAT = 3
+MODEL_FORMAT = 4
 # Below this share of known words (out of source, ~5% of messages: other languages, new jargon)
 # the model's "confidently low" is not confident: the LLM sees the message.
 MIN_KNOWN_WORD_SHARE = 0.5
-# Heads of the ordinal level model: P(level >= medium), P(level >= high), P(critical).
-HEADS = ("ge_medium", "ge_high", "critical")
-HEAD_RANK = {"ge_medium": 1, "ge_high": 2, "critical": 3}
+# Levels of the ordinal model: P(level >= medium), P(level >= high), P(critical).
+LEVEL_HEADS = ("ge_medium", "ge_high", "critical")
+# Every fitted head: the level it detects (rank >= target) and the lowest rank of the rows it is
+# fitted on. ``high_given_medium`` sees only medium+ rows, so it learns the line the labels call a
+# judgment call (a bounded problem with slack vs a threat to a date or a customer) instead of
+# spending its weights on chatter vs risk.
+HEADS = ("ge_medium", "ge_high", "critical", "high_given_medium")
+HEAD_RANK = {"ge_medium": 1, "ge_high": 2, "critical": 3, "high_given_medium": 2}
+HEAD_MIN_RANK = {"high_given_medium": 1}
+# The heads whose scores each level's calibrator weighs. On held-out sources (the development
+# set's two parts never looked at), adding the conditional head to P(>= high) raised the AUC from
+# 0.9085 to 0.9093 and, at the same recall target, precision on high+critical from 0.681 to
+# 0.695 (mean over 25 sources), without lowering recall by more than a point.
+CALIBRATION_INPUTS = {
+    "ge_medium": ("ge_medium",),
+    "ge_high": ("ge_high", "high_given_medium"),
+    "critical": ("critical",),
+}
 RISK_CATEGORIES = tuple(c for c in CATEGORIES if c != "none")
 
 
@@ -130,11 +145,16 @@ class Calibrator:
         return cls(tuple(float(v) for v in platt.coef_[0]), float(platt.intercept_[0]))
 
 
+def calibration_input(scores: dict[str, np.ndarray], level: str) -> np.ndarray:
+    """The score columns a level's calibrator weighs (see :data:`CALIBRATION_INPUTS`)."""
+    return np.hstack([scores[head] for head in CALIBRATION_INPUTS[level]])
+
+
 def calibrated(
     scores: dict[str, np.ndarray], calibrators: dict[str, Calibrator]
 ) -> dict[str, np.ndarray]:
     """Each head's scores through its calibrator, made monotone (each at most the one before)."""
-    p = {name: calibrators[name](scores[name]) for name in HEADS}
+    p = {name: calibrators[name](calibration_input(scores, name)) for name in LEVEL_HEADS}
     p["ge_high"] = np.minimum(p["ge_high"], p["ge_medium"])
     p["critical"] = np.minimum(p["critical"], p["ge_high"])
     return p
@@ -188,9 +208,12 @@ def fit_heads(
     ranks = np.array([LEVELS.index(r.risk_level) for r in rows])
     heads, bayes = {}, {}
     for name in HEADS:
-        y = ranks >= HEAD_RANK[name]
-        heads[name] = _head(params.c, params.max_iter).fit(X, y, sample_weight=weights)
-        bayes[name] = ComplementNB(alpha=params.bayes_alpha).fit(X, y, sample_weight=weights)
+        X_fit, w_fit, y = X, weights, ranks >= HEAD_RANK[name]
+        if name in HEAD_MIN_RANK:
+            fit_on = np.flatnonzero(ranks >= HEAD_MIN_RANK[name])
+            X_fit, w_fit, y = X[fit_on], weights[fit_on], y[fit_on]
+        heads[name] = _head(params.c, params.max_iter).fit(X_fit, y, sample_weight=w_fit)
+        bayes[name] = ComplementNB(alpha=params.bayes_alpha).fit(X_fit, y, sample_weight=w_fit)
     risky = [
         i
         for i, r in enumerate(rows)

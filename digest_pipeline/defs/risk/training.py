@@ -31,11 +31,13 @@ from digest_pipeline.defs.risk.labels import LabeledMessage
 from digest_pipeline.defs.risk.model import (
     HEAD_RANK,
     HEADS,
+    LEVEL_HEADS,
     Calibrator,
     ModelParams,
     RiskModel,
     Thresholds,
     calibrated,
+    calibration_input,
     fit_featurizer,
     fit_heads,
     model_version,
@@ -287,7 +289,8 @@ def train_risk_model(
     oos = out_of_source(rows, params, progress)
     truth = ranks[oos.index]
     calibrators = {
-        head: Calibrator.fit(oos.scores[head], truth >= HEAD_RANK[head]) for head in HEADS
+        level: Calibrator.fit(calibration_input(oos.scores, level), truth >= HEAD_RANK[level])
+        for level in LEVEL_HEADS
     }
     p = calibrated(oos.scores, calibrators)
     thresholds, cascade = pick_thresholds(p, truth, oos.fold, params)
