@@ -30,7 +30,7 @@ from digest_pipeline.defs.storage.errors import (
 
 # A warehouse that does not answer fails a step within seconds, not minutes: three attempts, 2 s
 # apart, all within 10 s (a server restart or a fail-over). Container entrypoints wait longer
-# (see main()). Every value can be set on the resources.
+# (see postgres.main()). Every value can be set on the resources.
 CONNECT_ATTEMPTS = 3
 CONNECT_WAIT_SECONDS = 2.0
 CONNECT_BUDGET_SECONDS = 10.0
