@@ -20,7 +20,7 @@ from dagster_duckdb import DuckDBIOManager
 
 from digest_pipeline.defs.storage.backend import Backend, Session
 from digest_pipeline.defs.storage.io_manager import PandasWarehouseHandler, warehouse_io_manager
-from digest_pipeline.defs.storage.schema import quote_ident
+from digest_pipeline.defs.storage.schema import quote_ident, table_ddl
 
 
 def _open(path: str, read_only: bool, attempts: int = 12) -> duckdb.DuckDBPyConnection:
@@ -73,15 +73,9 @@ def table_columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> d
 def ensure_table(
     conn: duckdb.DuckDBPyConnection, schema: str, table: str, columns: dict[str, str]
 ) -> None:
-    target = qualified(conn, schema, table)
     existing = table_columns(conn, schema, table)
-    if not existing:
-        cols = ", ".join(f"{quote_ident(name)} {sql_type}" for name, sql_type in columns.items())
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {target} ({cols})")
-    else:
-        for name, sql_type in columns.items():
-            if name not in existing:
-                conn.execute(f"ALTER TABLE {target} ADD COLUMN {quote_ident(name)} {sql_type}")
+    for statement in table_ddl(qualified(conn, schema, table), columns, existing):
+        conn.execute(statement)
 
 
 class DuckDBSession(Session):

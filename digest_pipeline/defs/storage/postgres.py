@@ -42,7 +42,7 @@ from digest_pipeline.defs.storage.postgres_connection import (
 )
 from digest_pipeline.defs.storage.postgres_copy import copy_frame, fetch_frame
 from digest_pipeline.defs.storage.postgres_params import to_pyformat
-from digest_pipeline.defs.storage.schema import quote_ident
+from digest_pipeline.defs.storage.schema import quote_ident, table_ddl
 
 # Declared (DuckDB-spelled) column types and their PostgreSQL equivalents.
 PG_TYPES = {
@@ -113,14 +113,8 @@ def ensure_table(
         return existing
     _lock(conn, _DDL_LOCK)
     existing = table_columns(conn, schema, table)  # another writer may have won the race
-    target = qualified(schema, table)
-    if not existing:
-        cols = ", ".join(f"{quote_ident(name)} {kind}" for name, kind in wanted.items())
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {target} ({cols})")
-    else:
-        for name, kind in wanted.items():
-            if name not in existing:
-                conn.execute(f"ALTER TABLE {target} ADD COLUMN {quote_ident(name)} {kind}")
+    for statement in table_ddl(qualified(schema, table), wanted, existing):
+        conn.execute(statement)
     return table_columns(conn, schema, table)
 
 

@@ -10,7 +10,7 @@ parameter a typed array), so ``WHERE id IN (SELECT unnest(?))`` works on both.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import dagster as dg
@@ -56,11 +56,9 @@ class Warehouse(dg.ConfigurableResource, PostgresConnectionConfig):
             return PostgresBackend(self.database_url, self.connect_policy)
         return DuckDBBackend(self.duckdb_path)
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self) -> AbstractContextManager[Session]:
         """A session for reads and single statements (on PostgreSQL, one transaction)."""
-        with self.open_backend().session() as session:
-            yield session
+        return self.open_backend().session()
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
