@@ -38,14 +38,10 @@ import psycopg
 from dagster._core.storage.db_io_manager import TablePartitionDimension, TableSlice
 
 from digest_pipeline.defs.enrichment.assets import MESSAGES_SCHEMA
-from digest_pipeline.defs.storage.duckdb import (
-    DuckDBPandasWarehouseHandler,
-    DuckDBWarehouseClient,
-)
-from digest_pipeline.defs.storage.postgres import (
-    PostgresPandasWarehouseHandler,
-    PostgresWarehouseClient,
-)
+from digest_pipeline.defs.storage.backend import Backend
+from digest_pipeline.defs.storage.duckdb import DuckDBBackend
+from digest_pipeline.defs.storage.io_manager import PandasWarehouseHandler, WarehouseClient
+from digest_pipeline.defs.storage.postgres import PostgresBackend
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 WORDS = (
@@ -112,11 +108,10 @@ def _slice(start: datetime, end: datetime) -> TableSlice:
     )
 
 
-def _context(resource_config: dict[str, Any]) -> Any:
+def _context() -> Any:
     # What the client and type handler read from an OutputContext; the asset machinery around
     # them (events, metadata) is not what is measured here.
     return SimpleNamespace(
-        resource_config=resource_config,
         definition_metadata={"dagster/column_schema": MESSAGES_SCHEMA},
         has_asset_partitions=True,
         asset_key=dg.AssetKey("messages"),
@@ -124,28 +119,18 @@ def _context(resource_config: dict[str, Any]) -> Any:
     )
 
 
-def _write(backend: str, config: dict[str, Any], frame: pd.DataFrame, start, end) -> None:
-    client = PostgresWarehouseClient() if backend == "postgres" else DuckDBWarehouseClient()
-    handler = (
-        PostgresPandasWarehouseHandler()
-        if backend == "postgres"
-        else DuckDBPandasWarehouseHandler()
-    )
-    context, table_slice = _context(config), _slice(start, end)
+def _write(backend: Backend, frame: pd.DataFrame, start, end) -> None:
+    client, handler = WarehouseClient(backend), PandasWarehouseHandler()
+    context, table_slice = _context(), _slice(start, end)
     with client.connect(context, table_slice) as conn:
         client.ensure_schema_exists(context, table_slice, conn)
         client.delete_table_slice(context, table_slice, conn)
         handler.handle_output(context, table_slice, frame, conn)
 
 
-def _read(backend: str, config: dict[str, Any], start, end) -> pd.DataFrame:
-    client = PostgresWarehouseClient() if backend == "postgres" else DuckDBWarehouseClient()
-    handler = (
-        PostgresPandasWarehouseHandler()
-        if backend == "postgres"
-        else DuckDBPandasWarehouseHandler()
-    )
-    context, table_slice = _context(config), _slice(start, end)
+def _read(backend: Backend, start, end) -> pd.DataFrame:
+    client, handler = WarehouseClient(backend), PandasWarehouseHandler()
+    context, table_slice = _context(), _slice(start, end)
     with client.connect(context, table_slice) as conn:
         return handler.load_input(context, table_slice, conn)
 
@@ -168,18 +153,18 @@ def run_once(backend: str, frame: pd.DataFrame, hours: int, server_url: str) -> 
             name = f"digest_bench_{secrets.token_hex(4)}"
             admin = psycopg.connect(server_url, autocommit=True)
             admin.execute(f'CREATE DATABASE "{name}"')
-            config: dict[str, Any] = {
-                "database_url": urlsplit(server_url)._replace(path=f"/{name}").geturl()
-            }
+            store: Backend = PostgresBackend(
+                urlsplit(server_url)._replace(path=f"/{name}").geturl()
+            )
         else:
-            config = {"database": str(Path(tmp) / "digest.duckdb")}
+            store = DuckDBBackend(str(Path(tmp) / "digest.duckdb"))
         try:
             out = {
-                "load": _timed(lambda: _write(backend, config, frame, START, end))[0],
-                "replace_hour": _timed(lambda: _write(backend, config, in_hour, *hour))[0],
-                "replace_day": _timed(lambda: _write(backend, config, in_day, *day))[0],
+                "load": _timed(lambda: _write(store, frame, START, end))[0],
+                "replace_hour": _timed(lambda: _write(store, in_hour, *hour))[0],
+                "replace_day": _timed(lambda: _write(store, in_day, *day))[0],
             }
-            seconds, read = _timed(lambda: _read(backend, config, *hour))
+            seconds, read = _timed(lambda: _read(store, *hour))
             assert len(read) == len(in_hour), (len(read), len(in_hour))
             out["read_hour"] = seconds
         finally:

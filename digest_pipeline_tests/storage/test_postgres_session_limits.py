@@ -8,10 +8,10 @@ import psycopg
 import pytest
 
 from digest_pipeline.defs.storage.errors import WarehouseQueryError
-from digest_pipeline.defs.storage.postgres import (
+from digest_pipeline.defs.storage.postgres import lock_table
+from digest_pipeline.defs.storage.postgres_connection import (
     ConnectPolicy,
     connect_postgres,
-    lock_table,
     transaction,
 )
 from digest_pipeline.defs.storage.warehouse import Warehouse

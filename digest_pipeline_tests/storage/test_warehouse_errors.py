@@ -22,11 +22,8 @@ from digest_pipeline.defs.storage.errors import (
     redact,
     url_secrets,
 )
-from digest_pipeline.defs.storage.postgres import (
-    ConnectPolicy,
-    PostgresWarehouseIOManager,
-    connect_postgres,
-)
+from digest_pipeline.defs.storage.postgres import PostgresWarehouseIOManager
+from digest_pipeline.defs.storage.postgres_connection import ConnectPolicy, connect_postgres
 from digest_pipeline.defs.storage.warehouse import Warehouse
 from digest_pipeline.settings import ConfigError, load_settings
 

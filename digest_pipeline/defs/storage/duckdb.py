@@ -1,18 +1,7 @@
-"""DuckDB warehouse: the embedded default.
+"""DuckDB warehouse: the embedded default, one implementation of the backend interface.
 
-Built on dagster-duckdb's ``DbIOManager`` plumbing (table slices from partition windows, schema
-from config), with a type handler and client of our own because the stock pandas handler:
-
-* skips the write for an empty DataFrame, so a quiet first hour never creates its table and every
-  downstream read fails;
-* inserts by column *position*, so adding a column later silently shifts data;
-* formats time windows as naive strings in the partition's zone, which is wrong for a daily
-  partition in ``America/Los_Angeles`` compared against UTC timestamps.
-
-Here tables are created from the asset's declared column schema (``dagster/column_schema``), new
-columns are added with ``ALTER TABLE … ADD COLUMN``, rows are inserted by name, windows are bound
-parameters compared as instants, and a partition is replaced (delete window + insert) in one
-transaction.
+A file admits one writer at a time (jobs run their steps in sequence), so a session takes no
+table locks; a connection waits politely while another process holds the file's write lock.
 """
 
 from __future__ import annotations
@@ -26,20 +15,12 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pandas as pd
-from dagster._core.storage.db_io_manager import (
-    DbClient,
-    DbIOManager,
-    DbTypeHandler,
-    TableSlice,
-)
+from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler
 from dagster_duckdb import DuckDBIOManager
 
-from digest_pipeline.defs.storage.schema import (
-    declared_columns,
-    display_select,
-    partition_filter,
-    quote_ident,
-)
+from digest_pipeline.defs.storage.backend import Backend, Session
+from digest_pipeline.defs.storage.io_manager import PandasWarehouseHandler, warehouse_io_manager
+from digest_pipeline.defs.storage.schema import quote_ident, table_ddl
 
 
 def _open(path: str, read_only: bool, attempts: int = 12) -> duckdb.DuckDBPyConnection:
@@ -78,119 +59,100 @@ def qualified(conn: duckdb.DuckDBPyConnection, schema: str, table: str | None = 
     return ".".join(parts)
 
 
-class DuckDBWarehouseClient(DbClient):
-    @staticmethod
-    def get_table_name(table_slice: TableSlice) -> str:
-        """``schema.table`` as the UI shows it: it pastes unchanged into the DuckDB CLI, Python
-        and psql (the default DuckDB file is not named after the schema, see settings)."""
-        return f"{table_slice.schema}.{table_slice.table}"
-
-    @staticmethod
-    def delete_table_slice(
-        context: dg.OutputContext, table_slice: TableSlice, connection: duckdb.DuckDBPyConnection
-    ) -> None:
-        if not _columns(connection, table_slice.schema, table_slice.table):
-            return  # first write: nothing to replace yet
-        table = qualified(connection, table_slice.schema, table_slice.table)
-        if table_slice.partition_dimensions:
-            where, params = partition_filter(table_slice.partition_dimensions, placeholder="?")
-            connection.execute(f"DELETE FROM {table} WHERE {where}", params)
-        else:
-            connection.execute(f"DELETE FROM {table}")
-
-    @staticmethod
-    def ensure_schema_exists(
-        context: dg.OutputContext, table_slice: TableSlice, connection: duckdb.DuckDBPyConnection
-    ) -> None:
-        connection.execute(
-            f"CREATE SCHEMA IF NOT EXISTS {qualified(connection, table_slice.schema)}"
-        )
-
-    @staticmethod
-    def get_select_statement(table_slice: TableSlice) -> str:
-        return display_select(table_slice)
-
-    @staticmethod
-    @contextmanager
-    def connect(
-        context: dg.OutputContext | dg.InputContext, table_slice: TableSlice
-    ) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connect_duckdb(context.resource_config["database"]) as conn:
-            conn.begin()
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
-
-
-def _columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+def table_columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
+    """Existing columns and their types; empty if the table does not exist."""
     rows = conn.execute(
-        "SELECT column_name FROM information_schema.columns"
-        " WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
+        "SELECT column_name, data_type FROM information_schema.columns"
+        " WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?"
+        " ORDER BY ordinal_position",
         [schema, table],
     ).fetchall()
-    return {row[0] for row in rows}
+    return {str(name): str(kind) for name, kind in rows}
 
 
 def ensure_table(
     conn: duckdb.DuckDBPyConnection, schema: str, table: str, columns: dict[str, str]
 ) -> None:
-    target = qualified(conn, schema, table)
-    existing = _columns(conn, schema, table)
-    if not existing:
-        cols = ", ".join(f"{quote_ident(name)} {sql_type}" for name, sql_type in columns.items())
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {target} ({cols})")
-    else:
-        for name, sql_type in columns.items():
-            if name not in existing:
-                conn.execute(f"ALTER TABLE {target} ADD COLUMN {quote_ident(name)} {sql_type}")
+    existing = table_columns(conn, schema, table)
+    for statement in table_ddl(qualified(conn, schema, table), columns, existing):
+        conn.execute(statement)
 
 
-class DuckDBPandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
-    def handle_output(
-        self,
-        context: dg.OutputContext,
-        table_slice: TableSlice,
-        obj: pd.DataFrame,
-        connection: duckdb.DuckDBPyConnection,
-    ) -> dict[str, Any]:
-        columns = declared_columns(context, obj)
-        ensure_table(connection, table_slice.schema, table_slice.table, columns)
-        if not obj.empty:
-            connection.register("_digest_rows", obj)
-            names = ", ".join(quote_ident(c) for c in obj.columns)
-            connection.execute(
-                f"INSERT INTO {qualified(connection, table_slice.schema, table_slice.table)}"
-                f" ({names}) SELECT {names} FROM _digest_rows"
+class DuckDBSession(Session):
+    name = "duckdb"
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+
+    def qualified(self, schema: str, table: str | None = None) -> str:
+        return qualified(self.connection, schema, table)
+
+    def columns(self, schema: str, table: str) -> dict[str, str]:
+        return table_columns(self.connection, schema, table)
+
+    def ensure_schema(self, schema: str) -> None:
+        self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {self.qualified(schema)}")
+
+    def ensure_table(self, schema: str, table: str, columns: dict[str, str]) -> None:
+        ensure_table(self.connection, schema, table, columns)
+
+    def insert(self, schema: str, table: str, frame: pd.DataFrame) -> None:
+        with self.staged(schema, table, frame) as rows:
+            names = ", ".join(quote_ident(c) for c in frame.columns)
+            self.connection.execute(
+                f"INSERT INTO {self.qualified(schema, table)} ({names}) SELECT {names} FROM {rows}"
             )
-            connection.unregister("_digest_rows")
-        row_count = int(obj.shape[0])
-        if context.has_asset_partitions:
-            return {"dagster/partition_row_count": row_count, "storage": "duckdb"}
-        return {"dagster/row_count": row_count, "storage": "duckdb"}
 
-    def load_input(
-        self,
-        context: dg.InputContext,
-        table_slice: TableSlice,
-        connection: duckdb.DuckDBPyConnection,
-    ) -> pd.DataFrame:
-        if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
-            return pd.DataFrame()
-        table = qualified(connection, table_slice.schema, table_slice.table)
-        cols = (
-            ", ".join(quote_ident(c) for c in table_slice.columns) if table_slice.columns else "*"
-        )
-        if table_slice.partition_dimensions:
-            where, params = partition_filter(table_slice.partition_dimensions, placeholder="?")
-            return connection.execute(f"SELECT {cols} FROM {table} WHERE {where}", params).df()
-        return connection.execute(f"SELECT {cols} FROM {table}").df()
+    @contextmanager
+    def staged(self, schema: str, table: str, frame: pd.DataFrame) -> Iterator[str]:
+        # DuckDB reads the DataFrame in place; the INSERT casts to the table's types.
+        self.connection.register("_digest_rows", frame)
+        try:
+            yield "_digest_rows"
+        finally:
+            self.connection.unregister("_digest_rows")
 
-    @property
-    def supported_types(self) -> Sequence[type]:
-        return [pd.DataFrame]
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        return self.connection.execute(sql, list(params)).df()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.connection.execute(sql, list(params))
+
+    def lock_table(self, schema: str, table: str) -> None:
+        """Nothing to do: a DuckDB file admits one writer at a time."""
+
+    def index(self, schema: str, table: str, column: str) -> None:
+        """None: DuckDB's zone maps already skip row groups outside a time window."""
+
+    def create_view(self, schema: str, name: str, sql: str) -> None:
+        self.ensure_schema(schema)
+        self.connection.execute(f"USE {self.qualified(schema)}")
+        self.connection.execute(f"CREATE OR REPLACE VIEW {self.qualified(schema, name)} AS {sql}")
+
+
+class DuckDBBackend(Backend):
+    """A DuckDB file; reads and single statements run outside a transaction."""
+
+    name = "duckdb"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @contextmanager
+    def session(self) -> Iterator[DuckDBSession]:
+        with connect_duckdb(self.path) as conn:
+            yield DuckDBSession(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[DuckDBSession]:
+        with connect_duckdb(self.path) as conn:
+            conn.begin()
+            try:
+                yield DuckDBSession(conn)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
 
 class DuckDBWarehouseIOManager(DuckDBIOManager):
@@ -198,18 +160,16 @@ class DuckDBWarehouseIOManager(DuckDBIOManager):
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler]:
-        return [DuckDBPandasWarehouseHandler()]
+        return [PandasWarehouseHandler()]
 
     @staticmethod
     def default_load_type() -> type | None:
         return pd.DataFrame
 
     def create_io_manager(self, context: dg.InitResourceContext) -> DbIOManager:
-        return DbIOManager(
-            db_client=DuckDBWarehouseClient(),
+        return warehouse_io_manager(
+            DuckDBBackend(self.database),
             database=self.database,
             schema=self.schema_,
-            type_handlers=self.type_handlers(),
-            default_load_type=self.default_load_type(),
-            io_manager_name="DuckDBWarehouseIOManager",
+            name="DuckDBWarehouseIOManager",
         )

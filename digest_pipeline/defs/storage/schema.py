@@ -8,7 +8,7 @@ warehouse has. Types are written in DuckDB's spelling; other backends map them.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import dagster as dg
@@ -47,6 +47,19 @@ def table_schema(*columns: tuple[str, str, str]) -> dg.TableSchema:
 
 def column_names(schema: dg.TableSchema) -> list[str]:
     return [column.name for column in schema.columns]
+
+
+def table_ddl(target: str, columns: dict[str, str], existing: Collection[str]) -> list[str]:
+    """The statements that make table ``target`` hold ``columns`` (name → SQL type): create it if
+    nothing ``existing``, else add the columns it lacks. Nothing is ever dropped or retyped."""
+    if not existing:
+        cols = ", ".join(f"{quote_ident(name)} {sql_type}" for name, sql_type in columns.items())
+        return [f"CREATE TABLE IF NOT EXISTS {target} ({cols})"]
+    return [
+        f"ALTER TABLE {target} ADD COLUMN {quote_ident(name)} {sql_type}"
+        for name, sql_type in columns.items()
+        if name not in existing
+    ]
 
 
 def declared_columns(context: dg.OutputContext, obj: pd.DataFrame) -> dict[str, str]:
