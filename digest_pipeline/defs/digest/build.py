@@ -52,7 +52,8 @@ from digest_pipeline.defs.digest.threads import (
 )
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
 
-# Names other modules import from here, whose home is now a module of their own.
+# The digest's public names; the assets, sensors, quality checks and the narrative import them
+# from here, including those whose home is :mod:`.threads` or :mod:`.audience`.
 __all__ = [
     "DIGEST_INPUT_COLUMNS",
     "NO_DIGEST_MARKER",
