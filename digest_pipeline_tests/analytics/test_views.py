@@ -9,7 +9,7 @@ import pytest
 
 from digest_pipeline.defs.analytics.assets import analyst_views
 from digest_pipeline.defs.analytics.views import RESOLUTION_WORDS, VIEWS
-from digest_pipeline.defs.digest import build
+from digest_pipeline.defs.digest import threads
 from digest_pipeline.defs.storage.schema import table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 from digest_pipeline_tests.analytics.queries import DOCUMENTED_QUERIES
@@ -205,7 +205,7 @@ def test_a_thread_closed_before_some_chatter_is_not_open_and_the_digest_agrees(t
         " r.requires_attention FROM {schema}.messages m JOIN {schema}.risk_assessments r"
         " ON r.message_id = m.id"
     )
-    resolved = build.resolved_threads(frame, set())
+    resolved = threads.resolved_threads(frame, set())
     assert [(r["thread_id"], r["message_id"]) for r in resolved] == [("C1:1", "C1:2")]
 
 
@@ -233,6 +233,6 @@ def test_the_querying_doc_shows_the_documented_queries(name):
 
 def test_resolution_words_match_the_digest():
     """v_open_risks and the digest must agree on what resolves a thread."""
-    group = re.search(r"\((.*)\)", build._RESOLVED.pattern)
+    group = re.search(r"\((.*)\)", threads._RESOLVED.pattern)
     assert group is not None
     assert set(group.group(1).split("|")) == set(RESOLUTION_WORDS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -120,16 +120,7 @@ class Question:
     why: str  # what made it urgent: "critical risk", "@here", "high urgency", ...
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "message_id": self.message_id,
-            "channel_id": self.channel_id,
-            "channel": self.channel,
-            "user": self.user,
-            "timestamp": self.timestamp.isoformat(),
-            "quote": self.quote,
-            "permalink": self.permalink,
-            "why": self.why,
-        }
+        return asdict(self) | {"timestamp": self.timestamp.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -140,7 +131,7 @@ class Citation:
     permalink: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"message_id": self.message_id, "permalink": self.permalink}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
