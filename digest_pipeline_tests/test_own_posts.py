@@ -18,13 +18,10 @@ import pytest
 
 from digest_pipeline.definitions import build_defs
 from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackResource
-from digest_pipeline.defs.digest.sensors import (
-    critical_risk_alert_sensor,
-    read_candidate,
-    urgent_message_sensor,
-)
 from digest_pipeline.defs.enrichment.enrich import enrich_messages
 from digest_pipeline.defs.partitions import HOURLY_FORMAT
+from digest_pipeline.defs.pipeline.alerts import critical_risk_alert_sensor
+from digest_pipeline.defs.pipeline.urgent import read_candidate, urgent_message_sensor
 from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.slack.resources import SlackSource
 from digest_pipeline.defs.storage.warehouse import Warehouse
