@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from digest_pipeline.defs.pipeline.urgent import (
-    poll_channels,
     read_candidate,
     urgent_message_sensor,
+    urgent_messages,
     urgent_signals,
 )
 from digest_pipeline.defs.risk.store import RiskModelStore
@@ -122,6 +122,7 @@ def test_the_apps_own_posts_never_request_a_run_other_bots_do(workspace):
     # broadcast; the MES bot posts an alert. Judged by the rules, as before a first model.
     from digest_pipeline.defs.slack.api import WebApi
     from digest_pipeline.defs.slack.extract import NO_IDENTITY, app_identity
+    from digest_pipeline.defs.slack.poll import poll_history
 
     text = "Hourly digest: SMT line 2 is down, production stopped, all units on hold"
     with FakeSlackServer(workspace) as server:
@@ -140,7 +141,7 @@ def test_the_apps_own_posts_never_request_a_run_other_bots_do(workspace):
                        bot_id="B0MES", app_id="A0MES", subtype="bot_message")  # fmt: skip
 
         def poll(own):
-            return poll_channels(
+            return poll_history(
                 api, [("C1", "manufacturing")], {}, offset=0, budget=2, now=NOW, own=own
             )
 
@@ -149,10 +150,10 @@ def test_the_apps_own_posts_never_request_a_run_other_bots_do(workspace):
         seeing = poll(own)
     assert own.user_id == "U0BOT" and own.bot_id == "B0BOT"
     # Without knowing itself, the sensor re-runs on its own digest and the reply in its thread.
-    assert {u.ts for u in blind.urgent} == {digest_ts, broadcast, mes}
-    assert [u.ts for u in seeing.urgent] == [mes]
-    assert seeing.read.own_posts == 2
-    assert seeing.read.latest["C1"] == blind.read.latest["C1"]  # read past, so never polled again
+    assert {u.ts for u in urgent_messages(blind)} == {digest_ts, broadcast, mes}
+    assert [u.ts for u in urgent_messages(seeing)] == [mes]
+    assert seeing.own_posts == 2
+    assert seeing.latest["C1"] == blind.latest["C1"]  # read past, so never polled again
 
 
 def test_the_first_tick_looks_back_only_minutes(workspace, sensor_resources):

@@ -37,13 +37,7 @@ from digest_pipeline.defs.pipeline.jobs import hourly_digest_job
 from digest_pipeline.defs.risk.model import RiskModel
 from digest_pipeline.defs.risk.rules import score_message
 from digest_pipeline.defs.risk.store import RiskModelStore
-from digest_pipeline.defs.slack.extract import (
-    NO_IDENTITY,
-    AppIdentity,
-    app_identity,
-    list_channels,
-    ts_to_datetime,
-)
+from digest_pipeline.defs.slack.extract import app_identity, list_channels, ts_to_datetime
 from digest_pipeline.defs.slack.models import SlackApi, SlackCallError
 from digest_pipeline.defs.slack.poll import (
     POLL_CALLS_PER_TICK,
@@ -123,40 +117,19 @@ def urgent_signals(level: str, loud: Sequence[str]) -> tuple[str, ...]:
     return tuple(signals)
 
 
-@dataclass(frozen=True)
-class PollResult:
-    """One tick's reading of Slack and the messages in it that are urgent."""
-
-    read: HistoryPoll
-    urgent: list[UrgentMessage]
-
-
-def poll_channels(
-    api: SlackApi,
-    channels: Sequence[tuple[str, str]],
-    latest: Mapping[str, str],
-    *,
-    offset: int,
-    budget: int,
-    now: datetime,
-    levels: Levels = rules_levels,
-    own: AppIdentity = NO_IDENTITY,
-) -> PollResult:
-    """One tick: read each channel's new messages (:func:`poll_history`), then judge them all at
-    once with ``levels``. ``own``'s posts, and broadcasts in their threads, are never judged."""
-    read = poll_history(api, channels, latest, offset=offset, budget=budget, now=now, own=own)
+def urgent_messages(read: HistoryPoll, levels: Levels = rules_levels) -> list[UrgentMessage]:
+    """The urgent ones among a tick's new messages, judged all at once with ``levels``."""
     candidates = [
         candidate
         for channel_id, message in read.messages
         if (candidate := read_candidate(channel_id, message)) is not None
     ]
     judged = levels([c.text for c in candidates])
-    urgent = [
+    return [
         UrgentMessage(candidate.channel_id, candidate.ts, signals)
         for candidate, level in zip(candidates, judged, strict=True)
         if (signals := urgent_signals(level, candidate.loud))
     ]
-    return PollResult(read, urgent)
 
 
 def _opted_out(channel: Mapping[str, Any]) -> bool:
@@ -219,23 +192,16 @@ def urgent_message_sensor(
     try:
         own = app_identity(api)
         channels = _channels(api, slack, warehouse)
-        result = poll_channels(
-            api,
-            channels,
-            latest,
-            offset=offset,
-            budget=budget,
-            now=datetime.now(UTC),
-            levels=levels,
-            own=own,
+        read = poll_history(
+            api, channels, latest, offset=offset, budget=budget, now=datetime.now(UTC), own=own
         )
     except SlackCallError as e:
         # Keep the cursor: the next tick retries from the same place.
         return dg.SensorResult(skip_reason=f"Slack: {e}", cursor=context.cursor)
-    cursor = result.read.cursor
-    if result.read.skipped_messages:
+    cursor = read.cursor
+    if read.skipped_messages:
         context.log.warning(
-            f"{result.read.skipped_messages} channel(s) had more new messages than one tick reads; "
+            f"{read.skipped_messages} channel(s) had more new messages than one tick reads; "
             "the rest reach the next hourly run"
         )
     requests = [
@@ -249,13 +215,12 @@ def urgent_message_sensor(
                 "digest/signals": ",".join(u.signals),
             },
         )
-        for u in result.urgent
+        for u in urgent_messages(read, levels)
     ]
     if not requests:
         return dg.SensorResult(
             skip_reason=(
-                f"no urgent message in {len(result.read.polled)} channel(s), "
-                f"{result.read.calls} call(s)"
+                f"no urgent message in {len(read.polled)} channel(s), {read.calls} call(s)"
             ),
             cursor=cursor,
         )
