@@ -184,7 +184,7 @@ def test_the_own_digest_is_never_read_back_while_another_bots_alert_is(
     assert len(alert_posts) == 2
 
     # The urgent sensor reads the flagged digest and the posted alerts past (that they would
-    # request runs if anyone else posted them is shown in test_sensors with the rules).
+    # request runs if anyone else posted them is shown in pipeline/test_urgent.py with the rules).
     candidate = read_candidate("C001", digest)
     assert candidate is not None and ":rotating_light:" in candidate.loud
     # They are the app's own posts: only the MES alert of 11:20 re-runs the hour.
