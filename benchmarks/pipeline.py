@@ -36,7 +36,7 @@ def _run_one(mode: str, path: str) -> dict[str, float]:
     import duckdb
 
     from digest_pipeline.definitions import build_defs
-    from digest_pipeline.defs.digest.schedules import range_tags
+    from digest_pipeline.defs.pipeline.schedules import range_tags
     from digest_pipeline.settings import Settings
 
     defs = build_defs(Settings(duckdb_path=path))

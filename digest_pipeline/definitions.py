@@ -1,10 +1,12 @@
-"""The code location's root: each domain builds its definitions from the settings; merge them."""
+"""The code location's root: each domain, and the pipeline layer over them, builds its
+definitions from the settings; merge them."""
 
 import dagster as dg
 
 from digest_pipeline.defs.analytics import definitions as analytics
 from digest_pipeline.defs.digest import definitions as digest
 from digest_pipeline.defs.enrichment import definitions as enrichment
+from digest_pipeline.defs.pipeline import definitions as pipeline
 from digest_pipeline.defs.risk import definitions as risk
 from digest_pipeline.defs.slack import definitions as slack
 from digest_pipeline.defs.storage import definitions as storage
@@ -15,7 +17,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         *(
             domain.build_defs(settings)
-            for domain in (slack, enrichment, risk, digest, analytics, storage)
+            for domain in (slack, enrichment, risk, digest, analytics, storage, pipeline)
         )
     )
 

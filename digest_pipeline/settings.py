@@ -1,6 +1,8 @@
 """The configuration contract: environment variables, parsed and validated in one place.
 
-Only :func:`load_settings` reads the environment. ``definitions.py`` calls it once when the code
+Only :func:`load_settings` reads the environment, except ``DIGEST_TIMEZONE`` and
+``DIGEST_START_DATE``: they shape the partitions, so ``defs/partitions.py`` reads them at import and
+is the one place that holds them. ``definitions.py`` calls :func:`load_settings` once when the code
 location loads; tests build :class:`Settings` directly. Secrets are *not* read here: resources
 receive them through ``dg.EnvVar`` so their values never reach logs, metadata or the UI.
 """
@@ -11,9 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest_pipeline.defs.digest.line_replies import DEFAULT_REACTIONS
 from digest_pipeline.defs.risk.labels import REACTION_VERDICTS
@@ -25,7 +25,6 @@ WAREHOUSES = ("duckdb", "postgres")
 SCORERS = ("auto", "model", "llm", "rules")
 RATE_TIERS = ("tier3", "strict")
 
-DEFAULT_START_DATE = "2026-01-01"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_MODEL_DIR = "data/models"
 DEFAULT_LLM_MODEL = "gpt-4.1-mini"
@@ -85,24 +84,6 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip().lstrip("#") for item in raw.split(",") if item.strip())
 
 
-def parse_timezone(value: str, name: str = "DIGEST_TIMEZONE") -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"{name}={value!r} is not an IANA time zone (for example UTC, America/Los_Angeles)"
-        ) from None
-    return value
-
-
-def parse_start_date(value: str, name: str = "DIGEST_START_DATE") -> str:
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"{name}={value!r} is not a date in YYYY-MM-DD form") from None
-    return value
-
-
 def parse_daily_at(value: str, name: str = "DIGEST_DAILY_AT") -> tuple[int, int]:
     try:
         hour_s, minute_s = value.split(":")
@@ -132,13 +113,15 @@ def check_duckdb_path(value: str, name: str = "DIGEST_DUCKDB_PATH") -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the code location needs to know at load time (no secrets)."""
+    """Everything the code location needs to know at load time (no secrets).
+
+    The time zone and start date are not here: they belong to the partitions
+    (``digest_pipeline.defs.partitions``), which read them once.
+    """
 
     source: str = "demo"
     warehouse: str = "duckdb"
     duckdb_path: str = DEFAULT_DUCKDB_PATH
-    timezone: str = "UTC"
-    start_date: str = DEFAULT_START_DATE
     daily_at: tuple[int, int] = (7, 0)
     channels: tuple[str, ...] = ()
     exclude_channels: tuple[str, ...] = ()
@@ -258,8 +241,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         source=source,
         warehouse=warehouse,
         duckdb_path=duckdb_path,
-        timezone=parse_timezone(env.get("DIGEST_TIMEZONE") or "UTC"),
-        start_date=parse_start_date(env.get("DIGEST_START_DATE") or DEFAULT_START_DATE),
         daily_at=parse_daily_at(env.get("DIGEST_DAILY_AT") or "07:00"),
         channels=_list(env, "DIGEST_CHANNELS"),
         exclude_channels=_list(env, "DIGEST_EXCLUDE_CHANNELS"),

@@ -94,7 +94,7 @@ def run_demo_pipeline(settings, instance=None, *, backfill: bool = False) -> lis
 
     hourly = defs.resolve_job_def("hourly_digest_job")
     if backfill:  # the hours as one single-run backfill, then one of them again
-        from digest_pipeline.defs.digest.schedules import range_tags
+        from digest_pipeline.defs.pipeline.schedules import range_tags
 
         run(hourly, tags=range_tags(HOURS[0], HOURS[-1]))
         run(hourly, partition_key=HOURS[1])

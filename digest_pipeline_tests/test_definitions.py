@@ -1,9 +1,17 @@
 """The code location loads, and shows the graph the data team expects."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
 
 from digest_pipeline.definitions import build_defs, defs
+from digest_pipeline.defs.partitions import DIGEST_TIMEZONE
 from digest_pipeline.settings import Settings
+from digest_pipeline_tests.definitions_inventory import runs_contract
 
 ASSETS = {
     "slack_channels": ("extract", None),
@@ -67,6 +75,59 @@ def test_hourly_partition_keys_follow_the_contract():
     assert keys[0] == "2026-01-01-00:00"
 
 
-def test_a_zone_other_than_utc_builds(tmp_path):
-    settings = Settings(duckdb_path=str(tmp_path / "d.duckdb"), timezone="America/Los_Angeles")
-    dg.Definitions.validate_loadable(build_defs(settings))
+def test_jobs_schedules_and_sensors_keep_their_names_tags_crons_and_targets(tmp_path):
+    # The UI and the run history key on these; definitions_inventory.json is the code location
+    # as it was before the pipeline layer moved them out of digest/.
+    expected = json.loads((Path(__file__).parent / "definitions_inventory.json").read_text())
+    found = runs_contract(tmp_path)
+    for variant, inventory in expected.items():
+        for kind in ("jobs", "schedules", "sensors"):
+            assert found[variant][kind] == inventory[kind], (variant, kind)
+
+
+def test_the_daily_schedule_follows_the_daily_partitions_zone():
+    graph = defs.resolve_asset_graph()
+    zone = graph.get(dg.AssetKey("daily_digest")).partitions_def.timezone
+    assert zone == DIGEST_TIMEZONE
+    assert (
+        defs.get_repository_def().get_schedule_def("daily_digest_schedule").execution_timezone
+        == zone
+    )
+
+
+# DIGEST_TIMEZONE and DIGEST_START_DATE are read once, when partitions.py is imported: a fresh
+# interpreter is the honest way to load the code location in another zone.
+_LOAD_IN_ANOTHER_ZONE = """
+import dagster as dg
+from digest_pipeline.definitions import build_defs
+from digest_pipeline.settings import load_settings
+
+defs = build_defs(load_settings())
+dg.Definitions.validate_loadable(defs)
+graph = defs.resolve_asset_graph()
+print(graph.get(dg.AssetKey("daily_digest")).partitions_def.timezone)
+print(graph.get(dg.AssetKey("raw_messages")).partitions_def.get_first_partition_key())
+schedule = defs.get_repository_def().get_schedule_def("daily_digest_schedule")
+print(schedule.execution_timezone)
+print(schedule.description)
+"""
+
+
+def test_another_zone_and_start_date_reach_the_partitions_and_the_daily_schedule(tmp_path):
+    env = {
+        **os.environ,
+        "DIGEST_TIMEZONE": "America/Los_Angeles",
+        "DIGEST_START_DATE": "2026-02-01",
+        "DIGEST_DUCKDB_PATH": str(tmp_path / "d.duckdb"),
+        "DAGSTER_HOME": str(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _LOAD_IN_ANOTHER_ZONE],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.splitlines()
+    assert out[:3] == ["America/Los_Angeles", "2026-02-01-00:00", "America/Los_Angeles"]
+    assert out[3].startswith("Daily at 07:00 America/Los_Angeles:")

@@ -4,8 +4,8 @@ import duckdb
 import pytest
 
 from digest_pipeline.definitions import build_defs
-from digest_pipeline.defs.digest.schedules import range_tags
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS, MESSAGE_TYPES
+from digest_pipeline.defs.pipeline.schedules import range_tags
 from digest_pipeline.settings import Settings
 from digest_pipeline_tests.conftest import DAY, HOURS, QUIET
 

@@ -18,13 +18,10 @@ import pytest
 
 from digest_pipeline.definitions import build_defs
 from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackResource
-from digest_pipeline.defs.digest.sensors import (
-    critical_risk_alert_sensor,
-    read_candidate,
-    urgent_message_sensor,
-)
 from digest_pipeline.defs.enrichment.enrich import enrich_messages
 from digest_pipeline.defs.partitions import HOURLY_FORMAT
+from digest_pipeline.defs.pipeline.alerts import critical_risk_alert_sensor
+from digest_pipeline.defs.pipeline.urgent import read_candidate, urgent_message_sensor
 from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.slack.resources import SlackSource
 from digest_pipeline.defs.storage.warehouse import Warehouse
@@ -187,7 +184,7 @@ def test_the_own_digest_is_never_read_back_while_another_bots_alert_is(
     assert len(alert_posts) == 2
 
     # The urgent sensor reads the flagged digest and the posted alerts past (that they would
-    # request runs if anyone else posted them is shown in test_sensors with the rules).
+    # request runs if anyone else posted them is shown in pipeline/test_urgent.py with the rules).
     candidate = read_candidate("C001", digest)
     assert candidate is not None and ":rotating_light:" in candidate.loud
     # They are the app's own posts: only the MES alert of 11:20 re-runs the hour.

@@ -7,7 +7,6 @@ def test_defaults_need_no_configuration(tmp_path):
     settings = load_settings({"DIGEST_DUCKDB_PATH": str(tmp_path / "d.duckdb")})
     assert settings.source == "demo"
     assert settings.warehouse == "duckdb"
-    assert settings.timezone == "UTC"
     assert settings.effective_scorer == "model"
 
 
@@ -16,8 +15,6 @@ def test_defaults_need_no_configuration(tmp_path):
     [
         ({"DIGEST_SOURCE": "teams"}, "DIGEST_SOURCE"),
         ({"DIGEST_WAREHOUSE": "sqlite"}, "DIGEST_WAREHOUSE"),
-        ({"DIGEST_TIMEZONE": "Mars/Olympus"}, "DIGEST_TIMEZONE"),
-        ({"DIGEST_START_DATE": "2026-13-01"}, "DIGEST_START_DATE"),
         ({"DIGEST_DAILY_AT": "25:00"}, "DIGEST_DAILY_AT"),
         ({"DIGEST_THREAD_LOOKBACK_DAYS": "two weeks"}, "DIGEST_THREAD_LOOKBACK_DAYS"),
         ({"DIGEST_SOURCE": "slack"}, "SLACK_BOT_TOKEN"),

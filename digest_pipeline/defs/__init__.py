@@ -1,4 +1,5 @@
-"""The code location's domains: slack, enrichment, risk, digest, analytics, storage."""
+"""The code location's domains (slack, enrichment, risk, digest, analytics, storage) and the
+pipeline layer above them (jobs, schedules and sensors that span domains)."""
 
 import warnings
 

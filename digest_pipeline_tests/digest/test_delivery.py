@@ -183,7 +183,7 @@ def _daily_run(warehouse, channels, day, *, server, output_dir, token: bool):
 def test_the_block_kit_file_is_what_slack_receives_with_or_without_a_token(
     slack, duckdb_path, tmp_path
 ):
-    from digest_pipeline_tests.digest.test_sensors import _seed
+    from digest_pipeline_tests.pipeline.test_alerts import _seed
 
     server, workspace = slack
     warehouse = Warehouse(duckdb_path=duckdb_path)
@@ -218,7 +218,7 @@ def test_the_daily_digest_asset_posts_then_updates_its_post(slack, duckdb_path, 
     from digest_pipeline.defs.digest.assets import daily_digest
     from digest_pipeline.defs.digest.delivery import DigestDelivery
     from digest_pipeline.defs.risk.resources import RiskScorer
-    from digest_pipeline_tests.digest.test_sensors import _seed
+    from digest_pipeline_tests.pipeline.test_alerts import _seed
 
     server, workspace = slack
     warehouse = Warehouse(duckdb_path=duckdb_path)

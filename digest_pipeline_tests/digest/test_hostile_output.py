@@ -14,7 +14,7 @@ import pytest
 from digest_pipeline.defs.digest.build import DigestInputs, build_digests
 from digest_pipeline.defs.digest.escape import markdown, markdown_link, mrkdwn_link, safe_url
 from digest_pipeline.defs.digest.render import render_blocks, render_html, render_markdown
-from digest_pipeline.defs.digest.sensors import alert_text
+from digest_pipeline.defs.pipeline.alerts import alert_text
 
 pytestmark = pytest.mark.chaos
 

@@ -263,7 +263,7 @@ def test_the_narrative_renders_with_its_sources_and_cannot_inject_markup(warehou
 def test_the_daily_digest_asset_narrates_with_the_llm_scorer_and_cites_existing_messages(
     server, warehouse, tmp_path
 ):
-    from digest_pipeline_tests.digest.test_sensors import _seed
+    from digest_pipeline_tests.pipeline.test_alerts import _seed
 
     _seed(warehouse, [("C1", "C1:1", "critical"), ("CP", "CP:1", "critical")])
     # Yesterday is the latest daily partition (in the tests' time zone, UTC).

@@ -14,8 +14,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from digest_pipeline.defs.digest.schedules import range_tags
 from digest_pipeline.defs.enrichment.assets import messages
+from digest_pipeline.defs.pipeline.schedules import range_tags
 from digest_pipeline.defs.slack.assets import raw_messages, slack_channels, slack_users
 from digest_pipeline.defs.slack.checks import raw_messages_reply_coverage
 from digest_pipeline.defs.slack.models import SlackApi

@@ -1,4 +1,8 @@
-"""Digest: digest assets and checks, jobs, schedules, sensors and the delivery resources."""
+"""Digest: digest assets and checks, the freshness and feedback sensors, the delivery resources.
+
+The jobs and schedules that run the digests, and the alert sensors, are the pipeline's
+(``defs/pipeline``): they span every domain.
+"""
 
 from pathlib import Path
 
@@ -7,19 +11,7 @@ import dagster as dg
 from digest_pipeline.defs.digest import assets, checks
 from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackResource
 from digest_pipeline.defs.digest.feedback import digest_feedback_sensor
-from digest_pipeline.defs.digest.schedules import (
-    build_daily_digest_schedule,
-    daily_digest_job,
-    daily_reconcile_job,
-    daily_reconcile_sensor,
-    hourly_digest_job,
-    hourly_digest_schedule,
-)
-from digest_pipeline.defs.digest.sensors import (
-    critical_risk_alert_sensor,
-    run_failure_alert_sensor,
-    urgent_message_sensor,
-)
+from digest_pipeline.defs.partitions import DIGEST_TIMEZONE
 from digest_pipeline.settings import DEFAULT_DUCKDB_PATH, ConfigError, Settings
 
 DEFAULT_DIGEST_DIR = "data/digests"
@@ -60,29 +52,18 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 
 def build_defs(settings: Settings) -> dg.Definitions:
     freshness_checks, freshness_sensor = checks.build_freshness_checks(
-        settings.daily_at, settings.timezone
+        settings.daily_at, DIGEST_TIMEZONE
     )
-    sensors = [
-        daily_reconcile_sensor,
-        urgent_message_sensor,
-        critical_risk_alert_sensor,
-        freshness_sensor,
-        # Skips (without opening the warehouse) unless digests are posted with a token.
-        digest_feedback_sensor,
-    ]
-    if settings.alert_channel:
-        sensors.append(run_failure_alert_sensor)
     return dg.Definitions(
         assets=dg.load_assets_from_modules([assets]),
         asset_checks=[
             *dg.load_asset_checks_from_modules([assets, checks]),
             *freshness_checks,
         ],
-        jobs=[hourly_digest_job, daily_reconcile_job, daily_digest_job],
-        schedules=[
-            hourly_digest_schedule,
-            build_daily_digest_schedule(settings.daily_at, settings.timezone),
+        sensors=[
+            freshness_sensor,
+            # Skips (without opening the warehouse) unless digests are posted with a token.
+            digest_feedback_sensor,
         ],
-        sensors=sensors,
         resources=build_resources(settings),
     )

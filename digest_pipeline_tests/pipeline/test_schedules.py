@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from digest_pipeline.defs.digest.schedules import (
+from digest_pipeline.defs.pipeline.schedules import (
     DAY_TAG,
     build_daily_digest_schedule,
     daily_reconcile_sensor,
@@ -32,7 +32,7 @@ def test_hourly_schedule_crosses_midnight():
 
 
 def test_daily_schedule_reconciles_the_previous_local_day_in_one_run():
-    schedule = build_daily_digest_schedule((7, 0), "UTC")
+    schedule = build_daily_digest_schedule((7, 0))
     assert schedule.cron_schedule == "0 7 * * *"
     context = dg.build_schedule_context(
         scheduled_execution_time=datetime(2026, 3, 11, 7, 0, tzinfo=UTC)

@@ -1,44 +1,29 @@
-"""Jobs, schedules and the sensor that chains the daily reconcile into the daily digest.
+"""The schedules, and the sensor that chains the daily reconcile into the daily digest.
 
 * ``hourly_digest_schedule`` — a few minutes past each hour, the previous UTC hour.
-* ``daily_digest_schedule`` — at ``DIGEST_DAILY_AT`` local time, re-extracts the previous local
-  day's hours in one run (late edits, deletes and replies reach the tables), then
-  ``daily_reconcile_sensor`` runs ``daily_digest`` for that day once the reconcile succeeded.
-
-The hourly and reconcile jobs carry their assets' cheap checks (reply coverage, the scorer's
-recall, the digest's citations) but not the Great Expectations checks on ``messages``: importing
-GX costs 3-12 s a run, which would delay every digest and urgent alert. Those run in their own
-``messages_quality_job``, requested by ``messages_quality_sensor`` after each new hour.
+* ``daily_digest_schedule`` — at ``DIGEST_DAILY_AT`` in the daily partitions' zone
+  (``DIGEST_TIMEZONE``, read by ``partitions.py``), re-extracts the previous local day's hours in
+  one run (late edits, deletes and replies reach the tables), then ``daily_reconcile_sensor`` runs
+  ``daily_digest`` for that day once the reconcile succeeded.
 """
 
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from digest_pipeline.defs.enrichment.checks import MESSAGES_QUALITY_CHECKS
-from digest_pipeline.defs.partitions import DAILY_FORMAT, HOURLY_FORMAT, daily_partitions
+from digest_pipeline.defs.partitions import (
+    DAILY_FORMAT,
+    DIGEST_TIMEZONE,
+    HOURLY_FORMAT,
+    daily_partitions,
+)
+from digest_pipeline.defs.pipeline.jobs import (
+    daily_digest_job,
+    daily_reconcile_job,
+    hourly_digest_job,
+)
 
-HOURLY_ASSETS = ["slack_channels", "slack_users", "raw_messages", "messages", "risk_assessments"]
 DAY_TAG = "digest/day"
-HOURLY_SELECTION = dg.AssetSelection.assets(
-    *HOURLY_ASSETS, "hourly_digest"
-) - dg.AssetSelection.checks(*MESSAGES_QUALITY_CHECKS)
-
-hourly_digest_job = dg.define_asset_job(
-    "hourly_digest_job",
-    selection=HOURLY_SELECTION,
-    description="Extract, enrich, score and digest one UTC hour (or a range, in one run).",
-)
-daily_reconcile_job = dg.define_asset_job(
-    "daily_reconcile_job",
-    selection=HOURLY_SELECTION,
-    description="Re-extract a local day's hours in one run before its daily digest.",
-)
-daily_digest_job = dg.define_asset_job(
-    "daily_digest_job",
-    selection=dg.AssetSelection.assets("daily_digest"),
-    description="Build the daily digest of one local day from the reconciled hours.",
-)
 
 
 def previous_hour_key(moment: datetime) -> str:
@@ -78,8 +63,11 @@ def hourly_digest_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReque
     return dg.RunRequest(run_key=key, partition_key=key)
 
 
-def build_daily_digest_schedule(daily_at: tuple[int, int], timezone: str) -> dg.ScheduleDefinition:
+def build_daily_digest_schedule(daily_at: tuple[int, int]) -> dg.ScheduleDefinition:
+    """The daily schedule runs in the daily partitions' own zone, so "the previous day" of a tick
+    is always a daily partition key."""
     hour, minute = daily_at
+    timezone = DIGEST_TIMEZONE
 
     @dg.schedule(
         name="daily_digest_schedule",
