@@ -22,7 +22,11 @@ from digest_pipeline.defs.storage.warehouse import Warehouse
 from digest_pipeline_tests.fakes.slack_chat import FakeChatWorkspace
 from digest_pipeline_tests.fakes.slack_server import FakeSlackServer
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+
+def _now() -> datetime:
+    # Read when a test posts, not when the module is imported: under load, a session fixture
+    # (training the risk model) can take longer than the sensor's look-back.
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 class NoWaitSlackSource(SlackSource):
@@ -33,7 +37,7 @@ class NoWaitSlackSource(SlackSource):
 
 
 def _ts(minutes_ago: float) -> str:
-    return datetime_to_ts(NOW - timedelta(minutes=minutes_ago))
+    return datetime_to_ts(_now() - timedelta(minutes=minutes_ago))
 
 
 @pytest.fixture
@@ -127,7 +131,8 @@ def test_the_apps_own_posts_never_request_a_run_other_bots_do(workspace):
     text = "Hourly digest: SMT line 2 is down, production stopped, all units on hold"
     with FakeSlackServer(workspace) as server:
         api = WebApi("xoxb-test", server.base_url, sleep=lambda _s: None)
-        workspace.base_ts = int((NOW - timedelta(minutes=3)).timestamp())
+        now = _now()
+        workspace.base_ts = int((now - timedelta(minutes=3)).timestamp())
         posted = api.call("chat.postMessage", {"channel": "C1", "text": text})
         digest_ts = posted["ts"]
         workspace.posts[("C1", digest_ts)]["reactions"] = [{"name": "rotating_light", "count": 1}]
@@ -142,7 +147,7 @@ def test_the_apps_own_posts_never_request_a_run_other_bots_do(workspace):
 
         def poll(own):
             return poll_history(
-                api, [("C1", "manufacturing")], {}, offset=0, budget=2, now=NOW, own=own
+                api, [("C1", "manufacturing")], {}, offset=0, budget=2, now=now, own=own
             )
 
         blind = poll(NO_IDENTITY)
