@@ -37,21 +37,24 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 DAY = "2026-03-10"
 CHANNELS = ("supply-chain", "manufacturing", "logistics", "npi-launch")
 USERS = 40
-# Short messages, as a busy day has them; a few carry risks so the digests rank something.
-TEXTS = (
+# Short messages, as a busy day has them: mostly chatter, a few risks for the digests to rank
+# (``--risky-share``; every risky message raises a thread the daily digest lists).
+CHATTER = (
     "ok",
     "+1",
     "thanks",
     "on it",
     "PO {n} confirmed",
     "shipment {n} left the dock",
-    "lead time on part {n} now {w} weeks",
     "line {k} yield {p}%",
+    "can someone check order {n}?",
+    "FCC retest booked for unit {n}",
+)
+RISKS = (
+    "lead time on part {n} now {w} weeks",
     "customs hold on shipment {n}",
     "supplier slipped PCB lot {n} by {w} weeks",
-    "FCC retest booked for unit {n}",
     "MCU allocation cut for week {w}",
-    "can someone check order {n}?",
     "line {k} is down, waiting on parts",
 )
 
@@ -61,9 +64,12 @@ def _hours(day: str) -> list[str]:
     return [(start + timedelta(hours=h)).strftime("%Y-%m-%d-%H:%M") for h in range(24)]
 
 
-def build_export(root: Path, messages: int, day: str = DAY, seed: int = 15) -> Path:
+def build_export(
+    root: Path, messages: int, risky_share: float = 0.03, day: str = DAY, seed: int = 15
+) -> Path:
     """An export folder with ``messages`` messages on ``day``: every 25th message starts a
-    thread whose next four are its replies (same channel, later in the day)."""
+    thread whose next four are its replies (same channel, later in the day); ``risky_share``
+    of the messages name a risk."""
     rng = random.Random(seed)
     start = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
     step = 86_400 / messages
@@ -73,7 +79,8 @@ def build_export(root: Path, messages: int, day: str = DAY, seed: int = 15) -> P
     for i in range(messages):
         channel = CHANNELS[i % len(CHANNELS)]
         ts = f"{start + int(i * step)}.{i % 1_000_000:06d}"
-        text = rng.choice(TEXTS).format(
+        texts = RISKS if rng.random() < risky_share else CHATTER
+        text = rng.choice(texts).format(
             n=rng.randrange(10_000),
             w=rng.randrange(2, 40),
             k=rng.randrange(1, 9),
@@ -181,6 +188,8 @@ def main() -> int:
     parser.add_argument("child_args", nargs="*", help=argparse.SUPPRESS)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--risky-share", type=float, default=0.03)
+    parser.add_argument("--keep", help="copy the export and the last run's folder here")
     parser.add_argument(
         "--jobs", default="hourly,reconcile,daily", help="comma list, run in this order"
     )
@@ -195,9 +204,12 @@ def main() -> int:
     )
     results: dict[str, list[dict[str, Any]]] = {job: [] for job in jobs}
     with tempfile.TemporaryDirectory() as tmp:
-        export = build_export(Path(tmp) / "export", args.messages)
+        export = build_export(Path(tmp) / "export", args.messages, args.risky_share)
         size = sum(f.stat().st_size for f in export.rglob("*.json")) / (1 << 20)
-        print(f"export: {args.messages:,} messages on {DAY}, {size:.1f} MB of JSON")
+        print(
+            f"export: {args.messages:,} messages on {DAY} ({args.risky_share:.0%} risky),"
+            f" {size:.1f} MB of JSON"
+        )
         trained = Path(tmp) / "trained"
         trained.mkdir()
         _run_child("train", export, trained)
@@ -219,6 +231,10 @@ def main() -> int:
                     f"  {result['wall_s']:6.1f} s{trail}"
                 )
             print(f"run {repeat + 1} messages in the warehouse: {_message_count(workdir):,}")
+            if args.keep:
+                shutil.rmtree(args.keep, ignore_errors=True)
+                shutil.copytree(export, Path(args.keep) / "export")
+                shutil.copytree(workdir, Path(args.keep) / "run")
             shutil.rmtree(workdir)
     for job, runs in results.items():
         peaks = [r["peak_mib"] for r in runs]
