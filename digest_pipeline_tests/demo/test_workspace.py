@@ -12,14 +12,9 @@ from typing import Any
 import pytest
 
 from digest_pipeline.demo import content as c
-from digest_pipeline.demo.workspace import (
-    _BOT_POSTS,
-    _LATE,
-    DemoWorkspace,
-    _compile_all,
-    _Slots,
-    parse_ts,
-)
+from digest_pipeline.demo.blocks import BOT_POSTS, LATE, compile_all, parse_ts
+from digest_pipeline.demo.slots import Slots
+from digest_pipeline.demo.workspace import DemoWorkspace
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)  # a Friday
 TUESDAY = datetime(2026, 11, 17, tzinfo=UTC)
@@ -382,12 +377,12 @@ def test_every_template_fills_from_known_slots() -> None:
         texts += [*scenario.parents, *scenario.replies, *scenario.closers]
     for pool in c.ROUTINE.values():
         texts += pool
-    templates = list(_compile_all(tuple(texts))) + list(_LATE)
-    for posts in _BOT_POSTS.values():
+    templates = list(compile_all(tuple(texts))) + list(LATE)
+    for posts in BOT_POSTS.values():
         for title, body, _, _ in posts:
             templates += [title, body]
     for template in templates:
-        filled = template.text.format_map(_Slots(Random(1), members))
+        filled = template.text.format_map(Slots(Random(1), members))
         assert "{" not in filled and "}" not in filled, template.text
 
 
