@@ -14,8 +14,6 @@ The ground truth (which scenario a message belongs to) never enters a payload; a
 
 from __future__ import annotations
 
-import base64
-import binascii
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -23,6 +21,16 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from digest_pipeline.defs.slack.emulation import (
+    TsWindow,
+    conversation_types,
+    decode_cursor,
+    encode_cursor,
+    error,
+    list_page,
+    param_bool,
+    param_limit,
+)
 from digest_pipeline.defs.slack.models import ApiStats
 from digest_pipeline.demo import content as c
 from digest_pipeline.demo.blocks import (
@@ -39,36 +47,6 @@ from digest_pipeline.demo.blocks import (
     ts_text,
 )
 from digest_pipeline.demo.generate import Generator
-
-_CURSOR_PREFIX = "next_ts:"
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return bool(value)
-
-
-def _limit(value: Any, default: int, cap: int) -> int:
-    try:
-        n = int(float(value)) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        n = default
-    if n <= 0:
-        n = default
-    return min(n, cap)
-
-
-def _encode_cursor(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def _decode_cursor(cursor: str, prefix: str) -> str | None:
-    try:
-        text = base64.b64decode(cursor.encode(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    return text[len(prefix) :] if text.startswith(prefix) else None
 
 
 class DemoWorkspace:
@@ -134,7 +112,7 @@ class DemoWorkspace:
         self.stats.calls[method] += 1
         handler = self._methods.get(method)
         if handler is None:
-            return {"ok": False, "error": "unknown_method"}
+            return error("unknown_method")
         return handler(params or {})
 
     def iter_messages(self, start: datetime, end: datetime) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -250,56 +228,30 @@ class DemoWorkspace:
         }
 
     def _conversations_list(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        types = {t.strip() for t in str(params.get("types") or "public_channel").split(",")}
-        exclude_archived = _truthy(params.get("exclude_archived"))
+        types = conversation_types(params)
+        if isinstance(types, dict):
+            return types
+        exclude_archived = param_bool(params, "exclude_archived")
         visible = [
-            ch
+            self._channel_object(ch)
             for ch in self._channels
             if (("private_channel" in types) if ch.spec.is_private else ("public_channel" in types))
             and not (ch.spec.is_private and not ch.spec.is_member)
             and not (exclude_archived and ch.spec.is_archived)
         ]
-        page, next_cursor = self._page_list(params, visible, "channel:", default=100)
-        if page is None:
-            return {"ok": False, "error": "invalid_cursor"}
-        return {
-            "ok": True,
-            "channels": [self._channel_object(ch) for ch in page],
-            "response_metadata": {"next_cursor": next_cursor},
-        }
+        return list_page(visible, params, "channels")
 
     def _conversations_info(self, params: Mapping[str, Any]) -> dict[str, Any]:
         ch = self._by_id.get(str(params.get("channel") or ""))
         if ch is None or (ch.spec.is_private and not ch.spec.is_member):
-            return {"ok": False, "error": "channel_not_found"}
+            return error("channel_not_found")
         return {"ok": True, "channel": self._channel_object(ch)}
 
-    def _page_list(
-        self, params: Mapping[str, Any], items: list[Any], prefix: str, default: int
-    ) -> tuple[list[Any] | None, str]:
-        limit = _limit(params.get("limit"), default, 1000)
-        start = 0
-        cursor = params.get("cursor")
-        if cursor:
-            decoded = _decode_cursor(str(cursor), prefix)
-            if decoded is None or not decoded.isdigit():
-                return None, ""
-            start = int(decoded)
-        end = start + limit
-        next_cursor = _encode_cursor(f"{prefix}{end}") if end < len(items) else ""
-        return items[start:end], next_cursor
-
     def _users_list(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        members = self._user_objects()
-        page, next_cursor = self._page_list(params, members, "user:", default=len(members))
-        if page is None:
-            return {"ok": False, "error": "invalid_cursor"}
-        return {
-            "ok": True,
-            "members": copy_json(page),
-            "cache_ts": self._now_us // US,
-            "response_metadata": {"next_cursor": next_cursor},
-        }
+        body = list_page(self._user_objects(), params, "members")
+        if body["ok"]:
+            body["cache_ts"] = self._now_us // US
+        return body
 
     def _user_objects(self) -> list[dict[str, Any]]:
         users: list[dict[str, Any]] = []
@@ -371,26 +323,32 @@ class DemoWorkspace:
     def _readable(self, params: Mapping[str, Any]) -> Chan | dict[str, Any]:
         ch = self._by_id.get(str(params.get("channel") or ""))
         if ch is None or (ch.spec.is_private and not ch.spec.is_member):
-            return {"ok": False, "error": "channel_not_found"}
+            return error("channel_not_found")
         if not ch.spec.is_member:
-            return {"ok": False, "error": "not_in_channel"}
+            return error("not_in_channel")
         return ch
 
     def _bounds(self, params: Mapping[str, Any]) -> tuple[int, int] | dict[str, Any]:
         """Inclusive [lo, hi] in microseconds from oldest/latest/inclusive (and the clock)."""
-        inclusive = _truthy(params.get("inclusive"))
+        window = TsWindow.from_params(params)
+        if isinstance(window, dict):
+            return window
+        exclusive = 0 if window.inclusive else 1
         lo, hi = 0, self._now_us
-        if params.get("oldest") not in (None, ""):
-            oldest = parse_ts(params.get("oldest"))
-            if oldest is None:
-                return {"ok": False, "error": "invalid_ts_oldest"}
-            lo = oldest if inclusive else oldest + 1
-        if params.get("latest") not in (None, ""):
-            latest = parse_ts(params.get("latest"))
-            if latest is None:
-                return {"ok": False, "error": "invalid_ts_latest"}
-            hi = min(hi, latest if inclusive else latest - 1)
+        if window.oldest is not None:
+            lo = int(window.oldest * US) + exclusive
+        if window.latest is not None:
+            hi = min(hi, int(window.latest * US) - exclusive)
         return lo, hi
+
+    def _resume(self, params: Mapping[str, Any]) -> int | dict[str, Any] | None:
+        """The ts (µs) a cursor continues from, None without one, or Slack's error body."""
+        cursor = params.get("cursor")
+        if not cursor:
+            return None
+        decoded = decode_cursor(str(cursor), "next_ts")
+        resume = parse_ts(decoded) if decoded else None
+        return error("invalid_cursor") if resume is None else resume
 
     def _history(self, params: Mapping[str, Any]) -> dict[str, Any]:
         ch = self._readable(params)
@@ -400,15 +358,14 @@ class DemoWorkspace:
         if isinstance(bounds, dict):
             return bounds
         lo, hi = bounds
-        if params.get("cursor"):
-            decoded = _decode_cursor(str(params["cursor"]), _CURSOR_PREFIX)
-            resume = parse_ts(decoded) if decoded else None
-            if resume is None:
-                return {"ok": False, "error": "invalid_cursor"}
+        resume = self._resume(params)
+        if isinstance(resume, dict):
+            return resume
+        if resume is not None:
             hi = min(hi, resume)
         if ch.end_us is not None:
             hi = min(hi, ch.end_us)
-        limit = _limit(params.get("limit"), 100, 999)
+        limit = param_limit(params, 100)
         now_us = self._now_us
         found: list[tuple[int, dict[str, Any], Thread | None, bool]] = []
         hour = hi // HOUR_US
@@ -431,7 +388,7 @@ class DemoWorkspace:
             "has_more": has_more,
             "pin_count": 0,
             "response_metadata": {
-                "next_cursor": _encode_cursor(_CURSOR_PREFIX + ts_text(found[limit][0]))
+                "next_cursor": encode_cursor("next_ts", ts_text(found[limit][0]))
                 if has_more
                 else ""
             },
@@ -457,32 +414,31 @@ class DemoWorkspace:
         if isinstance(ch, dict):
             return ch
         if params.get("ts") in (None, ""):
-            return {"ok": False, "error": "invalid_arguments"}
+            return error("invalid_arguments")
         us = parse_ts(params.get("ts"))
         now_us = self._now_us
         found = self._find(ch, us) if us is not None and us <= now_us else None
         if found is None:
-            return {"ok": False, "error": "thread_not_found"}
+            return error("thread_not_found")
         block, thread = found
         if thread is None:  # a message that is not (yet) a thread
             message, _ = block.by_us[us]
             return {"ok": True, "messages": [copy_json(message)], "has_more": False}
         if thread.parent_us > now_us:
-            return {"ok": False, "error": "thread_not_found"}
+            return error("thread_not_found")
         bounds = self._bounds(params)
         if isinstance(bounds, dict):
             return bounds
         lo, hi = bounds
         if ch.end_us is not None:
             hi = min(hi, ch.end_us)
-        limit = _limit(params.get("limit"), 1000, 1000)
-        first_page = True
-        if params.get("cursor"):
-            decoded = _decode_cursor(str(params["cursor"]), _CURSOR_PREFIX)
-            resume = parse_ts(decoded) if decoded else None
-            if resume is None:
-                return {"ok": False, "error": "invalid_cursor"}
-            lo, first_page = max(lo, resume), False
+        limit = param_limit(params, 1000, cap=1000)
+        resume = self._resume(params)
+        if isinstance(resume, dict):
+            return resume
+        first_page = resume is None
+        if resume is not None:
+            lo = max(lo, resume)
         messages: list[dict[str, Any]] = []
         if first_page:
             parent = copy_json(thread.parent)
@@ -501,7 +457,7 @@ class DemoWorkspace:
             "messages": messages,
             "has_more": next_us is not None,
             "response_metadata": {
-                "next_cursor": _encode_cursor(_CURSOR_PREFIX + ts_text(next_us)) if next_us else ""
+                "next_cursor": encode_cursor("next_ts", ts_text(next_us)) if next_us else ""
             },
         }
 

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from digest_pipeline.defs.slack.export import (
+from digest_pipeline.defs.slack.emulation import (
     conversation_type,
     conversation_types,
     error,
