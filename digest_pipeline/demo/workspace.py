@@ -23,13 +23,12 @@ from zoneinfo import ZoneInfo
 
 from digest_pipeline.defs.slack.emulation import (
     TsWindow,
-    conversation_types,
-    decode_cursor,
+    conversations_page,
     encode_cursor,
     error,
     list_page,
-    param_bool,
     param_limit,
+    ts_cursor,
 )
 from digest_pipeline.defs.slack.models import ApiStats
 from digest_pipeline.demo import content as c
@@ -228,18 +227,13 @@ class DemoWorkspace:
         }
 
     def _conversations_list(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        types = conversation_types(params)
-        if isinstance(types, dict):
-            return types
-        exclude_archived = param_bool(params, "exclude_archived")
-        visible = [
+        # The bot sees every public channel, and the private ones it is in.
+        visible = (
             self._channel_object(ch)
             for ch in self._channels
-            if (("private_channel" in types) if ch.spec.is_private else ("public_channel" in types))
-            and not (ch.spec.is_private and not ch.spec.is_member)
-            and not (exclude_archived and ch.spec.is_archived)
-        ]
-        return list_page(visible, params, "channels")
+            if ch.spec.is_member or not ch.spec.is_private
+        )
+        return conversations_page(visible, params)
 
     def _conversations_info(self, params: Mapping[str, Any]) -> dict[str, Any]:
         ch = self._by_id.get(str(params.get("channel") or ""))
@@ -343,12 +337,8 @@ class DemoWorkspace:
 
     def _resume(self, params: Mapping[str, Any]) -> int | dict[str, Any] | None:
         """The ts (µs) a cursor continues from, None without one, or Slack's error body."""
-        cursor = params.get("cursor")
-        if not cursor:
-            return None
-        decoded = decode_cursor(str(cursor), "next_ts")
-        resume = parse_ts(decoded) if decoded else None
-        return error("invalid_cursor") if resume is None else resume
+        resume = ts_cursor(params)
+        return resume if resume is None or isinstance(resume, dict) else int(resume * US)
 
     def _history(self, params: Mapping[str, Any]) -> dict[str, Any]:
         ch = self._readable(params)

@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from random import Random
 from typing import Any
 
@@ -453,3 +454,45 @@ def test_users_and_auth(ws: DemoWorkspace) -> None:
     assert auth["ok"] and auth["url"] == f"https://{c.TEAM_DOMAIN}.slack.com/"
     assert auth["user_id"] in {u["id"] for u in bots}
     assert all(u["profile"]["bot_id"].startswith("B") for u in bots)
+
+
+def test_the_demo_pages_lists_and_reads_parameters_as_the_shared_emulation_does(
+    ws: DemoWorkspace,
+) -> None:
+    from digest_pipeline.defs.slack.emulation import encode_cursor, ts_cursor
+
+    assert ws.call("conversations.list", {"types": "bogus"}) == {
+        "ok": False,
+        "error": "invalid_types",
+    }
+    first = ws.call("conversations.list", {"types": "public_channel", "limit": 2})
+    assert first["response_metadata"]["next_cursor"] == encode_cursor("offset", "2")
+    rest = ws.call(
+        "conversations.list",
+        {"types": "public_channel", "cursor": first["response_metadata"]["next_cursor"]},
+    )
+    names = [ch["name"] for ch in first["channels"] + rest["channels"]]
+    assert len(names) == len(set(names)) > 2
+    channel = ws.channel_id("supply-chain")
+    page = ws.call("conversations.history", {"channel": channel, "latest": _ts(NOW), "limit": 3})
+    cursor = page["response_metadata"]["next_cursor"]
+    # The shared codec reads it: the next page continues below the last message returned.
+    below = ts_cursor({"cursor": cursor})
+    assert isinstance(below, Decimal) and below < Decimal(page["messages"][-1]["ts"])
+    following = ws.call(
+        "conversations.history",
+        {"channel": channel, "latest": _ts(NOW), "limit": 3, "cursor": cursor},
+    )
+    assert following["messages"][0]["ts"] == str(below)
+    bad = ws.call("conversations.history", {"channel": channel, "cursor": "x"})
+    assert bad == {"ok": False, "error": "invalid_cursor"}
+
+
+def test_the_fingerprint_is_deterministic_and_sees_every_message() -> None:
+    from digest_pipeline.demo.fingerprint import fingerprint
+
+    end = datetime(2026, 11, 18, tzinfo=UTC)
+    first = fingerprint(7, 0.2, end, 1)
+    assert first == fingerprint(7, 0.2, end, 1)
+    assert first[2] > 100
+    assert fingerprint(8, 0.2, end, 1)[0] != first[0]

@@ -124,6 +124,18 @@ def decode_cursor(cursor: str, kind: str) -> str | None:
     return value if prefix == kind and value else None
 
 
+def ts_cursor(params: Mapping[str, Any]) -> Decimal | dict[str, Any] | None:
+    """The ``ts`` a history or replies cursor continues from (None: the first page), or
+    Slack's error body for a cursor this source did not hand out."""
+    cursor = param_str(params, "cursor")
+    if cursor is None:
+        return None
+    value = decode_cursor(cursor, "next_ts")
+    if value is None or not _TS.match(value):
+        return error("invalid_cursor")
+    return Decimal(value)
+
+
 def is_history_message(message: Mapping[str, Any]) -> bool:
     """What ``conversations.history`` shows: top-level messages, thread parents and broadcasts."""
     thread_ts = message.get("thread_ts")
@@ -197,12 +209,9 @@ def sorted_history_page(history: SortedHistory, params: Mapping[str, Any]) -> di
     if isinstance(window, dict):
         return window
     limit = param_limit(params, 100)
-    below: Decimal | None = None
-    if cursor := param_str(params, "cursor"):
-        value = decode_cursor(cursor, "next_ts")
-        if value is None:
-            return error("invalid_cursor")
-        below = Decimal(value)
+    below = ts_cursor(params)
+    if isinstance(below, dict):
+        return below
     low, high = history.span(window, below)
     start = max(low, high - limit)
     page, more = list(history.messages[start:high])[::-1], start > low
@@ -226,12 +235,9 @@ def replies_page(
     if isinstance(window, dict):
         return window
     limit = param_limit(params, 100)
-    above: Decimal | None = None
-    if cursor := param_str(params, "cursor"):
-        value = decode_cursor(cursor, "next_ts")
-        if value is None:
-            return error("invalid_cursor")
-        above = Decimal(value)
+    above = ts_cursor(params)
+    if isinstance(above, dict):
+        return above
     keyed = sorted(((ts_value(m["ts"]), m) for m in replies), key=lambda pair: pair[0])
     selected = [m for ts, m in keyed if window.contains(ts) and (above is None or ts > above)]
     # The parent counts towards the page size, so a page never exceeds ``limit`` items.
@@ -285,3 +291,20 @@ def conversation_type(channel: Mapping[str, Any]) -> str:
     if channel.get("is_mpim"):
         return "mpim"
     return "private_channel" if channel.get("is_private") else "public_channel"
+
+
+def conversations_page(
+    channels: Iterable[Mapping[str, Any]], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One ``conversations.list`` page over the conversations the caller may see: those of the
+    asked ``types``, less the archived ones when ``exclude_archived``."""
+    types = conversation_types(params)
+    if isinstance(types, dict):
+        return types
+    exclude_archived = param_bool(params, "exclude_archived")
+    listed = [
+        c
+        for c in channels
+        if conversation_type(c) in types and not (exclude_archived and c.get("is_archived"))
+    ]
+    return list_page(listed, params, "channels")

@@ -36,13 +36,11 @@ from typing import Any, Literal
 from digest_pipeline.defs.slack.emulation import (
     SortedHistory,
     TsWindow,
-    conversation_type,
-    conversation_types,
+    conversations_page,
     error,
     is_history_message,
     is_reply,
     list_page,
-    param_bool,
     param_str,
     replies_page,
     sorted_history_page,
@@ -219,17 +217,7 @@ class ExportApi:
         }
 
     def _conversations_list(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        types = conversation_types(params)
-        if isinstance(types, dict):
-            return types
-        exclude_archived = param_bool(params, "exclude_archived")
-        channels = [
-            c.info
-            for c in self._conversations.values()
-            if conversation_type(c.info) in types
-            and not (exclude_archived and c.info.get("is_archived"))
-        ]
-        return list_page(channels, params, "channels")
+        return conversations_page((c.info for c in self._conversations.values()), params)
 
     def _users_list(self, params: Mapping[str, Any]) -> dict[str, Any]:
         if self._users is None:
