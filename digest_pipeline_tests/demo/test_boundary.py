@@ -62,7 +62,7 @@ def test_loading_the_definitions_loads_no_demo_module() -> None:
         "print([m for m in sys.modules if m.startswith('digest_pipeline.demo')])"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
