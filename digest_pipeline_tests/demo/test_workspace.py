@@ -6,20 +6,16 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from random import Random
 from typing import Any
 
 import pytest
 
 from digest_pipeline.demo import content as c
-from digest_pipeline.demo.workspace import (
-    _BOT_POSTS,
-    _LATE,
-    DemoWorkspace,
-    _compile_all,
-    _Slots,
-    parse_ts,
-)
+from digest_pipeline.demo.blocks import BOT_POSTS, LATE, compile_all, parse_ts
+from digest_pipeline.demo.slots import Slots
+from digest_pipeline.demo.workspace import DemoWorkspace
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)  # a Friday
 TUESDAY = datetime(2026, 11, 17, tzinfo=UTC)
@@ -382,12 +378,12 @@ def test_every_template_fills_from_known_slots() -> None:
         texts += [*scenario.parents, *scenario.replies, *scenario.closers]
     for pool in c.ROUTINE.values():
         texts += pool
-    templates = list(_compile_all(tuple(texts))) + list(_LATE)
-    for posts in _BOT_POSTS.values():
+    templates = list(compile_all(tuple(texts))) + list(LATE)
+    for posts in BOT_POSTS.values():
         for title, body, _, _ in posts:
             templates += [title, body]
     for template in templates:
-        filled = template.text.format_map(_Slots(Random(1), members))
+        filled = template.text.format_map(Slots(Random(1), members))
         assert "{" not in filled and "}" not in filled, template.text
 
 
@@ -458,3 +454,45 @@ def test_users_and_auth(ws: DemoWorkspace) -> None:
     assert auth["ok"] and auth["url"] == f"https://{c.TEAM_DOMAIN}.slack.com/"
     assert auth["user_id"] in {u["id"] for u in bots}
     assert all(u["profile"]["bot_id"].startswith("B") for u in bots)
+
+
+def test_the_demo_pages_lists_and_reads_parameters_as_the_shared_emulation_does(
+    ws: DemoWorkspace,
+) -> None:
+    from digest_pipeline.defs.slack.emulation import encode_cursor, ts_cursor
+
+    assert ws.call("conversations.list", {"types": "bogus"}) == {
+        "ok": False,
+        "error": "invalid_types",
+    }
+    first = ws.call("conversations.list", {"types": "public_channel", "limit": 2})
+    assert first["response_metadata"]["next_cursor"] == encode_cursor("offset", "2")
+    rest = ws.call(
+        "conversations.list",
+        {"types": "public_channel", "cursor": first["response_metadata"]["next_cursor"]},
+    )
+    names = [ch["name"] for ch in first["channels"] + rest["channels"]]
+    assert len(names) == len(set(names)) > 2
+    channel = ws.channel_id("supply-chain")
+    page = ws.call("conversations.history", {"channel": channel, "latest": _ts(NOW), "limit": 3})
+    cursor = page["response_metadata"]["next_cursor"]
+    # The shared codec reads it: the next page continues below the last message returned.
+    below = ts_cursor({"cursor": cursor})
+    assert isinstance(below, Decimal) and below < Decimal(page["messages"][-1]["ts"])
+    following = ws.call(
+        "conversations.history",
+        {"channel": channel, "latest": _ts(NOW), "limit": 3, "cursor": cursor},
+    )
+    assert following["messages"][0]["ts"] == str(below)
+    bad = ws.call("conversations.history", {"channel": channel, "cursor": "x"})
+    assert bad == {"ok": False, "error": "invalid_cursor"}
+
+
+def test_the_fingerprint_is_deterministic_and_sees_every_message() -> None:
+    from digest_pipeline.demo.fingerprint import fingerprint
+
+    end = datetime(2026, 11, 18, tzinfo=UTC)
+    first = fingerprint(7, 0.2, end, 1)
+    assert first == fingerprint(7, 0.2, end, 1)
+    assert first[2] > 100
+    assert fingerprint(8, 0.2, end, 1)[0] != first[0]

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from digest_pipeline.defs.slack.export import error
+from digest_pipeline.defs.slack.emulation import error
 from digest_pipeline_tests.fakes.slack_server import FakeWorkspace
 
 MAX_BLOCKS = 50

@@ -22,13 +22,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from digest_pipeline.defs.slack.export import (
-    conversation_type,
-    conversation_types,
+from digest_pipeline.defs.slack.emulation import (
+    conversations_page,
     error,
     history_page,
     list_page,
-    param_bool,
     param_str,
     replies_page,
     thread_summary,
@@ -448,16 +446,7 @@ class FakeWorkspace:
         return {"ok": True, "channel": channel}
 
     def _list(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        types = conversation_types(params)
-        if isinstance(types, dict):
-            return types
-        exclude_archived = param_bool(params, "exclude_archived")
-        channels = [
-            c
-            for c in self.channels.values()
-            if conversation_type(c) in types and not (exclude_archived and c["is_archived"])
-        ]
-        return list_page(channels, params, "channels")
+        return conversations_page(self.channels.values(), params)
 
     def _replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         return [

@@ -22,7 +22,8 @@ import pytest
 
 from digest_pipeline.defs.slack.assets import raw_messages, slack_channels, slack_users
 from digest_pipeline.defs.slack.checks import raw_messages_reply_coverage, reply_coverage
-from digest_pipeline.defs.slack.export import ExportApi, ExportLimits, read_bounded
+from digest_pipeline.defs.slack.export import ExportApi, ExportLimits
+from digest_pipeline.defs.slack.export_files import read_bounded
 from digest_pipeline.defs.slack.resources import SlackSource
 from digest_pipeline.defs.storage.duckdb import DuckDBWarehouseIOManager
 from digest_pipeline.defs.storage.warehouse import Warehouse

@@ -4,14 +4,19 @@
 the Web API (``slack``), an official workspace export (``export``) or the simulated demo workspace
 (``demo``). Everything downstream is the same code, as in Dagster's ``project_fully_featured``
 example where a real and a snapshot client share one interface.
+
+The first two are built here. Any other kind is a plug-in: a function ``(SlackSource) ->
+SlackApi`` registered under its name in the :data:`SOURCE_PLUGINS` entry-point group of an
+installed package. The demo workspace registers itself that way (``demo`` in pyproject.toml), so
+production code never imports the demo package: the dependency points from the demo to here.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from datetime import timedelta
+from importlib.metadata import entry_points
 
 import dagster as dg
 from pydantic import Field
@@ -22,7 +27,7 @@ from digest_pipeline.defs.slack.extract import (
     LIST_PAGE_LIMIT,
     ChannelSelection,
 )
-from digest_pipeline.defs.slack.models import AUTH_ERRORS, ApiStats, SlackApi, SlackCallError
+from digest_pipeline.defs.slack.models import AUTH_ERRORS, SlackApi, SlackCallError
 
 # Errors that no wait fixes: a rejected token, or a scope the app was not granted. A step failing
 # with one is not retried (neither the asset's RetryPolicy nor a run retry): someone must act.
@@ -44,12 +49,15 @@ def slack_failure(e: SlackCallError) -> dg.Failure:
     return dg.Failure(str(e))
 
 
-@lru_cache(maxsize=4)
-def _demo_workspace(seed: int, scale: float) -> SlackApi:
-    # One workspace per process, so generated channel-hours are reused across assets of a run.
-    from digest_pipeline.demo.workspace import DemoWorkspace
+# The entry-point group where packages register further kinds of source (see the module doc).
+SOURCE_PLUGINS = "digest_pipeline.slack_sources"
 
-    return DemoWorkspace(seed=seed, scale=scale)
+
+def source_plugin(kind: str) -> Callable[[SlackSource], SlackApi] | None:
+    """The function an installed package registered for ``kind``, or None."""
+    for entry in entry_points(group=SOURCE_PLUGINS, name=kind):
+        return entry.load()
+    return None
 
 
 class SlackSource(dg.ConfigurableResource):
@@ -132,11 +140,6 @@ class SlackSource(dg.ConfigurableResource):
 
         ``sleep``/``clock`` reach the Web API's pacing and retries, so tests never wait.
         """
-        if self.kind == "demo":
-            workspace = _demo_workspace(self.demo_seed, self.demo_scale)
-            workspace.now = datetime.now(UTC)  # type: ignore[attr-defined]
-            workspace.stats = ApiStats()  # per-run figures for the metadata
-            return workspace
         if self.kind == "export":
             from digest_pipeline.defs.slack.export import (
                 ExportApi,
@@ -179,5 +182,13 @@ class SlackSource(dg.ConfigurableResource):
                 max_retries=self.max_retries,
                 sleep=sleep,
                 clock=clock,
+            )
+        plugin = source_plugin(self.kind)
+        if plugin is not None:
+            return plugin(self)
+        if self.kind == "demo":
+            raise dg.Failure(
+                "DIGEST_SOURCE=demo: no demo workspace is registered (entry point 'demo' in"
+                f" {SOURCE_PLUGINS}); install the package with `make setup`"
             )
         raise dg.Failure(f"DIGEST_SOURCE={self.kind!r} is not valid; allowed: demo, slack, export")
