@@ -1,9 +1,9 @@
 """The learned risk model: level (ordinal), category, attention and a calibrated confidence.
 
 Level is ordinal: logistic-regression heads estimate P(level ≥ medium), P(level ≥ high),
-P(critical) and, on medium+ messages only, P(high | ≥ medium), on the same features (:mod:`~digest_pipeline.defs.risk.features`). Each head's
-score is calibrated (Platt) on *out-of-source* predictions: the model that scored a company's
-messages never saw that company (:mod:`~digest_pipeline.defs.risk.training`). The cut-offs that
+P(critical) and, on medium+ messages only, P(high | ≥ medium), on the same features
+(:mod:`~digest_pipeline.defs.risk.features`). Each level's score is calibrated (Platt) on
+*out-of-source* predictions: the model that scored a company's messages never saw that company (:mod:`~digest_pipeline.defs.risk.training`). The cut-offs that
 turn probabilities into levels come from the same out-of-source predictions and travel with the
 model, so a model and its thresholds can never be mixed up.
 
