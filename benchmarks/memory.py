@@ -130,7 +130,7 @@ def _status_kib(field: str) -> int:
 def _child(job: str, export: str, workdir: str) -> dict[str, Any]:
     warnings.filterwarnings("ignore")
     from digest_pipeline.definitions import build_defs
-    from digest_pipeline.defs.digest.schedules import range_tags
+    from digest_pipeline.defs.pipeline.schedules import range_tags
     from digest_pipeline.defs.risk.store import RiskModelStore
     from digest_pipeline.settings import Settings
 
