@@ -18,17 +18,10 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-LEVEL_NAMES = ("low", "medium", "high", "critical")
-CATEGORY_NAMES = (
-    "supply_chain",
-    "manufacturing_quality",
-    "certification_compliance",
-    "schedule_launch",
-    "customer_commercial",
-    "logistics",
-    "engineering_design",
-    "financial",
-)
+from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
+
+# Signals name their level and category in the table contract's words.
+CATEGORY_NAMES = frozenset(CATEGORIES) - {"none"}
 
 
 @cache
@@ -47,6 +40,18 @@ def pattern(text: str, fragments: dict[str, str] | None = None) -> str:
     for key, value in (fragments or {}).items():
         joined = joined.replace("{" + key + "}", value)
     return joined
+
+
+def text(name: str, key: str) -> str:
+    """One pattern of ``<name>.toml`` by its dotted key (``"negation.before_signal"``)."""
+    *path, last = key.split(".")
+    table = load(name)
+    for part in path:
+        table = table.get(part, {})
+    value = table.get(last)
+    if not isinstance(value, str):
+        raise ValueError(f"vocabulary {name}.toml: {key} is missing or not a string")
+    return pattern(value)
 
 
 def _section(name: str, key: str) -> dict[str, Any]:
@@ -103,7 +108,7 @@ def _signal(entry: dict[str, Any], fragments: dict[str, str]) -> SignalSpec:
     category, level = entry.get("category"), entry.get("level")
     if category is not None and category not in CATEGORY_NAMES:
         raise ValueError(f"{where}: unknown category {category!r}")
-    if level is not None and level not in LEVEL_NAMES:
+    if level is not None and level not in LEVELS:
         raise ValueError(f"{where}: unknown level {level!r}")
     if not isinstance(name, str) or not isinstance(entry.get("label"), str):
         raise ValueError(f"{where}: name and label must be strings")
@@ -112,7 +117,7 @@ def _signal(entry: dict[str, Any], fragments: dict[str, str]) -> SignalSpec:
     return SignalSpec(
         name=name,
         category=category,
-        level=None if level is None else LEVEL_NAMES.index(level),
+        level=None if level is None else LEVELS.index(level),
         label=entry["label"],
         pattern=pattern(entry["pattern"], fragments),
     )
@@ -135,3 +140,15 @@ def channel_hints() -> tuple[tuple[str, str], ...]:
         if len(hint) != 2 or hint[1] not in CATEGORY_NAMES:
             raise ValueError(f"vocabulary risk_rules.toml: bad channel hint {hint!r}")
     return tuple((needle, category) for needle, category in hints)
+
+
+# --- Slack's own words, shared by every reader (slack.toml) ---------------------------------
+
+# Channel housekeeping subtypes (joins, topic changes, pins, ...): not conversation.
+SKIPPED_SUBTYPES = word_set("slack", "subtypes.skipped")
+# Subtypes that are ordinary conversation.
+KEPT_SUBTYPES = word_set("slack", "subtypes.kept")
+# ``@here``, ``@channel``, ``@everyone``.
+BROADCAST_MENTIONS = word_set("slack", "mentions.broadcast")
+# Words of a message that only acknowledges ("ok thanks", "lgtm").
+ACKNOWLEDGEMENT_WORDS = word_set("slack", "acknowledgement.words")

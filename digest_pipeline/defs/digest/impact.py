@@ -33,7 +33,7 @@ _DAYS_LEFT = re.compile(_FIGURES["days_left"], re.IGNORECASE)
 _STOPPED = re.compile(_FIGURES["stopped"], re.IGNORECASE)
 _SAFETY = re.compile(_FIGURES["safety"], re.IGNORECASE)
 # Negated or resolved mentions do not count ("no injuries", "line is back up").
-_NEGATED = re.compile(_FIGURES["negated"], re.IGNORECASE)
+_NEGATED = re.compile(vocabulary.text("slack", "negation.before_figure"), re.IGNORECASE)
 
 
 def _number(text: str, scale: str | None) -> float:

@@ -68,6 +68,7 @@ from digest_pipeline.defs.slack.models import SlackApi, SlackCallError, require_
 from digest_pipeline.defs.slack.resources import SlackSource
 from digest_pipeline.defs.storage.schema import table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
+from digest_pipeline.vocabulary import BROADCAST_MENTIONS, SKIPPED_SUBTYPES
 
 URGENT_PAGE_LIMIT = 15
 URGENT_PAGES_PER_CHANNEL = 2
@@ -76,10 +77,6 @@ URGENT_PAGES_PER_CHANNEL = 2
 URGENT_CALLS_PER_TICK = {"tier3": 8, "strict": 0}
 URGENT_FIRST_LOOKBACK = timedelta(minutes=15)
 URGENT_INTERVAL_SECONDS = 60
-BROADCASTS = frozenset({"here", "channel", "everyone"})
-SKIPPED_SUBTYPES = frozenset(
-    {"channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name"}
-)
 TRIGGER_TAG = "digest/trigger"
 
 ALERTS_TABLE = "digest_alerts"
@@ -140,7 +137,7 @@ def read_candidate(channel_id: str, message: Mapping[str, Any]) -> Candidate | N
         for r in message.get("reactions") or []
         if isinstance(r, Mapping)
     }
-    loud = [f"@{m}" for m in dict.fromkeys(mentions) if m in BROADCASTS]
+    loud = [f"@{m}" for m in dict.fromkeys(mentions) if m in BROADCAST_MENTIONS]
     loud += [f":{r}:" for r in sorted(reactions & ALARM_REACTIONS)]
     return Candidate(channel_id, str(message.get("ts")), text, tuple(loud))
 

@@ -31,14 +31,14 @@ def _spellings(key: str) -> dict[str, tuple[str, ...]]:
 
 # --- urgency -------------------------------------------------------------------------------
 CALM = _words("urgency.calm")
-RESOLVED = _words("urgency.resolved")
+RESOLVED = vocabulary.words("slack", "resolution.phrases")
 CRITICAL = _words("urgency.critical")
 HIGH = _words("urgency.high")
 MEDIUM = _words("urgency.medium")
 EXACT_HIGH = _words("urgency.exact_high")
 EXACT_CRITICAL = _words("urgency.exact_critical")
 ALARM_REACTIONS = frozenset(_words("urgency.alarm_reactions"))
-NEGATIONS = frozenset(_words("urgency.negations"))
+NEGATIONS = frozenset(vocabulary.words("slack", "negation.words"))
 
 # --- categories: (strong wording weight 2, weak wording weight 1); exact acronyms weight 2 ---
 CATEGORY_WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
