@@ -112,7 +112,9 @@ def main() -> None:
         messages, risk = _demo_frames(args.demo)
         for frame in (messages, risk):
             for record in frame.to_dict(orient="records"):
-                out.write(json.dumps(record, ensure_ascii=False, sort_keys=True, default=str) + "\n")
+                out.write(
+                    json.dumps(record, ensure_ascii=False, sort_keys=True, default=str) + "\n"
+                )
 
 
 if __name__ == "__main__":

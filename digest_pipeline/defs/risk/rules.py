@@ -17,7 +17,10 @@ How a message is read, in order:
    inherits the parent's level, "fixed" resolves it, "thx" is just an acknowledgement.
 
 Everything here is pure and deterministic; messages without any signal leave after one regex
-search, which keeps the scorer far above the pipeline's throughput target.
+search, which keeps the scorer far above the pipeline's throughput target. The words and patterns
+are data (``digest_pipeline/vocabulary/risk_rules.toml`` and ``slack.toml``); signals are found in
+:mod:`~digest_pipeline.defs.risk.signals` and graded by their figures in
+:mod:`~digest_pipeline.defs.risk.grading`.
 """
 
 from __future__ import annotations
