@@ -92,6 +92,15 @@ def test_a_candidate_carries_broadcasts_and_alarm_reactions():
     assert read_candidate("C1", {"ts": "2.0", "text": "x", "subtype": "channel_join"}) is None
 
 
+def test_the_sensor_skips_the_housekeeping_the_enrichment_drops():
+    # A deleted message's tombstone or a pin saying "<!here>" is not news: the sensor and the
+    # enrichment read one list of housekeeping subtypes.
+    for subtype in ("tombstone", "pinned_item", "message_deleted", "bot_add"):
+        message = {"ts": "3.0", "text": "<!here> line down", "subtype": subtype}
+        assert read_candidate("C1", message) is None, subtype
+    assert read_candidate("C1", {"ts": "4.0", "text": "<!here> line down", "subtype": "me_message"})
+
+
 def test_an_urgent_message_requests_its_hour_once_and_the_cursor_moves(workspace, sensor_resources):
     urgent_ts, routine_ts = _ts(2), _ts(1)
     workspace.post("C1", urgent_ts, "SMT line 2 is down, production stopped, all units on hold")

@@ -5,11 +5,12 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from digest_pipeline.defs.risk import rules
+from digest_pipeline.defs.risk import rules, signals
 from digest_pipeline.defs.risk.eval import load_labeled
 from digest_pipeline.defs.risk.models import RiskAssessment
 from digest_pipeline.defs.risk.playbook import PLAYBOOK
 from digest_pipeline.defs.risk.rules import score_frame, score_message
+from digest_pipeline.defs.risk.text_index import CJK, message_keys
 
 SWELLING = "Support ticket: a customer says the battery in their unit is swollen and the case split"
 LINE_DOWN = "Line 2 is down, reflow oven zone 4 failed"
@@ -161,15 +162,15 @@ def test_scoring_is_deterministic() -> None:
 
 def test_keyword_index_finds_the_same_signals_as_running_every_pattern() -> None:
     """The word-prefix index that skips patterns must never skip one that would match."""
-    every_key = set(rules._SIGNALS_BY_KEY)
+    every_key = set(signals.SIGNALS_BY_KEY)
     for record in load_labeled():
         for text in (record.text, record.thread_context or ""):
             low = text.lower()
-            keys = rules._message_keys(low)
-            cjk = bool(rules._CJK.search(low))
-            stripped = rules._strip_untrusted(low, keys, cjk)
-            fast = rules._findings(stripped, keys, cjk)
-            full = rules._findings(stripped, every_key, True)
+            keys = message_keys(low)
+            cjk = bool(CJK.search(low))
+            stripped = signals.strip_untrusted(low, keys, cjk)
+            fast = signals.find_signals(stripped, keys, cjk)
+            full = signals.find_signals(stripped, every_key, True)
             assert sorted(fast, key=repr) == sorted(full, key=repr), text
 
 

@@ -8,7 +8,8 @@ magnitude of money or units is worth about one point), and :meth:`Impact.facts` 
 digest line, so a reader sees why a risk is ranked where it is.
 
 Text is untrusted and may be long: every pattern is linear, and only the first
-:data:`MAX_CHARS` characters of a message are read.
+:data:`MAX_CHARS` characters of a message are read. The patterns are data in
+``digest_pipeline/vocabulary/impact.toml``.
 """
 
 from __future__ import annotations
@@ -18,52 +19,21 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from digest_pipeline import vocabulary
+
 MAX_CHARS = 2_000
 
-_MULTIPLIERS = {
-    "k": 1e3,
-    "thousand": 1e3,
-    "m": 1e6,
-    "mm": 1e6,
-    "mn": 1e6,
-    "million": 1e6,
-    "b": 1e9,
-    "bn": 1e9,
-    "billion": 1e9,
+_FIGURES = vocabulary.patterns("impact", "patterns", vocabulary.patterns("impact", "fragments"))
+_MULTIPLIERS: dict[str, float] = {
+    word: float(value) for word, value in vocabulary.load("impact")["multipliers"].items()
 }
-_NUMBER = r"(\d{1,3}(?:[,.]\d{3})+|\d+(?:\.\d+)?)"
-_SCALE = r"\s?(k|thousand|mm|mn|million|m|bn|billion|b)?\b"
-_MONEY = re.compile(
-    rf"(?:[$€£]|\b(?:usd|eur|gbp)\s?)\s?{_NUMBER}{_SCALE}"
-    rf"|\b{_NUMBER}{_SCALE}\s?(?:usd|eur|gbp|dollars)\b",
-    re.IGNORECASE,
-)
-_UNITS = re.compile(
-    rf"\b{_NUMBER}\s?(k)?\s?(?:units?|pcs|pieces|boards|modules|devices|sets|systems|"
-    r"kits|reels|parts|chips|cells|packs)\b",
-    re.IGNORECASE,
-)
-_DAYS_LEFT = re.compile(
-    r"\b(?:in|within|only|just|next)\s(\d{1,3})\s?(days?|d|weeks?|wks?)\b"
-    r"|\b(\d{1,3})\s?(days?|weeks?|wks?)\s(?:left|to go|out|away|until|before)\b",
-    re.IGNORECASE,
-)
-_STOPPED = re.compile(
-    r"\b(?:line|lines|production|smt|assembly|factory|plant|build|builds|shipments?|shipping)"
-    r"(?:\s#?[a-z]?\d{1,3}[a-z]?)?\s(?:is\s|are\s|has\s|have\s)?(?:been\s)?(?:down|stopped|halted|stalled|shut\s?down|"
-    r"on hold|held|blocked|frozen)\b"
-    r"|\bstop[-\s]?ship\b|\bline[-\s]down\b|\bshut(?:ting)? down the line\b|停线|停产|ライン停止"
-    r"|\b(?:zero|no) (?:output|units shipped)\b",
-    re.IGNORECASE,
-)
-_SAFETY = re.compile(
-    r"\b(?:fire|caught fire|smok(?:e|ing)|burn(?:ed|t|s)?(?!-in)|injur(?:y|ies|ed)|"
-    r"electric shock|shocked|swell(?:ing|ed)?|swollen|thermal runaway|explod\w*|recall|"
-    r"safety (?:issue|incident|hazard|risk|concern|event))\b|起火|冒烟",
-    re.IGNORECASE,
-)
+_MONEY = re.compile(_FIGURES["money"], re.IGNORECASE)
+_UNITS = re.compile(_FIGURES["units"], re.IGNORECASE)
+_DAYS_LEFT = re.compile(_FIGURES["days_left"], re.IGNORECASE)
+_STOPPED = re.compile(_FIGURES["stopped"], re.IGNORECASE)
+_SAFETY = re.compile(_FIGURES["safety"], re.IGNORECASE)
 # Negated or resolved mentions do not count ("no injuries", "line is back up").
-_NEGATED = re.compile(r"\b(?:no|not|without|zero)\s(?:\w+\s)?$", re.IGNORECASE)
+_NEGATED = re.compile(vocabulary.text("slack", "negation.before_figure"), re.IGNORECASE)
 
 
 def _number(text: str, scale: str | None) -> float:

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from digest_pipeline.defs.enrichment.analyzer import Analysis, default_analyzer
 from digest_pipeline.defs.enrichment.lexicon import ALARM_REACTIONS
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
+from digest_pipeline.vocabulary import BROADCAST_MENTIONS
 
-BROADCAST_MENTIONS = frozenset({"here", "channel", "everyone"})
 # Schedule and customer wording usually describes a consequence; see :func:`category_of`.
 CONSEQUENCE_CATEGORIES = frozenset({"schedule_launch", "customer_commercial"})
 _CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}

@@ -22,6 +22,7 @@ from digest_pipeline.defs.enrichment.analyzer import ENTITY_KINDS, Analysis, def
 from digest_pipeline.defs.enrichment.classify import category_of, priority_level, urgency_of
 from digest_pipeline.defs.enrichment.mrkdwn import MrkdwnCleaner, message_mrkdwn
 from digest_pipeline.defs.enrichment.sentiment import sentiment_of
+from digest_pipeline.vocabulary import KEPT_SUBTYPES, SKIPPED_SUBTYPES
 
 # Contract columns of ``messages`` (in order), then the extra ones.
 CONTRACT_COLUMNS: tuple[str, ...] = (
@@ -64,45 +65,6 @@ _DTYPES: dict[str, str] = {
     "edited": "bool",
 }
 
-# Channel housekeeping: not conversation, dropped and counted as ``subtype:<name>``.
-SKIPPED_SUBTYPES = frozenset(
-    {
-        "channel_join",
-        "channel_leave",
-        "channel_topic",
-        "channel_purpose",
-        "channel_name",
-        "channel_archive",
-        "channel_unarchive",
-        "channel_convert_to_private",
-        "channel_convert_to_public",
-        "channel_posting_permissions",
-        "group_join",
-        "group_leave",
-        "group_topic",
-        "group_purpose",
-        "group_name",
-        "group_archive",
-        "group_unarchive",
-        "pinned_item",
-        "unpinned_item",
-        "bot_add",
-        "bot_remove",
-        "bot_enable",
-        "bot_disable",
-        "reminder_add",
-        "reminder_delete",
-        "message_deleted",
-        "tombstone",
-        "joiner_notification",
-        "sh_room_created",
-        "ekm_access_denied",
-    }
-)
-# Subtypes that are ordinary conversation.
-KEPT_SUBTYPES = frozenset(
-    {"bot_message", "thread_broadcast", "me_message", "file_share", "slackbot_response"}
-)
 _EMPTY_LIST_JSON = "[]"
 # json.dumps(..., ensure_ascii=False) builds a new encoder per call; build it once.
 _JSON_UNICODE = json.JSONEncoder(ensure_ascii=False)

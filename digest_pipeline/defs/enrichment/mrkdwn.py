@@ -27,13 +27,14 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from digest_pipeline.vocabulary import BROADCAST_MENTIONS
+
 # One pass over the text finds every Slack token and every escaped entity.
 _TOKEN_RE = re.compile(r"<([^<>\n]{1,4000})>|&(amp|lt|gt);")
 _CODE_RE = re.compile(r"```.*?```|`[^`\n]+`", re.S)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _SKIN_TONE_RE = re.compile(r"::skin-tone-[2-6]:")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
-_BROADCASTS = frozenset({"here", "channel", "everyone"})
 
 
 def _escape(text: str) -> str:
@@ -121,7 +122,7 @@ class MrkdwnCleaner:
 
     def _special(self, command: str, label: str, mentions: list[str]) -> str:
         name, _, rest = command.partition("^")
-        if name in _BROADCASTS:
+        if name in BROADCAST_MENTIONS:
             _add(mentions, name)
             return f"@{name}"
         if name == "subteam":

@@ -7,6 +7,7 @@ risk scorer judges its words) but asks nobody to act. :func:`routine_shape` read
 the whole message, not from single trigger words, so "line down" inside an FYI does not make the
 FYI urgent, while an explicit ask inside a cross-post ("need answer by EOD") still does, and any
 item that is not green ("not on track", "at risk", ❌) keeps a status post out of the shape.
+The wording is data in ``digest_pipeline/vocabulary/shape.toml``.
 """
 
 from __future__ import annotations
@@ -14,60 +15,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from digest_pipeline import vocabulary
+
 MAX_SHAPE_CHARS = 4000  # longer texts are read up to here: bounded work on untrusted input
 
-_CROSSPOST = re.compile(
-    r"\b(?:x-?post(?:ed|ing)?|cross-?post(?:ed|ing)?|crossposting|in case you missed it|icymi|"
-    r"re-?post(?:ed|ing)?\s+(?:from|of)|sharing\s+(?:from|this\s+from)|forward(?:ed|ing)?\s+from|"
-    r"fwd\s+from|copying\s+(?:over\s+)?from)\b",
-    re.IGNORECASE,
-)
+_PATTERNS = {
+    name: re.compile(text, re.IGNORECASE)
+    for name, text in vocabulary.patterns("shape", "patterns").items()
+}
+_CROSSPOST = _PATTERNS["crosspost"]
 _PERMALINK = re.compile(r"https?://[\w.-]+\.slack\.com/archives/[A-Z0-9]+/p\d+\S*", re.IGNORECASE)
-_FYI = re.compile(
-    r"(?<![\w-])(?:f\.?y\.?i\.?|for\s+your\s+information|for\s+(?:your\s+)?awareness|"
-    r"for\s+(?:your\s+)?visibility|for\s+your\s+records|for\s+reference|informational\s+only|"
-    r"just\s+(?:so\s+you\s+know|keeping\s+you\s+posted|sharing))(?![\w-])",
-    re.IGNORECASE,
-)
-_NO_ACTION = re.compile(
-    r"\b(?:no\s+action\s+(?:is\s+)?(?:needed|required|necessary|item)|nothing\s+(?:to\s+do|needed)|"
-    r"no\s+need\s+to\s+(?:act|respond|reply|do\s+anything)|no\s+response\s+(?:needed|required))\b",
-    re.IGNORECASE,
-)
-_ACT_NOW = re.compile(
-    r"\b(?:need(?:s|ed)?\s+(?:an?\s+|your\s+)?(?:answer|decision|approval|sign-?off|response|"
-    r"call|help|input)|by\s+(?:eod|cob|end\s+of\s+(?:the\s+)?day|tonight|noon|today)|asap|"
-    r"urgent(?:ly)?|immediately|right\s+now|please\s+(?:confirm|approve|respond|advise|escalate|"
-    r"call|help)|can\s+(?:someone|anyone|you)\s+\w+|who\s+can\s+\w+)\b",
-    re.IGNORECASE,
-)
-_GREEN_MARKER = re.compile(
-    r"\b(?:all\s+(?:items\s+|workstreams\s+|tracks\s+)?(?:green|on\s+track|good|clear)|"
-    r"status\s*[:=-]\s*green|everything\s+(?:is\s+)?(?:green|on\s+track)|green\s+across|"
-    r"all\s+systems\s+go)\b",
-    re.IGNORECASE,
-)
-_GREEN_ITEM = re.compile(
-    r"✅|☑️|✔️|🟢|:(?:white_check_mark|heavy_check_mark|ballot_box_with_check|large_green_circle|"
-    r"green_circle|green_heart):|\b(?:green|on\s+track|on\s+schedule|on\s+plan|complete[d]?|done|"
-    r"closed|passed|shipped|ok)\b",
-    re.IGNORECASE,
-)
+_FYI = _PATTERNS["fyi"]
+_NO_ACTION = _PATTERNS["no_action"]
+_ACT_NOW = _PATTERNS["act_now"]
+_GREEN_MARKER = _PATTERNS["green_marker"]
+_GREEN_ITEM = _PATTERNS["green_item"]
 # A "no …" that is good news, removed before looking for trouble: "no blockers", "no delays".
-_GOOD_NEGATION = re.compile(
-    r"\b(?:no|zero|0)\s+(?:new\s+|open\s+|known\s+)?(?:blockers?|issues?|delays?|risks?|escalations?|"
-    r"concerns?|slips?)\b",
-    re.IGNORECASE,
-)
-_NOT_GREEN = re.compile(
-    r"❌|🔴|🟡|🟠|⚠️|:(?:x|red_circle|large_red_circle|large_yellow_circle|large_orange_circle|"
-    r"warning|rotating_light|fire|no_entry):|\b(?:red|amber|yellow|at\s+risk|blocked|blockers?|"
-    r"delay(?:ed|s)?|slip(?:ped|ping|s)?|behind|off\s+track|late|down|fail(?:ed|ing|ure)?|stopped|"
-    r"on\s+hold|hold|escalat\w*|short(?:age)?|missed|issue|problem)\b|"
-    r"\b(?:not|no\s+longer|isn't|aren't|won't|never)\s+(?:\w+\s+){0,2}?"
-    r"(?:green|on\s+track|on\s+schedule|on\s+plan|done|complete[d]?|ok|good)\b",
-    re.IGNORECASE,
-)
+_GOOD_NEGATION = _PATTERNS["good_negation"]
+_NOT_GREEN = _PATTERNS["not_green"]
 _ITEM_SPLIT = re.compile(r"\n|;|•|\s[-\u2013]\s|,\s")
 
 

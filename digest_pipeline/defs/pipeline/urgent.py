@@ -47,12 +47,9 @@ from digest_pipeline.defs.slack.poll import (
 )
 from digest_pipeline.defs.slack.resources import SlackSource
 from digest_pipeline.defs.storage.warehouse import Warehouse
+from digest_pipeline.vocabulary import BROADCAST_MENTIONS, SKIPPED_SUBTYPES
 
 URGENT_INTERVAL_SECONDS = 60
-BROADCASTS = frozenset({"here", "channel", "everyone"})
-SKIPPED_SUBTYPES = frozenset(
-    {"channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name"}
-)
 TRIGGER_TAG = "digest/trigger"
 
 
@@ -92,7 +89,7 @@ def read_candidate(channel_id: str, message: Mapping[str, Any]) -> Candidate | N
         for r in message.get("reactions") or []
         if isinstance(r, Mapping)
     }
-    loud = [f"@{m}" for m in dict.fromkeys(mentions) if m in BROADCASTS]
+    loud = [f"@{m}" for m in dict.fromkeys(mentions) if m in BROADCAST_MENTIONS]
     loud += [f":{r}:" for r in sorted(reactions & ALARM_REACTIONS)]
     return Candidate(channel_id, str(message.get("ts")), text, tuple(loud))
 

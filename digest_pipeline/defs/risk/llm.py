@@ -63,6 +63,7 @@ from digest_pipeline.defs.risk.prompt import (
     render_batch,
 )
 from digest_pipeline.defs.risk.rules import rules_scorer
+from digest_pipeline.vocabulary import ACKNOWLEDGEMENT_WORDS
 
 # --------------------------------------------------------------------------------------------
 # Token counting: tiktoken when its encoding is already on disk, else an offline estimate.
@@ -439,13 +440,6 @@ _EMOJI = re.compile(r":[a-z0-9_+'-]+:|[\u2600-\u27bf\U0001f000-\U0001faff\ufe0f\
 _MENTION = re.compile(r"@[\w.-]+")
 # Words in any script: a Japanese or Thai message has words even without one ASCII letter.
 _WORD = re.compile(r"[\w+']+")
-_ACK_WORDS = frozenset(
-    """ok okay k kk sure yes yep yup yeah no nope thanks thank thx ty tysm you u lgtm +1 noted
-    done cool nice great awesome perfect np welcome ack will do on it got it sounds good good
-    ha haha lol sgtm agreed same here morning hi hello hey all team gm bye cheers see ya
-    appreciate it much a lot for the update approved congrats congratulations well
-    """.split()
-)
 MAX_TRIVIAL_WORDS = 6
 
 
@@ -460,7 +454,7 @@ def is_trivial(text: str | None) -> bool:
         return False
     if any(ch.isdigit() for ch in low.replace("+1", "")):
         return False
-    return all(word in _ACK_WORDS for word in words)
+    return all(word in ACKNOWLEDGEMENT_WORDS for word in words)
 
 
 def pseudonymize(text: str, names_to_ids: Sequence[tuple[str, str]]) -> str:
