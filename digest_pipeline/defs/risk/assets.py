@@ -9,7 +9,7 @@ import pandas as pd
 from digest_pipeline.defs.partitions import hourly_partitions
 from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.risk.rules import score_frame
-from digest_pipeline.defs.risk.scoring import RULES_SCORER, RULES_VERSION
+from digest_pipeline.defs.risk.scoring import RULES_SCORER, RULES_VERSION, Partition
 from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
@@ -136,7 +136,9 @@ def risk_assessments(
 ) -> pd.DataFrame:
     contexts = thread_contexts(messages, warehouse)
     rules = assess_messages(messages, contexts)
-    scored = risk_scorer.assess(context, messages, contexts, rules, warehouse, risk_model_store)
+    scored = risk_scorer.assess(
+        Partition(context, messages, contexts, rules, warehouse, risk_model_store)
+    )
     frame = scored.frame[column_names(RISK_SCHEMA)]
     levels = frame["risk_level"].value_counts().to_dict() if len(frame) else {}
     judgements = frame["judgement"].value_counts().to_dict() if len(frame) else {}

@@ -26,12 +26,11 @@ from digest_pipeline.defs.risk.model import Predictions, RiskModel
 from digest_pipeline.defs.risk.scoring import (
     RULES_VERSION,
     LLMJudge,
+    Partition,
     Scored,
     model_assessments,
     score_with_llm,
 )
-from digest_pipeline.defs.risk.store import RiskModelStore
-from digest_pipeline.defs.storage.warehouse import Warehouse
 from digest_pipeline.settings import DEFAULT_LLM_BATCH_SIZE, LLM_MODES
 
 
@@ -42,17 +41,8 @@ class RiskScorer(dg.ConfigurableResource, ABC):
     uses_llm: ClassVar[bool] = False
 
     @abstractmethod
-    def assess(
-        self,
-        context: dg.AssetExecutionContext,
-        messages: pd.DataFrame,
-        contexts: pd.Series,
-        rules: pd.DataFrame,
-        warehouse: Warehouse,
-        model_store: RiskModelStore,
-    ) -> Scored:
-        """``rules`` (the contract's rows, one per message of ``messages``, whose parents'
-        texts are ``contexts``) as this scorer judges them."""
+    def assess(self, part: Partition) -> Scored:
+        """The partition's messages as this scorer judges them."""
 
 
 class RulesScorer(RiskScorer):
@@ -60,16 +50,8 @@ class RulesScorer(RiskScorer):
 
     kind: ClassVar[str] = "rules"
 
-    def assess(
-        self,
-        context: dg.AssetExecutionContext,
-        messages: pd.DataFrame,
-        contexts: pd.Series,
-        rules: pd.DataFrame,
-        warehouse: Warehouse,
-        model_store: RiskModelStore,
-    ) -> Scored:
-        return Scored(rules, RULES_VERSION)
+    def assess(self, part: Partition) -> Scored:
+        return Scored(part.rules, RULES_VERSION)
 
 
 class ModelScorer(RiskScorer):
@@ -77,32 +59,17 @@ class ModelScorer(RiskScorer):
 
     kind: ClassVar[str] = "model"
 
-    def assess(
-        self,
-        context: dg.AssetExecutionContext,
-        messages: pd.DataFrame,
-        contexts: pd.Series,
-        rules: pd.DataFrame,
-        warehouse: Warehouse,
-        model_store: RiskModelStore,
-    ) -> Scored:
-        if not len(rules):
-            return Scored(rules, RULES_VERSION)
-        model = model_store.current(context.log)
+    def assess(self, part: Partition) -> Scored:
+        if not len(part.rules):
+            return Scored(part.rules, RULES_VERSION)
+        model = part.model_store.current(part.context.log)
         frame, predictions = model_assessments(
-            rules, messages["content"].tolist(), contexts.tolist(), model
+            part.rules, part.messages["content"].tolist(), part.contexts.tolist(), model
         )
-        return self.refine(context, messages, contexts, frame, predictions, model, warehouse)
+        return self.refine(part, frame, predictions, model)
 
     def refine(
-        self,
-        context: dg.AssetExecutionContext,
-        messages: pd.DataFrame,
-        contexts: pd.Series,
-        frame: pd.DataFrame,
-        predictions: Predictions,
-        model: RiskModel,
-        warehouse: Warehouse,
+        self, part: Partition, frame: pd.DataFrame, predictions: Predictions, model: RiskModel
     ) -> Scored:
         """The model's ``frame`` as stored; a scorer built on the model judges it further."""
         return Scored(frame, model.version)
@@ -155,21 +122,15 @@ class LLMScorer(ModelScorer):
             yield client
 
     def refine(
-        self,
-        context: dg.AssetExecutionContext,
-        messages: pd.DataFrame,
-        contexts: pd.Series,
-        frame: pd.DataFrame,
-        predictions: Predictions,
-        model: RiskModel,
-        warehouse: Warehouse,
+        self, part: Partition, frame: pd.DataFrame, predictions: Predictions, model: RiskModel
     ) -> Scored:
         judge = LLMJudge(
-            self.llm, self.llm_config(), self.run_mode(context.run.tags), self.batch_deadline_hours
+            self.llm,
+            self.llm_config(),
+            self.run_mode(part.context.run.tags),
+            self.batch_deadline_hours,
         )
-        frame, metadata = score_with_llm(
-            context, messages, contexts, frame, predictions, model, warehouse, judge
-        )
+        frame, metadata = score_with_llm(part, frame, predictions, model, judge)
         return Scored(frame, model.version, metadata)
 
 

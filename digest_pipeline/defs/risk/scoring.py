@@ -39,11 +39,26 @@ from digest_pipeline.defs.risk.models import one_line
 from digest_pipeline.defs.risk.playbook import mitigations
 from digest_pipeline.defs.risk.prompt import PROMPT_VERSION
 from digest_pipeline.defs.risk.rules import NO_RISK_DESCRIPTION, subject_of
+from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 MODEL_SCORER = "model"
 RULES_SCORER = "rules"
 RULES_VERSION = "rules-v1"
+
+
+@dataclass(frozen=True)
+class Partition:
+    """What a scorer judges: the partition's ``messages``, their parents' texts (``contexts``),
+    the rules' rows for them (the contract's shape, one per message, same order), and where the
+    scorer reads its model and caches."""
+
+    context: dg.AssetExecutionContext
+    messages: pd.DataFrame
+    contexts: pd.Series
+    rules: pd.DataFrame
+    warehouse: Warehouse
+    model_store: RiskModelStore
 
 
 @dataclass(frozen=True)
@@ -175,23 +190,22 @@ def llm_items(
 
 
 def score_with_llm(
-    context: dg.AssetExecutionContext,
-    messages: pd.DataFrame,
-    contexts: pd.Series,
+    part: Partition,
     base: pd.DataFrame,
     predictions: Predictions,
     model: RiskModel,
-    warehouse: Warehouse,
     judge: LLMJudge,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The model everywhere, then the LLM for what the model is not sure is low (not cached):
-    live calls, or a Batch API submission whose answers a later run reads from the cache."""
+    """``base`` (the model's rows), then the LLM for what the model is not sure is low (not
+    cached): live calls, or a Batch API submission whose answers a later run reads from the
+    cache."""
+    context, messages, warehouse = part.context, part.messages, part.warehouse
     config, mode = judge.config, judge.mode
     ids = base["message_id"].tolist()
     confident_low = model.llm_skip(messages["content"].tolist(), predictions)
     skip = {m for m, s in zip(ids, confident_low.tolist(), strict=True) if s}
     floor = {m for m, f in zip(ids, predictions.critical_floor.tolist(), strict=True) if f}
-    items, triaged, hashes = llm_items(messages, contexts, skip, user_names(warehouse))
+    items, triaged, hashes = llm_items(messages, part.contexts, skip, user_names(warehouse))
     cached = cache.lookup(
         warehouse, list(hashes.values()), model=config.model, prompt_version=config.prompt_version
     )
