@@ -111,9 +111,9 @@ def run_ours(base_url, messages, users, args, warehouse):
 
     from digest_pipeline.defs.enrichment.enrich import user_directory
     from digest_pipeline.defs.risk import cache
-    from digest_pipeline.defs.risk.assets import assess_messages, llm_items, thread_contexts
+    from digest_pipeline.defs.risk.assets import assess_messages, thread_contexts
     from digest_pipeline.defs.risk.llm import LLMConfig, LLMRiskScorer
-    from digest_pipeline.defs.risk.scoring import model_assessments
+    from digest_pipeline.defs.risk.scoring import llm_items, model_assessments
     from digest_pipeline.defs.risk.store import default_model
 
     model = default_model()
@@ -171,8 +171,9 @@ def run_ours(base_url, messages, users, args, warehouse):
 def run_naive(base_url, messages, args):
     import openai
 
+    from digest_pipeline.defs.llm.text import prepare_text
     from digest_pipeline.defs.risk.assets import thread_contexts
-    from digest_pipeline.defs.risk.llm import LLMConfig, LLMItem, LLMRiskScorer, prepare_text
+    from digest_pipeline.defs.risk.llm import LLMConfig, LLMItem, LLMRiskScorer
 
     rng = random.Random(1)
     sample = messages.iloc[sorted(rng.sample(range(len(messages)), args.naive_sample))]

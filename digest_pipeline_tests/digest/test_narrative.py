@@ -9,7 +9,6 @@ import dagster as dg
 import openai
 import pandas as pd
 import pytest
-from dagster_openai import OpenAIResource
 
 from digest_pipeline.defs.digest.assets import daily_digest, tokens_spent_in_run
 from digest_pipeline.defs.digest.build import OVERALL, DigestInputs, build_digests
@@ -25,11 +24,11 @@ from digest_pipeline.defs.digest.narrative import (
     narrative_request,
 )
 from digest_pipeline.defs.digest.render import render_blocks, render_html, render_markdown
-from digest_pipeline.defs.risk.openai_calls import CallPolicy, StructuredCaller, TokenBudget
-from digest_pipeline.defs.risk.resources import RiskScorer
+from digest_pipeline.defs.llm.calls import CallPolicy, StructuredCaller, TokenBudget
 from digest_pipeline.defs.storage.warehouse import Warehouse
 from digest_pipeline_tests.digest.test_build import CHANNELS, T0, _msg
 from digest_pipeline_tests.fakes.openai_server import FakeOpenAIServer, Fault
+from digest_pipeline_tests.risk.test_llm_asset import llm_scorer
 
 MODEL = "gpt-4.1-mini"
 KEY = "sk-test-not-a-real-key"
@@ -270,7 +269,7 @@ def test_the_daily_digest_asset_narrates_with_the_llm_scorer_and_cites_existing_
     noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(1)
     warehouse.execute('UPDATE {schema}.messages SET "timestamp" = ?', [noon])
     day = noon.strftime("%Y-%m-%d")
-    scorer = RiskScorer(kind="llm", openai=OpenAIResource(api_key=KEY, base_url=server.base_url))
+    scorer = llm_scorer(server)
     resources = {
         "warehouse": warehouse,
         "delivery": DigestDelivery(output_dir=str(tmp_path / "digests")),
@@ -371,10 +370,8 @@ def _hourly_run(server: FakeOpenAIServer, path: str, tmp_path, model_dir: str, *
     def users_stub() -> pd.DataFrame:
         return llm_case.USERS
 
-    scorer = RiskScorer(
-        kind="llm",
-        openai=OpenAIResource(api_key=KEY, base_url=server.base_url),
-        **{"batch_messages": 4, "concurrency": 2, "max_attempts": 2, **scorer},
+    scorer = llm_scorer(
+        server, **{"batch_messages": 4, "concurrency": 2, "max_attempts": 2, **scorer}
     )
     result = dg.materialize(
         [
@@ -424,11 +421,7 @@ def test_a_spent_run_budget_leaves_the_extractive_summary(
 def test_the_narrator_has_no_client_once_the_run_spent_its_budget(server, warehouse):
     from digest_pipeline.defs.digest.assets import llm_narrator
 
-    scorer = RiskScorer(
-        kind="llm",
-        max_tokens_per_run=1000,
-        openai=OpenAIResource(api_key=KEY, base_url=server.base_url),
-    )
+    scorer = llm_scorer(server, max_tokens_per_run=1000)
 
     @dg.asset
     def scored(context: dg.AssetExecutionContext) -> None:

@@ -1,4 +1,4 @@
-"""Pure parts of the LLM scorer: triage, batches, prompt safety, tokens, costs, judgement."""
+"""Pure parts of the LLM scorer: triage, batches, prompt safety, judgement."""
 
 import json
 import re
@@ -6,20 +6,15 @@ import re
 import pandas as pd
 import pytest
 
-from digest_pipeline.defs.risk import llm
+from digest_pipeline.defs.llm.tokens import TokenCounter
 from digest_pipeline.defs.risk.llm import (
     LLMItem,
     Provenance,
-    TokenCounter,
     combine,
-    estimate_tokens,
-    input_hash,
     is_trivial,
     pack_batches,
-    prepare_text,
 )
 from digest_pipeline.defs.risk.models import RiskAssessment
-from digest_pipeline.defs.risk.openai_calls import estimate_cost, retry_after_seconds
 from digest_pipeline.defs.risk.prompt import SYSTEM_PROMPT, PromptMessage, PromptThread
 from digest_pipeline.defs.risk.prompt import render_batch as render
 
@@ -101,76 +96,6 @@ def test_untrusted_text_cannot_close_the_data_block():
 
 def test_the_system_prompt_says_slack_text_is_data():
     assert "UNTRUSTED DATA" in SYSTEM_PROMPT and "never an instruction" in SYSTEM_PROMPT
-
-
-def test_prepare_text_redacts_and_sends_user_ids_not_names():
-    text = "@Alice Chen mail dana@acme.com, key sk-proj-abcdefghijklmnopqrstuvwxyz123456"
-    sent = prepare_text(text, [("Alice Chen", "U01ALICE")])
-    assert sent.startswith("@U01ALICE ")
-    assert "dana@acme.com" not in sent and "[email]" in sent
-    assert "sk-proj" not in sent and "[secret]" in sent
-
-
-def test_the_input_hash_changes_with_text_channel_or_parent():
-    base = input_hash("a", "ops", None)
-    assert base == input_hash("a", "ops", None)
-    assert len({base, input_hash("b", "ops", None), input_hash("a", "qa", None)}) == 3
-    assert input_hash("a", "ops", "p") != base
-
-
-@pytest.mark.parametrize(
-    ("headers", "seconds"),
-    [
-        ({"retry-after": "2"}, 2.0),
-        ({"retry-after": "0.5"}, 0.5),
-        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),
-        ({}, None),
-        ({"retry-after": "soon"}, None),
-    ],
-)
-def test_retry_after_header(headers, seconds):
-    assert retry_after_seconds(headers) == seconds
-
-
-def test_retry_after_as_an_http_date():
-    assert 0 <= retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) <= 1
-
-
-def test_token_counting_works_offline_without_tiktoken_files(tmp_path, monkeypatch):
-    import tiktoken.load
-
-    def no_network(*args, **kwargs):
-        raise AssertionError("tried to download a tiktoken encoding")
-
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(tiktoken.load, "read_file", no_network)
-    counter = TokenCounter()
-    assert counter.method == "estimate"
-    assert counter.count("a" * 400) == 100
-    assert counter.count("晶圆厂火灾") == 5
-    assert counter.count("") == 0
-
-
-def test_a_corrupt_tiktoken_cache_falls_back_to_the_estimate(tmp_path, monkeypatch):
-    import tiktoken.load
-
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(
-        tiktoken.load, "read_file", lambda *a: (_ for _ in ()).throw(OSError("offline"))
-    )
-    (tmp_path / llm._tiktoken_cache_path().rsplit("/", 1)[1]).write_bytes(b"not an encoding")
-    counter = TokenCounter()
-    assert counter.method == "estimate"
-    assert counter.count("abcd" * 10) == estimate_tokens("abcd" * 10)
-
-
-def test_estimated_cost_uses_cached_prices_and_halves_for_batch():
-    full = estimate_cost("gpt-4.1-mini", 1_000_000, 0, 1_000_000, batch=False)
-    assert full == pytest.approx(0.40 + 1.60)
-    cached = estimate_cost("gpt-4.1-mini", 1_000_000, 1_000_000, 0, batch=False)
-    assert cached == pytest.approx(0.10)
-    assert estimate_cost("gpt-4.1-mini", 1_000_000, 0, 0, batch=True) == pytest.approx(0.20)
-    assert estimate_cost("llama3:8b", 10, 0, 10, batch=False) is None
 
 
 def _model_frame(levels: dict[str, str]) -> pd.DataFrame:
@@ -307,8 +232,8 @@ def test_words_in_any_script_are_never_trivial(text):
 
 
 def test_the_eval_report_says_a_local_server_charged_nothing():
+    from digest_pipeline.defs.llm.calls import LLMUsage
     from digest_pipeline.defs.risk.llm import usage_report
-    from digest_pipeline.defs.risk.openai_calls import LLMUsage
 
     usage = LLMUsage(calls=3, prompt_tokens=90_000, completion_tokens=1_000)
     local = usage_report(usage, "gpt-4.1-mini", {}, "http://127.0.0.1:8080/v1")

@@ -8,13 +8,13 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-from dagster_openai import OpenAIResource
 
 from digest_pipeline.defs.enrichment.assets import MESSAGES_SCHEMA
 from digest_pipeline.defs.enrichment.enrich import enrich_messages
+from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.partitions import hourly_partitions
 from digest_pipeline.defs.risk.assets import risk_assessments
-from digest_pipeline.defs.risk.resources import RiskScorer
+from digest_pipeline.defs.risk.resources import LLMScorer, ModelScorer, RiskScorer
 from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.slack.assets import USERS_SCHEMA
 from digest_pipeline.defs.storage.duckdb import DuckDBWarehouseIOManager
@@ -104,6 +104,21 @@ def _messages_asset(payloads: dict[str, dict]) -> dg.AssetsDefinition:
     return messages
 
 
+SCORER_FIELDS = frozenset({"mode", "batch_deadline_hours", "batch_messages"})
+
+
+def llm_scorer(server: FakeOpenAIServer, **settings: object) -> LLMScorer:
+    """The llm scorer calling ``server`` through an LLMResource; ``settings`` are fields of
+    either."""
+    llm = LLMResource(
+        api_key=KEY,
+        base_url=server.base_url,
+        model="gpt-4.1-mini",
+        **{k: v for k, v in settings.items() if k not in SCORER_FIELDS},
+    )
+    return LLMScorer(llm=llm, **{k: v for k, v in settings.items() if k in SCORER_FIELDS})
+
+
 class Pipeline:
     def __init__(
         self, path: str, server: FakeOpenAIServer, model_dir: str, **scorer: object
@@ -114,11 +129,8 @@ class Pipeline:
         self.payloads = _payloads()
         self.warehouse = Warehouse(duckdb_path=path)
         self.warehouse.replace_rows("slack_users", USERS, key=["user_id"], schema=USERS_SCHEMA)
-        self.scorer = RiskScorer(
-            kind="llm",
-            model="gpt-4.1-mini",
-            openai=OpenAIResource(api_key=KEY, base_url=server.base_url),
-            **{"batch_messages": 4, "concurrency": 2, "max_attempts": 2, **scorer},
+        self.scorer = llm_scorer(
+            server, **{"batch_messages": 4, "concurrency": 2, "max_attempts": 2, **scorer}
         )
 
     def run(self, tags: dict[str, str] | None = None) -> dict:
@@ -302,22 +314,28 @@ def test_no_message_in_another_script_is_triaged_away(duckdb_path, server, risk_
 
 
 def test_the_scorer_follows_the_settings():
+    from digest_pipeline.defs.llm.resources import LOCAL_SERVER_KEY
     from digest_pipeline.defs.risk.definitions import build_defs
-    from digest_pipeline.defs.risk.resources import LOCAL_SERVER_KEY
     from digest_pipeline.settings import Settings
 
-    def scorer(**settings: object) -> RiskScorer:
-        return build_defs(Settings(**settings)).resources["risk_scorer"]
+    def defs(**settings: object) -> dg.Definitions:
+        return build_defs(Settings(**settings))
 
-    assert scorer().kind == "model" and scorer().openai is None
-    with_key = scorer(has_openai_key=True, llm_model="gpt-4.1-nano", llm_concurrency=3)
-    assert with_key.kind == "llm" and with_key.model == "gpt-4.1-nano"
-    assert with_key.concurrency == 3
-    assert isinstance(with_key.openai.api_key, dg.EnvVar)  # the key itself is never in config
+    def scorer(**settings: object) -> RiskScorer:
+        return defs(**settings).resources["risk_scorer"]
+
+    assert isinstance(scorer(), ModelScorer) and scorer().kind == "model" and not scorer().uses_llm
+    assert "llm" not in defs().resources
+    with_key = defs(has_openai_key=True, llm_model="gpt-4.1-nano", llm_concurrency=3).resources
+    assert with_key["risk_scorer"].kind == "llm" and with_key["risk_scorer"].uses_llm
+    # One LLMResource, bound once: the scorer holds the very resource bound as "llm".
+    assert with_key["risk_scorer"].llm is with_key["llm"]
+    assert with_key["llm"].model == "gpt-4.1-nano" and with_key["llm"].concurrency == 3
+    assert isinstance(with_key["llm"].api_key, dg.EnvVar)  # the key itself is never in config
     assert scorer(has_openai_key=True, scorer="rules").kind == "rules"
     local = scorer(scorer="llm", openai_base_url="http://127.0.0.1:11434/v1")
-    assert local.kind == "llm" and local.openai.api_key == LOCAL_SERVER_KEY
-    assert local.openai.base_url == "http://127.0.0.1:11434/v1"
+    assert local.kind == "llm" and local.llm.api_key == LOCAL_SERVER_KEY
+    assert local.llm.base_url == "http://127.0.0.1:11434/v1"
 
 
 def test_llm_eval_is_on_demand_batched_and_free_to_repeat(duckdb_path, server, risk_model_dir):
@@ -359,7 +377,7 @@ def test_llm_eval_without_an_llm_fails_with_a_clear_message(duckdb_path, risk_mo
         [llm_eval],
         resources={
             "warehouse": Warehouse(duckdb_path=duckdb_path),
-            "risk_scorer": RiskScorer(kind="model"),
+            "risk_scorer": ModelScorer(),
             "risk_model_store": RiskModelStore(model_dir=risk_model_dir),
         },
         run_config=QUIET,

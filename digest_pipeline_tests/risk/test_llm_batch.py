@@ -7,17 +7,18 @@ import json
 import dagster as dg
 import pytest
 
+from digest_pipeline.defs.llm.calls import LLMUsage
+from digest_pipeline.defs.llm.tokens import TokenCounter
 from digest_pipeline.defs.risk.batch import (
     BATCHES_TABLE,
+    COLLECT_TAG,
     ENDPOINT,
     llm_batch_sensor,
     parse_output,
     request_lines,
     request_map,
 )
-from digest_pipeline.defs.risk.llm import LLMConfig, LLMItem, TokenCounter, pack_batches
-from digest_pipeline.defs.risk.openai_calls import LLMUsage
-from digest_pipeline.defs.risk.resources import COLLECT_TAG
+from digest_pipeline.defs.risk.llm import LLMConfig, LLMItem, pack_batches
 from digest_pipeline_tests.fakes.openai_server import FakeOpenAIServer, rules_judge
 from digest_pipeline_tests.risk.test_llm_asset import KEY, Pipeline
 
@@ -101,7 +102,7 @@ def server():
 
 def _sensor(pipeline: Pipeline) -> dg.SensorResult | dg.SkipReason:
     with dg.build_sensor_context(
-        resources={"risk_scorer": pipeline.scorer, "warehouse": pipeline.warehouse}
+        resources={"llm": pipeline.scorer.llm, "warehouse": pipeline.warehouse}
     ) as context:
         return llm_batch_sensor(context)
 

@@ -281,7 +281,7 @@ def test_a_key_without_quota_costs_one_call_at_any_concurrency(server):
 
 
 def test_the_stop_is_shared_by_every_caller_of_the_key_in_the_process(server):
-    from digest_pipeline.defs.risk.openai_calls import CallPolicy, StructuredCaller
+    from digest_pipeline.defs.llm.calls import CallPolicy, StructuredCaller
 
     server.inject(Fault.unauthorized())
     client = openai.OpenAI(api_key=KEY, base_url=server.base_url, max_retries=0, timeout=5)
@@ -313,23 +313,3 @@ def test_every_third_call_rate_limited_slows_down_instead_of_giving_up():
         assert outcome.usage.rate_limited >= server.calls // 3 - 1
         assert outcome.usage.lowest_concurrency < 8  # it narrowed
         assert waits and max(waits) <= 1.0  # waited what the server asked, no more
-
-
-def test_the_limiter_halves_on_429_and_grows_back_one_success_at_a_time():
-    from digest_pipeline.defs.risk.openai_calls import AdaptiveLimiter
-
-    slept: list[float] = []
-    limiter = AdaptiveLimiter(8, sleep=slept.append, clock=lambda: 100.0)
-    assert limiter.limit == 1
-    limiter.succeeded()
-    assert limiter.limit == 8
-    limiter.rate_limited(2.0)
-    limiter.rate_limited(2.0)
-    assert limiter.limit == 2 and limiter.lowest == 2
-    with limiter.slot() as waited:
-        assert waited == 2.0
-    with limiter.slot() as waited:  # the pause is over
-        assert waited == 0.0
-    limiter.succeeded()
-    assert limiter.limit == 3
-    assert slept == [2.0]

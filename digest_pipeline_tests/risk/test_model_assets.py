@@ -20,7 +20,7 @@ from digest_pipeline.defs.risk.model_assets import (
     risk_model,
     warehouse_labels,
 )
-from digest_pipeline.defs.risk.resources import RiskScorer
+from digest_pipeline.defs.risk.resources import ModelScorer
 from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.storage.duckdb import DuckDBWarehouseIOManager
 from digest_pipeline.defs.storage.schema import column_names
@@ -152,7 +152,7 @@ def test_every_scored_row_names_the_model_that_scored_it(setup):
     result = dg.materialize(
         [_messages_asset(), risk_assessments],
         partition_key=HOUR,
-        resources={**setup.resources(), "risk_scorer": RiskScorer(kind="model")},
+        resources={**setup.resources(), "risk_scorer": ModelScorer()},
         run_config=QUIET,
     )
     assert result.success

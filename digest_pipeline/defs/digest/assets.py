@@ -32,14 +32,14 @@ from digest_pipeline.defs.digest.render import (
     render_html,
     risk_counts_markdown,
 )
+from digest_pipeline.defs.llm.calls import LLMUsage, StructuredCaller, TokenBudget
+from digest_pipeline.defs.llm.text import names_to_ids
 from digest_pipeline.defs.partitions import (
     DIGEST_TIMEZONE,
     daily_partitions,
     daily_upstream_mapping,
     hourly_partitions,
 )
-from digest_pipeline.defs.risk.assets import names_to_ids
-from digest_pipeline.defs.risk.openai_calls import LLMUsage, StructuredCaller, TokenBudget
 from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse

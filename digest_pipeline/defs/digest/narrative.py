@@ -14,8 +14,9 @@ Trust rules:
   sentence is no narrative. The digest keeps its extractive summary whenever the narrative is
   missing: a failed call (timeout, 429 past its retries, 5xx, quota, a rejected key), a
   refusal, a cut-off or malformed answer, or the token budget.
-- Calls go through :class:`~digest_pipeline.defs.risk.openai_calls.StructuredCaller`, as the
-  risk scorer's do: same client, retries, stop rules and ``DIGEST_LLM_MAX_TOKENS_PER_RUN``.
+- Calls go through :class:`~digest_pipeline.defs.llm.calls.StructuredCaller`, as the risk
+  scorer's do: the same ``LLMResource`` (key, server, model), retries, stop rules and
+  ``DIGEST_LLM_MAX_TOKENS_PER_RUN``.
 - Answers are cached in ``digest_narrative_cache`` by (input hash, model, prompt version): a
   digest re-materialized over the same items makes no call. Bump
   :data:`NARRATIVE_PROMPT_VERSION` with any change to the prompt or schema.
@@ -31,16 +32,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from digest_pipeline.defs.digest.build import quote
 from digest_pipeline.defs.digest.models import Citation, DigestContent, Person, SummarySentence
 from digest_pipeline.defs.digest.render import group_risks
-from digest_pipeline.defs.risk.llm import TokenCounter, prepare_text
+from digest_pipeline.defs.llm.cache import ResponseCache, cache_schema
+from digest_pipeline.defs.llm.calls import LLMUsage, StructuredCaller
+from digest_pipeline.defs.llm.text import prepare_text
+from digest_pipeline.defs.llm.tokens import TokenCounter
 from digest_pipeline.defs.risk.models import one_line
-from digest_pipeline.defs.risk.openai_calls import LLMUsage, StructuredCaller
-from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 NARRATIVE_PROMPT_VERSION = "digest-narrative-v2"
@@ -242,14 +243,15 @@ def accept(answer: DigestNarrative, request: NarrativeRequest) -> tuple[SummaryS
 # The cache
 
 CACHE_TABLE = "digest_narrative_cache"
-CACHE_SCHEMA = table_schema(
-    ("input_hash", "VARCHAR", "sha256 of the digest data sent (key)"),
-    ("model", "VARCHAR", "LLM model (key)"),
-    ("prompt_version", "VARCHAR", "Narrative prompt version (key)"),
-    ("sentences", "JSON", "The accepted sentences: text and cited message_id / permalink"),
-    ("created_at", "TIMESTAMPTZ", "When the model answered"),
+NARRATIVE_CACHE = ResponseCache(
+    CACHE_TABLE,
+    cache_schema(
+        "sha256 of the digest data sent (key)",
+        "Narrative prompt version (key)",
+        ("sentences", "JSON", "The accepted sentences: text and cited message_id / permalink"),
+        ("created_at", "TIMESTAMPTZ", "When the model answered"),
+    ),
 )
-CACHE_KEY = ("input_hash", "model", "prompt_version")
 
 
 def _to_json(sentences: Sequence[SummarySentence]) -> str:
@@ -273,12 +275,8 @@ def _from_json(value: object) -> tuple[SummarySentence, ...]:
 def cached_narrative(
     warehouse: Warehouse, key: str, *, model: str
 ) -> tuple[SummarySentence, ...] | None:
-    if not warehouse.table_exists(CACHE_TABLE):
-        return None
-    rows = warehouse.query(
-        f"SELECT sentences FROM {{schema}}.{CACHE_TABLE}"
-        " WHERE input_hash = ? AND model = ? AND prompt_version = ?",
-        [key, model, NARRATIVE_PROMPT_VERSION],
+    rows = NARRATIVE_CACHE.lookup(
+        warehouse, [key], model=model, prompt_version=NARRATIVE_PROMPT_VERSION
     )
     return _from_json(rows["sentences"].iloc[0]) if len(rows) else None
 
@@ -286,19 +284,12 @@ def cached_narrative(
 def store_narrative(
     warehouse: Warehouse, key: str, sentences: Sequence[SummarySentence], *, model: str
 ) -> None:
-    frame = pd.DataFrame(
-        [
-            {
-                "input_hash": key,
-                "model": model,
-                "prompt_version": NARRATIVE_PROMPT_VERSION,
-                "sentences": _to_json(sentences),
-                "created_at": pd.Timestamp(datetime.now(UTC)),
-            }
-        ],
-        columns=column_names(CACHE_SCHEMA),
+    NARRATIVE_CACHE.store(
+        warehouse,
+        [{"input_hash": key, "sentences": _to_json(sentences), "created_at": datetime.now(UTC)}],
+        model=model,
+        prompt_version=NARRATIVE_PROMPT_VERSION,
     )
-    warehouse.replace_rows(CACHE_TABLE, frame, key=list(CACHE_KEY), schema=CACHE_SCHEMA)
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,14 +34,20 @@ import openai
 import pandas as pd
 from pydantic import ValidationError
 
+from digest_pipeline.defs.llm.calls import LLMUsage
+from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.risk import cache
 from digest_pipeline.defs.risk.llm import Batch, LLMConfig, to_assessment
 from digest_pipeline.defs.risk.models import RiskAssessment
-from digest_pipeline.defs.risk.openai_calls import LLMUsage
 from digest_pipeline.defs.risk.prompt import ScoredBatch, build_messages
-from digest_pipeline.defs.risk.resources import COLLECT_TAG, RiskScorer
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
+
+# A run tag: this run alone scores in ``sync`` or ``batch`` mode (a backfill through the Batch
+# API while the hourly runs stay live).
+MODE_TAG = "digest/llm_mode"
+# A run tag set by ``llm_batch_sensor``: the batch whose answers this run reads from the cache.
+COLLECT_TAG = "digest/llm_batch"
 
 ENDPOINT = "/v1/chat/completions"
 COMPLETION_WINDOW = "24h"
@@ -440,11 +446,12 @@ def collect(
     ),
 )
 def llm_batch_sensor(
-    context: dg.SensorEvaluationContext, risk_scorer: RiskScorer, warehouse: Warehouse
+    context: dg.SensorEvaluationContext, llm: LLMResource, warehouse: Warehouse
 ) -> dg.SensorResult | dg.SkipReason:
     if batches(warehouse, open_only=True).empty:
         return dg.SkipReason("no open LLM batch")
-    with risk_scorer.plain_client() as client:
+    # The SDK's own retries: the files and batches endpoints' calls are not counted.
+    with llm.client(max_retries=2) as client:
         done, waiting = collect(client, warehouse)
     for line in waiting:
         context.log.info(f"batch still open: {line}")

@@ -4,6 +4,7 @@
 parent's text), so re-running a partition or a backfill makes no calls for unchanged messages,
 and an edited message (or a reply whose parent was edited) is the only one scored again. Only
 successful LLM judgements are cached; fallbacks are not, so they are retried on the next run.
+The table is a :class:`~digest_pipeline.defs.llm.cache.ResponseCache`.
 """
 
 from __future__ import annotations
@@ -12,17 +13,14 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-import pandas as pd
-
+from digest_pipeline.defs.llm.cache import ResponseCache, cache_schema
 from digest_pipeline.defs.risk.models import RiskAssessment
-from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 CACHE_TABLE = "risk_llm_cache"
-CACHE_SCHEMA = table_schema(
-    ("input_hash", "VARCHAR", "sha256 of the message text, channel and parent text sent (key)"),
-    ("model", "VARCHAR", "LLM model (key)"),
-    ("prompt_version", "VARCHAR", "Prompt version (key)"),
+CACHE_SCHEMA = cache_schema(
+    "sha256 of the message text, channel and parent text sent (key)",
+    "Prompt version (key)",
     ("message_id", "VARCHAR", "The message last scored with this input"),
     ("risk_level", "VARCHAR", "The model's level"),
     ("risk_category", "VARCHAR", "The model's category"),
@@ -32,21 +30,14 @@ CACHE_SCHEMA = table_schema(
     ("requires_attention", "BOOLEAN", "The model's attention flag"),
     ("scored_at", "TIMESTAMPTZ", "When the model answered"),
 )
-CACHE_KEY = ("input_hash", "model", "prompt_version")
+RISK_CACHE = ResponseCache(CACHE_TABLE, CACHE_SCHEMA)
 
 
 def lookup(
     warehouse: Warehouse, hashes: Sequence[str], *, model: str, prompt_version: str
 ) -> dict[str, RiskAssessment]:
     """Cached judgements by input hash (empty before the first LLM run)."""
-    wanted = sorted(set(hashes))
-    if not wanted or not warehouse.table_exists(CACHE_TABLE):
-        return {}
-    rows = warehouse.query(
-        f"SELECT * FROM {{schema}}.{CACHE_TABLE}"
-        " WHERE model = ? AND prompt_version = ? AND input_hash IN (SELECT unnest(?))",
-        [model, prompt_version, wanted],
-    )
+    rows = RISK_CACHE.lookup(warehouse, hashes, model=model, prompt_version=prompt_version)
     found: dict[str, RiskAssessment] = {}
     for row in rows.to_dict("records"):
         actions = row["mitigation_suggestions"]
@@ -69,27 +60,19 @@ def store(
     prompt_version: str,
 ) -> int:
     """Upsert ``{input_hash: (message_id, assessment)}``; returns rows written."""
-    if not judged:
-        return 0
     now = datetime.now(UTC)
-    frame = pd.DataFrame(
-        [
-            {
-                "input_hash": input_hash,
-                "model": model,
-                "prompt_version": prompt_version,
-                "message_id": message_id,
-                "risk_level": a.risk_level,
-                "risk_category": a.risk_category,
-                "description": a.description,
-                "confidence_score": float(a.confidence_score),
-                "mitigation_suggestions": json.dumps(a.mitigation_suggestions),
-                "requires_attention": bool(a.requires_attention),
-                "scored_at": now,
-            }
-            for input_hash, (message_id, a) in judged.items()
-        ],
-        columns=column_names(CACHE_SCHEMA),
-    )
-    frame["scored_at"] = pd.to_datetime(frame["scored_at"], utc=True)
-    return warehouse.replace_rows(CACHE_TABLE, frame, key=list(CACHE_KEY), schema=CACHE_SCHEMA)
+    answers = [
+        {
+            "input_hash": input_hash,
+            "message_id": message_id,
+            "risk_level": a.risk_level,
+            "risk_category": a.risk_category,
+            "description": a.description,
+            "confidence_score": float(a.confidence_score),
+            "mitigation_suggestions": json.dumps(a.mitigation_suggestions),
+            "requires_attention": bool(a.requires_attention),
+            "scored_at": now,
+        }
+        for input_hash, (message_id, a) in judged.items()
+    ]
+    return RISK_CACHE.store(warehouse, answers, model=model, prompt_version=prompt_version)

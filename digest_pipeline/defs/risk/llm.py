@@ -10,7 +10,7 @@ How a partition is scored (see ``assets.py`` for the warehouse side):
 3. Requests run on up to ``concurrency`` threads through ``client.chat.completions.parse`` with
    the :class:`~digest_pipeline.defs.risk.prompt.ScoredBatch` schema at temperature 0. The first
    request goes alone; the pool fans out once it succeeds, and narrows again under 429s
-   (:class:`~digest_pipeline.defs.risk.openai_calls.AdaptiveLimiter`). Retries honour
+   (:class:`~digest_pipeline.defs.llm.calls.AdaptiveLimiter`). Retries honour
    ``retry-after``; ``insufficient_quota`` and authentication errors stop every caller of the key
    in the process; a per-run token budget is reserved before each call and settled with the
    reported usage.
@@ -24,9 +24,7 @@ How a partition is scored (see ``assets.py`` for the warehouse side):
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import os
 import re
 import threading
@@ -41,16 +39,18 @@ import openai
 import pandas as pd
 from pydantic import ValidationError
 
-from digest_pipeline.defs.enrichment.redaction import redact
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
-from digest_pipeline.defs.risk.models import MAX_MITIGATIONS, RiskAssessment, Scorer, one_line
-from digest_pipeline.defs.risk.openai_calls import (
+from digest_pipeline.defs.llm.calls import (
     AdaptiveLimiter,
     CallPolicy,
     LLMUsage,
     StructuredCaller,
     TokenBudget,
 )
+from digest_pipeline.defs.llm.resources import LOCAL_SERVER_KEY, LLMResource
+from digest_pipeline.defs.llm.text import prepare_text
+from digest_pipeline.defs.llm.tokens import TokenCounter
+from digest_pipeline.defs.risk.models import MAX_MITIGATIONS, RiskAssessment, Scorer, one_line
 from digest_pipeline.defs.risk.playbook import mitigations
 from digest_pipeline.defs.risk.prompt import (
     PROMPT_VERSION,
@@ -64,61 +64,6 @@ from digest_pipeline.defs.risk.prompt import (
 )
 from digest_pipeline.defs.risk.rules import rules_scorer
 from digest_pipeline.vocabulary import ACKNOWLEDGEMENT_WORDS
-
-# --------------------------------------------------------------------------------------------
-# Token counting: tiktoken when its encoding is already on disk, else an offline estimate.
-# tiktoken downloads encodings on first use; a pipeline run must never block on that.
-
-ENCODING = "o200k_base"  # gpt-4o / gpt-4.1 family
-_ENCODING_URL = f"https://openaipublic.blob.core.windows.net/encodings/{ENCODING}.tiktoken"
-
-
-def _tiktoken_cache_path(url: str = _ENCODING_URL) -> str | None:
-    """Where tiktoken keeps a downloaded encoding (same rule as ``tiktoken.load``)."""
-    if "TIKTOKEN_CACHE_DIR" in os.environ:
-        cache_dir = os.environ["TIKTOKEN_CACHE_DIR"]
-    elif "DATA_GYM_CACHE_DIR" in os.environ:
-        cache_dir = os.environ["DATA_GYM_CACHE_DIR"]
-    else:
-        import tempfile
-
-        cache_dir = os.path.join(tempfile.gettempdir(), "data-gym-cache")
-    if not cache_dir:
-        return None
-    return os.path.join(cache_dir, hashlib.sha1(url.encode()).hexdigest())
-
-
-def estimate_tokens(text: str) -> int:
-    """About 4 characters a token for Latin text, about one a token for CJK and emoji."""
-    if not text:
-        return 0
-    if text.isascii():
-        return math.ceil(len(text) / 4)
-    ascii_chars = len(text.encode("ascii", "ignore"))
-    return math.ceil(ascii_chars / 4 + (len(text) - ascii_chars) * 0.9)
-
-
-class TokenCounter:
-    """Counts tokens offline: exact with a cached tiktoken encoding, estimated otherwise."""
-
-    def __init__(self, *, use_tiktoken: bool = True) -> None:
-        self._encode: Callable[[str], list[int]] | None = None
-        self.method = "estimate"
-        path = _tiktoken_cache_path() if use_tiktoken else None
-        if path and os.path.exists(path):
-            try:
-                import tiktoken
-
-                self._encode = tiktoken.get_encoding(ENCODING).encode_ordinary
-                self.method = "tiktoken"
-            except Exception:  # a corrupt cache or another tiktoken error: estimate instead
-                self._encode = None
-
-    def count(self, text: str) -> int:
-        if self._encode is not None:
-            return len(self._encode(text))
-        return estimate_tokens(text)
-
 
 # --------------------------------------------------------------------------------------------
 # Configuration
@@ -457,30 +402,6 @@ def is_trivial(text: str | None) -> bool:
     return all(word in ACKNOWLEDGEMENT_WORDS for word in words)
 
 
-def pseudonymize(text: str, names_to_ids: Sequence[tuple[str, str]]) -> str:
-    """Replace ``@Display Name`` mentions with ``@U…`` IDs (longest names first)."""
-    if "@" not in text:
-        return text
-    for name, user_id in names_to_ids:
-        if f"@{name}" in text:
-            text = text.replace(f"@{name}", f"@{user_id}")
-    return text
-
-
-def prepare_text(text: str, names_to_ids: Sequence[tuple[str, str]] = ()) -> str:
-    """What leaves the pipeline: mentions as user IDs, PII and secrets redacted."""
-    return redact(pseudonymize(text or "", names_to_ids))
-
-
-def input_hash(text: str, channel: str | None, parent_text: str | None) -> str:
-    """The cache key of what the model sees for one message (prompt-independent)."""
-    digest = hashlib.sha256()
-    for part in (text, channel or "", parent_text or ""):
-        digest.update(part.encode("utf-8"))
-        digest.update(b"\x00")
-    return digest.hexdigest()
-
-
 JUDGEMENTS = ("model", "rules", "triage", "llm", "model_floor", "fallback")
 
 
@@ -587,13 +508,13 @@ def build_eval_scorer(env: Mapping[str, str] | None = None) -> Scorer:
     from digest_pipeline.settings import DEFAULT_LLM_MODEL
 
     env = os.environ if env is None else env
-    client = openai.OpenAI(
-        api_key=env.get("OPENAI_API_KEY") or "unused-local-server",
+    llm = LLMResource(
+        api_key=env.get("OPENAI_API_KEY") or LOCAL_SERVER_KEY,
         base_url=env.get("OPENAI_BASE_URL") or None,
-        max_retries=0,
-        timeout=60.0,
+        model=env.get("DIGEST_LLM_MODEL") or DEFAULT_LLM_MODEL,
     )
-    config = LLMConfig(model=env.get("DIGEST_LLM_MODEL") or DEFAULT_LLM_MODEL, concurrency=1)
+    client = llm.open_client()
+    config = LLMConfig(model=llm.model, concurrency=1)
     scorer = LLMRiskScorer(client, config)
     usage = LLMUsage()
     fallbacks: Counter[str] = Counter()

@@ -25,13 +25,14 @@ import dagster as dg
 from pydantic import Field
 
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
+from digest_pipeline.defs.llm.text import input_hash, prepare_text
 from digest_pipeline.defs.risk import cache
 from digest_pipeline.defs.risk.eval import EvalReport, evaluate
 from digest_pipeline.defs.risk.labels import LabeledMessage
-from digest_pipeline.defs.risk.llm import LLMItem, LLMRiskScorer, input_hash, prepare_text
+from digest_pipeline.defs.risk.llm import LLMItem, LLMRiskScorer
 from digest_pipeline.defs.risk.model_assets import gather_labels, warehouse_labels
 from digest_pipeline.defs.risk.models import RiskAssessment
-from digest_pipeline.defs.risk.resources import RiskScorer
+from digest_pipeline.defs.risk.resources import LLMScorer, RiskScorer
 from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
@@ -118,7 +119,7 @@ def llm_eval(
     risk_model_store: RiskModelStore,
     warehouse: Warehouse,
 ) -> dg.MaterializeResult:
-    if not risk_scorer.uses_llm:
+    if not isinstance(risk_scorer, LLMScorer):
         raise dg.Failure(
             "llm_eval measures the LLM: set OPENAI_API_KEY (or DIGEST_SCORER=llm with "
             "OPENAI_BASE_URL for a local server)"
@@ -143,7 +144,7 @@ def llm_eval(
     scorer: LLMRiskScorer | None = None
     results: dict[str, RiskAssessment] = {}
     if todo:
-        with risk_scorer.client(context) as client:
+        with risk_scorer.llm.client() as client:
             scorer = LLMRiskScorer(client, llm_config, purpose="evaluation")
             outcome = scorer.score(todo)
         results = outcome.results

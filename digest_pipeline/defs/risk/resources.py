@@ -1,43 +1,87 @@
-"""``RiskScorer``: which scorer ``risk_assessments`` runs, and the LLM's client and limits.
+"""``RiskScorer``: the judgement ``risk_assessments`` stores, one implementation a scorer.
 
-The OpenAI client comes from dagster-openai's ``OpenAIResource`` (key through
-``dg.EnvVar("OPENAI_API_KEY")``, ``base_url`` for any OpenAI-compatible server). That resource
-does not expose retries or timeouts, and records usage only for ``chat.completions.create`` (not
-``.parse``) by writing output metadata from inside the call, which is not safe from worker
-threads. So we take its client, copy it with ``with_options(max_retries=0, timeout=...)`` and
-count usage ourselves (``LLMUsage``), with our own retry loop (``llm.LLMRiskScorer``).
+* :class:`RulesScorer`: the regex rules (``DIGEST_SCORER=rules``);
+* :class:`ModelScorer`: the learned risk model, the rules explaining its verdicts;
+* :class:`LLMScorer`: the model, then the LLM where the model is not confidently low, the model's
+  verdict kept wherever the LLM fails. Its calls go through the code location's one
+  :class:`~digest_pipeline.defs.llm.resources.LLMResource`.
 """
 
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import ClassVar
 
 import dagster as dg
-from dagster_openai import OpenAIResource
+import pandas as pd
 from openai import OpenAI
 from pydantic import Field
 
+from digest_pipeline.defs.llm.resources import LLMResource
+from digest_pipeline.defs.risk.batch import COLLECT_TAG, MODE_TAG
 from digest_pipeline.defs.risk.llm import LLMConfig
-from digest_pipeline.settings import (
-    DEFAULT_LLM_BATCH_SIZE,
-    DEFAULT_LLM_CONCURRENCY,
-    DEFAULT_LLM_MAX_TOKENS_PER_RUN,
-    DEFAULT_LLM_MODEL,
-    LLM_MODES,
+from digest_pipeline.defs.risk.model import Predictions, RiskModel
+from digest_pipeline.defs.risk.scoring import (
+    RULES_VERSION,
+    LLMJudge,
+    Partition,
+    Scored,
+    model_assessments,
+    score_with_llm,
 )
-
-SCORER_KINDS = ("model", "llm", "rules")
-
-MODE_TAG = "digest/llm_mode"
-COLLECT_TAG = "digest/llm_batch"
-# Local OpenAI-compatible servers (Ollama, vLLM) ignore the key, but the client needs one.
-LOCAL_SERVER_KEY = "unused-local-server"
+from digest_pipeline.settings import DEFAULT_LLM_BATCH_SIZE, LLM_MODES
 
 
-class RiskScorer(dg.ConfigurableResource):
-    """The learned risk model, the model plus the LLM where the model is unsure, or the rules."""
+class RiskScorer(dg.ConfigurableResource, ABC):
+    """Judges a partition's messages, given the rules' assessments of them."""
 
-    kind: str = Field(default="model", description="model, llm (model + LLM) or rules")
-    model: str = Field(default=DEFAULT_LLM_MODEL, description="DIGEST_LLM_MODEL")
+    kind: ClassVar[str]  # the ``scorer`` in the asset's metadata: rules, model or llm
+    uses_llm: ClassVar[bool] = False
+
+    @abstractmethod
+    def assess(self, part: Partition) -> Scored:
+        """The partition's messages as this scorer judges them."""
+
+
+class RulesScorer(RiskScorer):
+    """The regex rules' assessments, as they are."""
+
+    kind: ClassVar[str] = "rules"
+
+    def assess(self, part: Partition) -> Scored:
+        return Scored(part.rules, RULES_VERSION)
+
+
+class ModelScorer(RiskScorer):
+    """The learned risk model's verdicts, the rules as their explanation."""
+
+    kind: ClassVar[str] = "model"
+
+    def assess(self, part: Partition) -> Scored:
+        if not len(part.rules):
+            return Scored(part.rules, RULES_VERSION)
+        model = part.model_store.current(part.context.log)
+        frame, predictions = model_assessments(
+            part.rules, part.messages["content"].tolist(), part.contexts.tolist(), model
+        )
+        return self.refine(part, frame, predictions, model)
+
+    def refine(
+        self, part: Partition, frame: pd.DataFrame, predictions: Predictions, model: RiskModel
+    ) -> Scored:
+        """The model's ``frame`` as stored; a scorer built on the model judges it further."""
+        return Scored(frame, model.version)
+
+
+class LLMScorer(ModelScorer):
+    """The risk model, then the LLM for what the model is not confidently low on."""
+
+    kind: ClassVar[str] = "llm"
+    uses_llm: ClassVar[bool] = True
+
+    llm: LLMResource = Field(description="The OpenAI-compatible API (LLMResource)")
     mode: str = Field(
         default="sync",
         description="sync, or batch (OpenAI Batch API: half price, answers within 24 h)",
@@ -45,40 +89,18 @@ class RiskScorer(dg.ConfigurableResource):
     batch_deadline_hours: float = Field(
         default=24.0, description="Cancel a batch still running this long after submission"
     )
-    concurrency: int = Field(default=DEFAULT_LLM_CONCURRENCY, description="Requests in flight")
     batch_messages: int = Field(default=DEFAULT_LLM_BATCH_SIZE, description="Messages a request")
-    max_tokens_per_run: int = Field(
-        default=DEFAULT_LLM_MAX_TOKENS_PER_RUN, description="Token budget per run (0: none)"
-    )
-    timeout_seconds: float = Field(default=60.0, description="Per-request timeout")
-    max_attempts: int = Field(default=4, description="Attempts per request (429, 5xx, timeout)")
-    max_retry_wait_seconds: float = Field(
-        default=60.0, description="Longest retry-after to honour before giving up on a request"
-    )
-    openai: OpenAIResource | None = Field(
-        default=None, description="The OpenAI client resource (llm only)"
-    )
-
-    @property
-    def uses_llm(self) -> bool:
-        if self.kind not in SCORER_KINDS:
-            raise dg.Failure(f"risk scorer kind {self.kind!r} is not one of {SCORER_KINDS}")
-        return self.kind == "llm"
-
-    @property
-    def uses_model(self) -> bool:
-        """The learned model scores (``model`` and ``llm``); ``rules`` is the old scorer."""
-        return self.uses_llm or self.kind == "model"
 
     def llm_config(self) -> LLMConfig:
+        llm = self.llm
         return LLMConfig(
-            model=self.model,
+            model=llm.model,
             batch_messages=self.batch_messages,
-            concurrency=self.concurrency,
-            max_attempts=self.max_attempts,
-            timeout_seconds=self.timeout_seconds,
-            max_tokens_per_run=self.max_tokens_per_run,
-            max_retry_wait_seconds=self.max_retry_wait_seconds,
+            concurrency=llm.concurrency,
+            max_attempts=llm.max_attempts,
+            timeout_seconds=llm.timeout_seconds,
+            max_tokens_per_run=llm.max_tokens_per_run,
+            max_retry_wait_seconds=llm.max_retry_wait_seconds,
         )
 
     def run_mode(self, tags: Mapping[str, str]) -> str:
@@ -93,56 +115,39 @@ class RiskScorer(dg.ConfigurableResource):
         return mode
 
     @contextmanager
-    def plain_client(self) -> Iterator[OpenAI]:
-        """A client outside an asset (the batch sensor): the SDK's own retries, for files and
-        batches endpoints, which we do not count."""
-        if self.openai is None:
-            raise dg.Failure("the LLM scorer needs an OpenAIResource (RiskScorer.openai)")
-        client = OpenAI(
-            api_key=self.openai.api_key,
-            organization=self.openai.organization,
-            project=self.openai.project,
-            base_url=self.openai.base_url,
-            max_retries=2,
-            timeout=self.timeout_seconds,
-        )
-        try:
-            yield client
-        finally:
-            client.close()
-
-    @contextmanager
     def client(self, context: dg.AssetExecutionContext) -> Iterator[OpenAI]:
-        """An OpenAI client without SDK retries (ours count waits and stop on quota)."""
-        if self.openai is None:
-            raise dg.Failure("the LLM scorer needs an OpenAIResource (RiskScorer.openai)")
-        with self.openai.get_client(context) as client:
-            yield client.with_options(max_retries=0, timeout=self.timeout_seconds)
+        """An OpenAI client of :attr:`llm` without SDK retries (ours count waits and stop on
+        quota)."""
+        with self.llm.client() as client:
+            yield client
+
+    def refine(
+        self, part: Partition, frame: pd.DataFrame, predictions: Predictions, model: RiskModel
+    ) -> Scored:
+        judge = LLMJudge(
+            self.llm,
+            self.llm_config(),
+            self.run_mode(part.context.run.tags),
+            self.batch_deadline_hours,
+        )
+        frame, metadata = score_with_llm(part, frame, predictions, model, judge)
+        return Scored(frame, model.version, metadata)
+
+
+SCORERS: dict[str, type[RiskScorer]] = {
+    scorer.kind: scorer for scorer in (ModelScorer, LLMScorer, RulesScorer)
+}
 
 
 def build_risk_scorer(
-    *,
-    kind: str,
-    model: str,
-    has_key: bool,
-    base_url: str | None,
-    mode: str = "sync",
-    concurrency: int = DEFAULT_LLM_CONCURRENCY,
-    batch_messages: int = DEFAULT_LLM_BATCH_SIZE,
-    max_tokens_per_run: int = DEFAULT_LLM_MAX_TOKENS_PER_RUN,
+    kind: str, llm: LLMResource | None, *, mode: str = "sync", batch_messages: int
 ) -> RiskScorer:
-    """The resource for the settings: the key only ever as ``dg.EnvVar``."""
+    """The scorer ``DIGEST_SCORER`` names (resolved: model, llm or rules); ``llm`` the one
+    LLMResource, which the llm scorer calls."""
+    if kind not in SCORERS:
+        raise dg.Failure(f"risk scorer kind {kind!r} is not one of {tuple(SCORERS)}")
     if kind != "llm":
-        return RiskScorer(kind=kind, model=model)
-    return RiskScorer(
-        kind="llm",
-        model=model,
-        mode=mode,
-        concurrency=concurrency,
-        batch_messages=batch_messages,
-        max_tokens_per_run=max_tokens_per_run,
-        openai=OpenAIResource(
-            api_key=dg.EnvVar("OPENAI_API_KEY") if has_key else LOCAL_SERVER_KEY,
-            base_url=base_url,
-        ),
-    )
+        return SCORERS[kind]()
+    if llm is None:
+        raise dg.Failure("the llm risk scorer needs an LLMResource")
+    return LLMScorer(llm=llm, mode=mode, batch_messages=batch_messages)
