@@ -339,3 +339,17 @@ def test_a_figure_on_a_doubtful_risk_does_not_push_out_a_confident_one():
         _msg(3, "high", text="Walmart pulled the 60k unit order, $2.4M", confidence_score=0.9),
     ]
     assert [r.message_id for r in thread_risks(pd.DataFrame(rows))] == ["C1:3", "C1:2", "C1:1"]
+
+
+def test_a_runaway_hour_lists_at_most_the_row_limit_but_counts_every_thread():
+    # 450 risky top-level threads in one hour: the row's JSON lists stop at the limit (a
+    # hostile or runaway hour must not write megabytes a row), the counts do not.
+    from digest_pipeline.defs.digest.build import ROW_LIST_LIMIT
+
+    rows = [_msg(i, "high", minute=i % 60) for i in range(ROW_LIST_LIMIT + 50)]
+    overall = _overall(_digest(rows, previous=[_msg(9999, "low")]))
+    actions = json.loads(overall["action_items"])
+    assert len(actions) == ROW_LIST_LIMIT
+    assert overall["attention_count"] == ROW_LIST_LIMIT + 50
+    assert overall["high_count"] == ROW_LIST_LIMIT + 50
+    assert len(json.loads(overall["new_risks"])) == ROW_LIST_LIMIT

@@ -44,6 +44,7 @@ from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
+_LISTED = " (at most 400, highest-ranked first)"
 _DIGEST_COLUMNS = (
     ("window_start", "TIMESTAMPTZ", "Window start; the partition column"),
     ("window_end", "TIMESTAMPTZ", "Window end (exclusive)"),
@@ -61,10 +62,10 @@ _DIGEST_COLUMNS = (
     ("summary_source", "VARCHAR", "extractive, or llm when the LLM wrote the summary"),
     ("summary_citations", "JSON", "The messages the summary cites (message_id, permalink)"),
     ("markdown", "VARCHAR", "The digest rendered as Markdown"),
-    ("new_risks", "JSON", "Risky threads not seen in the previous window"),
-    ("escalated_risks", "JSON", "Threads whose level rose since the previous window"),
-    ("resolved_risks", "JSON", "Risky threads whose latest message resolves them"),
-    ("action_items", "JSON", "Risks that require attention"),
+    ("new_risks", "JSON", "Risky threads not seen in the previous window" + _LISTED),
+    ("escalated_risks", "JSON", "Threads whose level rose since the previous window" + _LISTED),
+    ("resolved_risks", "JSON", "Risky threads whose latest message resolves them" + _LISTED),
+    ("action_items", "JSON", "Risks that require attention" + _LISTED),
     ("opted_out_channels", "JSON", "Channels left out by their [no-digest] marker"),
     (
         "unanswered_questions",

@@ -190,6 +190,12 @@ def _dumps(items: Iterable[Any]) -> str:
     )
 
 
+# Each JSON list of a digest row keeps at most this many threads, highest-ranked first (the
+# counts columns count them all): a runaway hour with thousands of risky threads would otherwise
+# write megabytes a row and hold them in memory to write and check them.
+ROW_LIST_LIMIT = 400
+
+
 def _row(inputs: DigestInputs, channel: str, counted: pd.DataFrame, c: DigestContent) -> dict:
     counts = level_counts(counted)
     return {
@@ -208,11 +214,11 @@ def _row(inputs: DigestInputs, channel: str, counted: pd.DataFrame, c: DigestCon
         "summary": c.summary,
         "summary_source": c.summary_source,
         "summary_citations": _dumps(c.summary_citations),
-        "new_risks": _dumps(c.new),
-        "escalated_risks": _dumps(c.escalated),
-        "resolved_risks": _dumps(c.resolved),
-        "action_items": _dumps(c.actions),
-        "unanswered_questions": _dumps(c.questions),
+        "new_risks": _dumps(c.new[:ROW_LIST_LIMIT]),
+        "escalated_risks": _dumps(c.escalated[:ROW_LIST_LIMIT]),
+        "resolved_risks": _dumps(c.resolved[:ROW_LIST_LIMIT]),
+        "action_items": _dumps(c.actions[:ROW_LIST_LIMIT]),
+        "unanswered_questions": _dumps(c.questions[:ROW_LIST_LIMIT]),
         "trend": json.dumps([{"bucket": b, "medium_plus": n} for b, n in c.trend]),
         "hidden_message_count": c.hidden_messages,
     }
