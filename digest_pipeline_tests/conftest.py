@@ -6,6 +6,16 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 
+@pytest.fixture(autouse=True)
+def _no_stop_from_an_earlier_test():
+    """The LLM stop signal is per process and per (server, key): a fake OpenAI server that gets
+    the port of an earlier test's server, with the same test key, would inherit a stop that
+    test tripped (a quota or auth probe) and make no call. Every test starts without one."""
+    from digest_pipeline.defs.llm import calls
+
+    calls._STOPS.clear()
+
+
 @pytest.fixture
 def duckdb_path(tmp_path) -> str:
     return str(tmp_path / "warehouse" / "digest.duckdb")
