@@ -11,6 +11,12 @@
 The vectorizers are plain scikit-learn objects (no custom callables) so that a fitted model can be
 saved and loaded with skops without trusting arbitrary code. Text is capped at
 :data:`MAX_MODEL_CHARS` before featurizing: a pasted log costs no more than a paragraph.
+
+Scoring computes exactly what the vectorizers' ``transform`` computes, with less Python per
+message: each distinct text is featurized once (a reply and its parent-less copy share their word
+and character blocks), and the character n-grams, which never cross a word boundary, are looked
+up once per distinct word (:class:`WordBoundedCharCounts`): a message's counts are then one sparse
+product of its word counts and its words' n-gram counts.
 """
 
 from __future__ import annotations
@@ -18,16 +24,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
 
 MAX_MODEL_CHARS = 1_000
 PARENT_WEIGHT = 0.5
 SIGNAL_WEIGHT = 0.5
+# Distinct words whose n-grams are remembered between calls (~200 bytes each): a workspace's
+# vocabulary fits; a stream of one-off tokens (hashes, ids) empties the memory now and then.
+MAX_REMEMBERED_WORDS = 200_000
 
 _MONEY = re.compile(r"[$€£¥]\s?\d|\d\s?(?:k|m|mm|usd|eur)\b", re.IGNORECASE)
 _PERCENT = re.compile(r"\d\s?%")
@@ -79,6 +90,102 @@ def structural_signals(text: str, parent: str) -> dict[str, float]:
     return signals
 
 
+def _distinct(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """(the position of each value among the distinct ones, the distinct values in order)."""
+    positions: dict[str, int] = {}
+    rows = np.fromiter(
+        (positions.setdefault(v, len(positions)) for v in values), dtype=np.intp, count=len(values)
+    )
+    return rows, list(positions)
+
+
+def tfidf_weighted(counts: sp.csr_matrix, vectorizer: TfidfVectorizer) -> sp.csr_matrix:
+    """``vectorizer``'s weighting of a count matrix, in place: the arithmetic of scikit-learn's
+    ``TfidfTransformer.transform`` step for step, so the result is the same to the bit."""
+    if vectorizer.sublinear_tf:
+        np.log(counts.data, out=counts.data)
+        counts.data += 1.0
+    if vectorizer.use_idf:
+        counts.data *= vectorizer.idf_[counts.indices]
+    if vectorizer.norm is not None:
+        counts = normalize(counts, norm=vectorizer.norm, copy=False)
+    return counts
+
+
+class WordBoundedCharCounts:
+    """The n-gram counts a fitted ``char_wb`` vectorizer's ``transform`` computes (lowercased
+    text split on whitespace, each word padded with a space on both sides, n-grams never crossing
+    a word boundary), computed per distinct word instead of per message.
+
+    Words repeat far more than messages: each distinct word is cut into n-grams once and its
+    vocabulary indices remembered across calls; a batch's counts are then one sparse product,
+    (messages x words) @ (words x n-grams). Thread-safe enough: two threads meeting a new word
+    both compute the same entry."""
+
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        if (
+            vectorizer.analyzer != "char_wb"
+            or vectorizer.preprocessor is not None
+            or vectorizer.strip_accents is not None
+            or not vectorizer.lowercase
+            or vectorizer.binary
+        ):
+            raise ValueError("WordBoundedCharCounts reads a lowercasing char_wb vectorizer only")
+        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.min_n, self.max_n = vectorizer.ngram_range
+        self.dtype = vectorizer.dtype
+        self._indices: dict[str, bytes] = {}  # word → its n-grams' vocabulary indices (int32)
+
+    def _word_indices(self, word: str) -> bytes:
+        """Vocabulary indices of the n-grams of one word, repeats kept (they are counts)."""
+        padded = f" {word} "
+        size = len(padded)
+        grams: list[str] = []
+        for n in range(self.min_n, self.max_n + 1):
+            if n >= size:  # the whole padded word, counted once (as scikit-learn does)
+                grams.append(padded)
+                break
+            grams.extend(padded[i : i + n] for i in range(size - n + 1))
+        vocabulary = self.vocabulary
+        return np.array([vocabulary[g] for g in grams if g in vocabulary], dtype=np.int32).tobytes()
+
+    def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """One row of n-gram counts per text, indices sorted (as ``CountVectorizer`` gives)."""
+        docs = [text.lower().split() for text in texts]
+        tokens = list(chain.from_iterable(docs))
+        words = {w: i for i, w in enumerate(dict.fromkeys(tokens))}
+        known = self._indices
+        if len(known) + len(words) > MAX_REMEMBERED_WORDS:
+            known.clear()
+        per_word: list[bytes] = []
+        for word in words:
+            indices = known.get(word)
+            if indices is None:
+                indices = known[word] = self._word_indices(word)
+            per_word.append(indices)
+        word_sizes = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word)) // 4
+        word_grams = sp.csr_matrix(
+            (
+                np.ones(int(word_sizes.sum()), dtype=self.dtype),
+                np.frombuffer(b"".join(per_word), dtype=np.int32),
+                np.concatenate(([0], np.cumsum(word_sizes))),
+            ),
+            shape=(len(words), len(self.vocabulary)),
+        )
+        doc_sizes = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        doc_words = sp.csr_matrix(
+            (
+                np.ones(len(tokens), dtype=self.dtype),
+                np.fromiter(map(words.__getitem__, tokens), dtype=np.int32, count=len(tokens)),
+                np.concatenate(([0], np.cumsum(doc_sizes))),
+            ),
+            shape=(len(docs), len(words)),
+        )
+        counts = doc_words @ word_grams  # sums repeated words and repeated n-grams alike
+        counts.sort_indices()
+        return counts
+
+
 @dataclass
 class Featurizer:
     """The fitted vectorizers; ``transform`` turns (texts, parents) into one sparse matrix."""
@@ -87,6 +194,10 @@ class Featurizer:
     char: TfidfVectorizer
     parent: TfidfVectorizer
     signals: DictVectorizer
+    # Built from ``char`` on first use; not part of a saved or pickled featurizer.
+    _char_counts: WordBoundedCharCounts | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def new(cls) -> Featurizer:
@@ -112,14 +223,33 @@ class Featurizer:
         self.signals.fit([structural_signals(t, p) for t, p in zip(texts, parents, strict=True)])
         return self
 
+    def __getstate__(self) -> dict[str, object]:
+        return self.__dict__ | {"_char_counts": None}
+
+    def char_counts(self) -> WordBoundedCharCounts:
+        if self._char_counts is None:
+            self._char_counts = WordBoundedCharCounts(self.char)
+        return self._char_counts
+
     def transform(self, texts: Sequence[str], parents: Sequence[str]) -> sp.csr_matrix:
+        """The features of each (text, parent): the same matrix as the vectorizers' own
+        ``transform`` of ``texts`` and ``parents``, each distinct text and parent featurized
+        once."""
+        text_rows, distinct_texts = _distinct(texts)
+        parent_rows, distinct_parents = _distinct(parents)
+        # A signal reads the parent only for "is a reply".
+        signals: dict[tuple[str, bool], dict[str, float]] = {}
+        for text, parent in zip(texts, parents, strict=True):
+            key = (text, bool(parent))
+            if key not in signals:
+                signals[key] = structural_signals(text, parent)
         blocks = [
-            self.word.transform(texts),
-            self.char.transform(texts),
-            PARENT_WEIGHT * self.parent.transform(parents),
+            self.word.transform(distinct_texts)[text_rows],
+            tfidf_weighted(self.char_counts().counts(distinct_texts), self.char)[text_rows],
+            PARENT_WEIGHT * self.parent.transform(distinct_parents)[parent_rows],
             SIGNAL_WEIGHT
             * self.signals.transform(
-                [structural_signals(t, p) for t, p in zip(texts, parents, strict=True)]
+                [signals[t, bool(p)] for t, p in zip(texts, parents, strict=True)]
             ),
         ]
         return sp.hstack(blocks, format="csr", dtype=np.float32)
