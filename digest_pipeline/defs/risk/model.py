@@ -1,11 +1,12 @@
 """The learned risk model: level (ordinal), category, attention and a calibrated confidence.
 
 Level is ordinal: logistic-regression heads estimate P(level ≥ medium), P(level ≥ high),
-P(critical) and, on medium+ messages only, P(high | ≥ medium), on the same features (:mod:`~digest_pipeline.defs.risk.features`). Each head's
-score is calibrated (Platt) on *out-of-source* predictions: the model that scored a company's
-messages never saw that company (:mod:`~digest_pipeline.defs.risk.training`). The cut-offs that
-turn probabilities into levels come from the same out-of-source predictions and travel with the
-model, so a model and its thresholds can never be mixed up.
+P(critical) and, on medium+ messages only, P(high | ≥ medium), on the same features
+(:mod:`~digest_pipeline.defs.risk.features`). Each head's score is calibrated (Platt) on
+*out-of-source* predictions: the model that scored a company's messages never saw that company
+(:mod:`~digest_pipeline.defs.risk.training`). The cut-offs that turn probabilities into levels come
+from the same out-of-source predictions and travel with the model, so a model and its thresholds
+can never be mixed up.
 
 The fitted model is a dict of scikit-learn objects and plain values, saved with skops (no pickle
 from disk): :func:`save_model` / :func:`load_model`.
