@@ -96,9 +96,9 @@ def pipeline_chunk(
     from digest_pipeline.defs.risk.rules import score_frame
     from digest_pipeline.defs.risk.scoring import model_assessments
 
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     messages = enrich_messages(raw, users, channels, workspace_url=url).frame
-    enriched = time.perf_counter()
+    enriched, enriched_cpu = time.perf_counter(), time.process_time()
     # Thread contexts as the risk asset computes them, with earlier chunks standing in for the
     # warehouse: parents of this chunk plus the ones remembered from before.
     ids, contents = messages["id"].tolist(), messages["content"].tolist()
@@ -118,12 +118,19 @@ def pipeline_chunk(
             }
         )
     )
-    ruled = time.perf_counter()
+    ruled, ruled_cpu = time.perf_counter(), time.process_time()
     risk, _ = model_assessments(risk, contents, contexts, model)
-    phases["enrich_s"] = phases.get("enrich_s", 0.0) + enriched - began
-    phases["rules_s"] = phases.get("rules_s", 0.0) + ruled - enriched
-    phases["model_s"] = phases.get("model_s", 0.0) + time.perf_counter() - ruled
-    phases["score_s"] = phases.get("score_s", 0.0) + time.perf_counter() - enriched
+    done, done_cpu = time.perf_counter(), time.process_time()
+    for name, seconds in (
+        ("enrich_s", enriched - began),
+        ("rules_s", ruled - enriched),
+        ("model_s", done - ruled),
+        ("score_s", done - enriched),
+        ("enrich_cpu_s", enriched_cpu - began_cpu),
+        ("rules_cpu_s", ruled_cpu - enriched_cpu),
+        ("model_cpu_s", done_cpu - ruled_cpu),
+    ):
+        phases[name] = phases.get(name, 0.0) + seconds
     return len(messages), risk["risk_level"].value_counts().to_dict()
 
 
@@ -178,6 +185,10 @@ def run_pipeline(total: int, scale: float, profile: bool) -> dict[str, Any]:
         "score_msg_per_s": round(processed / phases["score_s"]),
         "rules_msg_per_s": round(processed / phases["rules_s"]),
         "model_msg_per_s": round(processed / phases["model_s"]),
+        # CPU-seconds of each phase: steadier than wall time on a shared machine.
+        "phase_cpu_s": {
+            name: round(phases[f"{name}_cpu_s"], 2) for name in ("enrich", "rules", "model")
+        },
         "model_version": model.version,
         "msg_per_s_incl_generation": round(raw_rows / (work_seconds + gen_seconds)),
         "peak_rss_mib": round(_peak_mib()),
@@ -354,14 +365,20 @@ def main(argv: list[str] | None = None) -> int:
             else f"run {i + 1}: {result['raw_messages']:,} raw -> {result['messages']:,} messages  "
             f"enrich+score {result['enrich_score_s']:.1f} s = {result['msg_per_s']:,} msg/s "
             f"[{result['msg_per_cpu_s']:,} msg per CPU-s] "
-            f"(enrich {result['enrich_msg_per_s']:,}/s, score {result['score_msg_per_s']:,}/s)  "
+            f"(enrich {result['enrich_msg_per_s']:,}/s, score {result['score_msg_per_s']:,}/s; "
+            f"CPU-s enrich {result['phase_cpu_s']['enrich']}, rules "
+            f"{result['phase_cpu_s']['rules']}, model {result['phase_cpu_s']['model']})  "
             f"(generation {result['generate_s']:.1f} s; with it "
             f"{result['msg_per_s_incl_generation']:,} msg/s)  peak RSS "
             f"{result['peak_rss_mib']:,} MiB  load {result['load_1m']}"
         )
     if len(results) > 1:
-        rates = sorted(r["msg_per_s"] for r in results)
-        print(f"msg/s min {rates[0]:,}  median {statistics.median(rates):,.0f}  max {rates[-1]:,}")
+        for key, label in (("msg_per_s", "msg/s"), ("msg_per_cpu_s", "msg per CPU-s")):
+            rates = sorted(r[key] for r in results)
+            print(
+                f"{label} min {rates[0]:,}  median {statistics.median(rates):,.0f}  "
+                f"max {rates[-1]:,}"
+            )
     if args.naive_sample:
         naive = run_naive(args.naive_sample, args.scale)
         print(

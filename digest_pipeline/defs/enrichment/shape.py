@@ -46,6 +46,8 @@ class Shape:
 
 
 def _is_permalink_only(text: str) -> bool:
+    if "://" not in text:  # every permalink has one: most messages end here, unscanned
+        return False
     links = _PERMALINK.findall(text)
     if not links:
         return False
@@ -56,6 +58,10 @@ def _is_permalink_only(text: str) -> bool:
 
 def _is_green_status(text: str) -> bool:
     calm = _GOOD_NEGATION.sub(" ", text)
+    # A green status needs a green marker or green items (each item is a piece of ``calm``, so
+    # an item's match is a match in ``calm``): without either, skip the costlier reads below.
+    if not _GREEN_ITEM.search(calm) and not _GREEN_MARKER.search(calm):
+        return False
     if _NOT_GREEN.search(calm):
         return False
     if _GREEN_MARKER.search(calm):
