@@ -175,3 +175,32 @@ def test_the_extractive_summary_opens_the_digest_with_its_cited_lines_only():
     assert "AI-written" not in markdown
     blocks = render_blocks(content).blocks
     assert any(t.startswith("*In short*") for t in _texts(blocks))
+
+
+def test_a_recurring_message_is_one_line_whatever_its_figures():
+    from dataclasses import replace
+
+    from digest_pipeline.defs.digest.render import group_risks
+
+    def pickup(i: int, units: str, channel: str = "C1", quote: str = "") -> object:
+        text = (
+            quote or f"3PL missed the pickup again. {units} units still sitting at the warehouse."
+        )
+        return replace(
+            _risk(i, "Transit disruption", level="critical"), quote=text, channel_id=channel
+        )
+
+    risks = [
+        pickup(1, "120k"),
+        pickup(2, "40k"),
+        pickup(3, "4.8k"),
+        pickup(4, "8k", channel="C2"),  # another channel: another line
+        pickup(5, "", quote="Line down!"),  # too short to tell: its own line
+        pickup(6, "", quote="Line down!"),
+    ]
+    assert [[r.message_id for r in g.risks] for g in group_risks(risks)] == [
+        ["m1", "m2", "m3"],
+        ["m4"],
+        ["m5"],
+        ["m6"],
+    ]

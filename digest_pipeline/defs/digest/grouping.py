@@ -95,6 +95,10 @@ class RiskGroup:
 _SUBJECT = re.compile(r"^(?P<stem>.+?) on (?P<subject>.+)$")
 _DETAIL = re.compile(r"^(?P<stem>[^(]+?) \((?P<detail>[^()]+)\)$")
 SHOWN_SUBJECTS = 3
+# Figures inside a message's words ("120k", "4.8k", "$2.4M", "WW31"): masked to compare wording.
+_FIGURES = re.compile(r"[$€£]?\d[\d.,]*\s*[kmb%]?\b")
+# Shorter quotes ("line down", "any update?") are too common to be the same issue.
+RECURRING_MIN_WORDS = 5
 
 
 def _kind(description: str) -> str:
@@ -135,6 +139,11 @@ def _subject(risk: ThreadRisk) -> str:
     text = risk.description.strip()
     match = _SUBJECT.match(text)
     if match is None or _kind(text) == text:  # no subject, or a one-word head ("Impact on X")
+        # A recurring message is one issue all the same: the same words in the same channel,
+        # only its figures differ ("3PL missed the pickup again. 40k units still sitting…").
+        wording = _FIGURES.sub("#", risk.quote.strip().lower())
+        if len(wording.split()) >= RECURRING_MIN_WORDS:
+            return f"wording:{risk.channel_id}:{wording}"
         return f"thread:{risk.thread_id}"
     return re.sub(r"\s*\([^()]*\)$", "", match["subject"]).strip().lower()
 
