@@ -11,6 +11,7 @@ from digest_pipeline.defs.digest.build import (
     DIGEST_INPUT_COLUMNS,
     OPTIONAL_INPUT_COLUMNS,
     OVERALL,
+    ROW_LIST_LIMIT,
     DigestInputs,
     build_digests,
 )
@@ -32,6 +33,7 @@ from digest_pipeline.defs.digest.render import (
     render_html,
     risk_counts_markdown,
 )
+from digest_pipeline.defs.digest.threads import ASSESSMENT_COLUMNS, MESSAGE_COLUMNS
 from digest_pipeline.defs.llm.calls import LLMUsage, StructuredCaller, TokenBudget
 from digest_pipeline.defs.llm.text import names_to_ids
 from digest_pipeline.defs.partitions import (
@@ -44,7 +46,7 @@ from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
-_LISTED = " (at most 400, highest-ranked first)"
+_LISTED = f" (at most {ROW_LIST_LIMIT}, highest-ranked first)"
 _DIGEST_COLUMNS = (
     ("window_start", "TIMESTAMPTZ", "Window start; the partition column"),
     ("window_end", "TIMESTAMPTZ", "Window end (exclusive)"),
@@ -89,20 +91,8 @@ DAILY_SCHEMA = table_schema(
 INPUT_COLUMNS = DIGEST_INPUT_COLUMNS + list(OPTIONAL_INPUT_COLUMNS)
 # What the digest reads of its inputs: the I/O manager selects only these columns (a
 # single-run day of 100k messages loaded every column of both tables, most never read).
-RISK_INPUT_COLUMNS = [
-    "id",
-    "channel_id",
-    "message_id",
-    "risk_level",
-    "risk_category",
-    "description",
-    "confidence_score",
-    "requires_attention",
-]
-MESSAGE_INPUT_COLUMNS = [
-    *("id", "channel_id", "channel", "user", "timestamp", "content", "permalink"),
-    *("is_reply", "parent_id", *OPTIONAL_INPUT_COLUMNS),
-]
+RISK_INPUT_COLUMNS = ["id", "channel_id", "message_id", *ASSESSMENT_COLUMNS]
+MESSAGE_INPUT_COLUMNS = [*MESSAGE_COLUMNS, *OPTIONAL_INPUT_COLUMNS]
 _JOIN_SQL = """
 SELECT m.id, m.channel_id, m.channel, m."user", m."timestamp", m.content, m.permalink,
        m.is_reply, m.parent_id, r.risk_level, r.risk_category, r.description,

@@ -21,22 +21,15 @@ from digest_pipeline.defs.digest.models import Person, Question, ThreadRisk
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, LEVELS
 from digest_pipeline.defs.risk.rules import INHERITED_PREFIXES
 
-DIGEST_INPUT_COLUMNS = [
-    "id",
-    "channel_id",
-    "channel",
-    "user",
-    "timestamp",
-    "content",
-    "permalink",
-    "is_reply",
-    "parent_id",
-    "risk_level",
-    "risk_category",
-    "description",
-    "confidence_score",
-    "requires_attention",
+# What the digest reads of ``messages`` and of its ``risk_assessments`` row.
+MESSAGE_COLUMNS = [
+    *("id", "channel_id", "channel", "user", "timestamp", "content", "permalink"),
+    *("is_reply", "parent_id"),
 ]
+ASSESSMENT_COLUMNS = [
+    *("risk_level", "risk_category", "description", "confidence_score", "requires_attention"),
+]
+DIGEST_INPUT_COLUMNS = MESSAGE_COLUMNS + ASSESSMENT_COLUMNS
 # Columns that make the digest richer (owners, unanswered questions); neutral when missing.
 OPTIONAL_INPUT_COLUMNS: dict[str, Any] = {
     "user_id": None,
