@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 import dagster as dg
 import pandas as pd
 
+from digest_pipeline import contract
 from digest_pipeline.defs.digest.build import (
     DIGEST_INPUT_COLUMNS,
     OPTIONAL_INPUT_COLUMNS,
     OVERALL,
-    ROW_LIST_LIMIT,
     DigestInputs,
     build_digests,
 )
@@ -43,50 +43,13 @@ from digest_pipeline.defs.partitions import (
     hourly_partitions,
 )
 from digest_pipeline.defs.risk.resources import RiskScorer
-from digest_pipeline.defs.storage.schema import column_names, table_schema
+from digest_pipeline.defs.storage.schema import column_names
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
-_LISTED = f" (at most {ROW_LIST_LIMIT}, highest-ranked first)"
-_DIGEST_COLUMNS = (
-    ("window_start", "TIMESTAMPTZ", "Window start; the partition column"),
-    ("window_end", "TIMESTAMPTZ", "Window end (exclusive)"),
-    ("channel_id", "VARCHAR", "Channel ID, or * for the overall digest"),
-    ("channel", "VARCHAR", "Channel name, or 'all channels'"),
-    ("message_count", "BIGINT", "Messages and replies in the window"),
-    ("thread_count", "BIGINT", "Threads (a lone message is a thread of one)"),
-    ("low_count", "BIGINT", "Messages assessed low"),
-    ("medium_count", "BIGINT", "Messages assessed medium"),
-    ("high_count", "BIGINT", "Messages assessed high"),
-    ("critical_count", "BIGINT", "Messages assessed critical"),
-    ("attention_count", "BIGINT", "Risky threads that require attention"),
-    ("top_risks", "JSON", "Ranked risks, one per thread, each with message_id and permalink"),
-    ("summary", "VARCHAR", "A short summary: extractive, or the LLM's narrative (overall row)"),
-    ("summary_source", "VARCHAR", "extractive, or llm when the LLM wrote the summary"),
-    ("summary_citations", "JSON", "The messages the summary cites (message_id, permalink)"),
-    ("markdown", "VARCHAR", "The digest rendered as Markdown"),
-    ("new_risks", "JSON", "Risky threads not seen in the previous window" + _LISTED),
-    ("escalated_risks", "JSON", "Threads whose level rose since the previous window" + _LISTED),
-    ("resolved_risks", "JSON", "Risky threads whose latest message resolves them" + _LISTED),
-    ("action_items", "JSON", "Risks that require attention" + _LISTED),
-    ("opted_out_channels", "JSON", "Channels left out by their [no-digest] marker"),
-    (
-        "unanswered_questions",
-        "JSON",
-        "Urgent top-level questions without a reply, each with message_id and permalink",
-    ),
-    ("trend", "JSON", "Medium+ messages per bucket (hour for daily) over the window"),
-    (
-        "hidden_message_count",
-        "BIGINT",
-        "Messages counted but not quoted (private channels, in the overall row)",
-    ),
-)
-HOURLY_SCHEMA = table_schema(*_DIGEST_COLUMNS)
-DAILY_SCHEMA = table_schema(
-    *_DIGEST_COLUMNS,
-    ("digest_date", "VARCHAR", "The local day (YYYY-MM-DD) in timezone"),
-    ("timezone", "VARCHAR", "DIGEST_TIMEZONE the day is cut in"),
-)
+HOURLY = contract.table("hourly_digest", "asset")
+DAILY = contract.table("daily_digest", "asset")
+HOURLY_SCHEMA = HOURLY.schema
+DAILY_SCHEMA = DAILY.schema
 
 INPUT_COLUMNS = DIGEST_INPUT_COLUMNS + list(OPTIONAL_INPUT_COLUMNS)
 # What the digest reads of its inputs: the I/O manager selects only these columns (a
@@ -265,7 +228,7 @@ def _deliver(
         "urgent unanswered questions, each citing its source message. Written as Markdown and "
         "HTML to DIGEST_OUTPUT_DIR; posted to DIGEST_POST_CHANNEL when DIGEST_POST_HOURLY is on."
     ),
-    metadata={"partition_expr": "window_start", "dagster/column_schema": HOURLY_SCHEMA},
+    metadata=HOURLY.asset_metadata(),
     ins={
         "messages": dg.AssetIn(metadata={"columns": MESSAGE_INPUT_COLUMNS}),
         "risk_assessments": dg.AssetIn(metadata={"columns": RISK_INPUT_COLUMNS}),
@@ -350,7 +313,7 @@ def hourly_digest(
         "links to its source message. Written to DIGEST_OUTPUT_DIR and, when "
         "DIGEST_POST_CHANNEL is set, posted to Slack (a re-run updates the same post)."
     ),
-    metadata={"partition_expr": "window_start", "dagster/column_schema": DAILY_SCHEMA},
+    metadata=DAILY.asset_metadata(),
 )
 def daily_digest(
     context: dg.AssetExecutionContext,

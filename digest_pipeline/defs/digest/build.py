@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from digest_pipeline import contract
 from digest_pipeline.defs.digest.audience import (
     NO_DIGEST_MARKER,
     audience_filter,
@@ -192,8 +193,9 @@ def _dumps(items: Iterable[Any]) -> str:
 
 # Each JSON list of a digest row keeps at most this many threads, highest-ranked first (the
 # counts columns count them all): a runaway hour with thousands of risky threads would otherwise
-# write megabytes a row and hold them in memory to write and check them.
-ROW_LIST_LIMIT = 400
+# write megabytes a row and hold them in memory to write and check them. Declared with the
+# digest tables, whose column descriptions state it.
+ROW_LIST_LIMIT: int = contract.constant("row_list_limit")
 
 
 def _row(inputs: DigestInputs, channel: str, counted: pd.DataFrame, c: DigestContent) -> dict:

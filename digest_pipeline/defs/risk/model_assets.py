@@ -21,6 +21,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from digest_pipeline import contract
 from digest_pipeline.defs.enrichment.taxonomy import LEVELS
 from digest_pipeline.defs.risk.labels import (
     LabeledMessage,
@@ -38,37 +39,14 @@ from digest_pipeline.defs.risk.training import (
     cross_validation_table,
     train_risk_model,
 )
-from digest_pipeline.defs.storage.schema import column_names, table_schema
+from digest_pipeline.defs.storage.schema import column_names
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 MAX_LLM_LABELS = 20_000
 PROBLEMS_SHOWN = 20
 
-LABELS_SCHEMA = table_schema(
-    ("id", "VARCHAR", "The row's id in its source (message id for feedback and LLM rows)"),
-    ("source", "VARCHAR", "Corpus: a packaged file's name, team, feedback or llm"),
-    ("text", "VARCHAR", "The message"),
-    ("channel", "VARCHAR", "Channel name, if known"),
-    ("thread_context", "VARCHAR", "The thread parent's text for a reply"),
-    ("risk_level", "VARCHAR", "low, medium, high or critical"),
-    ("risk_category", "VARCHAR", "Category, if labeled"),
-    ("requires_attention", "BOOLEAN", "Someone should act, if labeled"),
-    ("weight", "DOUBLE", "Weight in training: 1 for people's labels, less for the LLM's"),
-)
-MODEL_SCHEMA = table_schema(
-    ("version", "VARCHAR", "'rm-' and a hash of training rows, feature code and parameters (key)"),
-    ("trained_at", "TIMESTAMPTZ", "When this version was trained"),
-    ("is_current", "BOOLEAN", "The version risk_assessments scores with"),
-    ("training_rows", "BIGINT", "Labeled rows trained on"),
-    ("rows_by_source", "JSON", "Training rows per source"),
-    ("cv_method", "VARCHAR", "How the figures were measured (leave one source out)"),
-    ("recall_high_critical", "DOUBLE", "Out-of-source recall on high+critical (pooled)"),
-    ("precision_high_critical", "DOUBLE", "Out-of-source precision on high+critical (pooled)"),
-    ("per_source", "JSON", "Out-of-source figures for each held-out source"),
-    ("thresholds", "JSON", "Probability cut-offs picked on out-of-source predictions"),
-    ("share_sent_to_llm", "DOUBLE", "Share of labeled messages the LLM cascade would send"),
-    ("path", "VARCHAR", "Model file (skops)"),
-)
+LABELS_SCHEMA = contract.table("risk_labels", "asset").schema
+MODEL_SCHEMA = contract.table("risk_model", "asset").schema
 
 _FEEDBACK_SQL = """
 SELECT f.*, m.content AS text,
