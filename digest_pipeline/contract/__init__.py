@@ -21,6 +21,7 @@ from typing import Any, Literal
 import dagster as dg
 
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS, MESSAGE_TYPES
+from digest_pipeline.defs.storage.schema import table_schema
 
 Kind = Literal["asset", "side"]
 KINDS: tuple[Kind, ...] = ("asset", "side")
@@ -63,12 +64,7 @@ class Table:
     @cached_property
     def schema(self) -> dg.TableSchema:
         """The column schema the I/O managers create the table from and the UI shows."""
-        return dg.TableSchema(
-            columns=[
-                dg.TableColumn(name=c.name, type=c.type, description=c.description)
-                for c in self.columns
-            ]
-        )
+        return table_schema(*((c.name, c.type, c.description) for c in self.columns))
 
     @property
     def column_names(self) -> list[str]:

@@ -200,7 +200,7 @@ def write_quality_labels(settings: Any, start: datetime, end: datetime) -> int:
     "Act on these" lines against it."""
     import pandas as pd
 
-    from digest_pipeline.defs.digest.quality import LABELS_SCHEMA, LABELS_TABLE
+    from digest_pipeline.defs.digest.quality import LABELS
     from digest_pipeline.defs.storage.warehouse import Warehouse
     from digest_pipeline.demo.content import RESOLUTION, scenario_level
     from digest_pipeline.demo.workspace import DemoWorkspace
@@ -231,7 +231,7 @@ def write_quality_labels(settings: Any, start: datetime, end: datetime) -> int:
             "source": "demo ground truth",
         }
     )
-    warehouse.replace_rows(LABELS_TABLE, frame, key=["message_id"], schema=LABELS_SCHEMA)
+    LABELS.upsert(warehouse, frame)
     return len(frame)
 
 

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from digest_pipeline.defs.digest.build import quote
 from digest_pipeline.defs.digest.models import Citation, DigestContent, Person, SummarySentence
 from digest_pipeline.defs.digest.render import group_risks
-from digest_pipeline.defs.llm.cache import ResponseCache, cache_schema
+from digest_pipeline.defs.llm.cache import ResponseCache
 from digest_pipeline.defs.llm.calls import LLMUsage, StructuredCaller
 from digest_pipeline.defs.llm.text import prepare_text
 from digest_pipeline.defs.llm.tokens import TokenCounter
@@ -242,16 +242,8 @@ def accept(answer: DigestNarrative, request: NarrativeRequest) -> tuple[SummaryS
 # --------------------------------------------------------------------------------------------
 # The cache
 
-CACHE_TABLE = "digest_narrative_cache"
-NARRATIVE_CACHE = ResponseCache(
-    CACHE_TABLE,
-    cache_schema(
-        "sha256 of the digest data sent (key)",
-        "Narrative prompt version (key)",
-        ("sentences", "JSON", "The accepted sentences: text and cited message_id / permalink"),
-        ("created_at", "TIMESTAMPTZ", "When the model answered"),
-    ),
-)
+NARRATIVE_CACHE = ResponseCache.declared("digest_narrative_cache")
+CACHE_TABLE = NARRATIVE_CACHE.table
 
 
 def _to_json(sentences: Sequence[SummarySentence]) -> str:
