@@ -123,7 +123,9 @@ def _columns(name: str, raw: Any, fill: Mapping[str, object]) -> tuple[Column, .
         ):
             raise ValueError(f"{CONTRACT_FILE}: [tables.{name}] bad column {entry!r}")
         column, sql_type, description = entry
-        out.append(Column(column, sql_type, _filled(f"{name}.{column}", description, fill)))
+        out.append(
+            Column(column, sql_type, _filled(f"[tables.{name}] {column}", description, fill))
+        )
     return tuple(out)
 
 
@@ -135,7 +137,8 @@ def _table(
         base = parsed.get(raw["extends"])
         if base is None:
             raise ValueError(
-                f"{CONTRACT_FILE}: {name} extends {raw['extends']!r}, declared later or not at all"
+                f"{CONTRACT_FILE}: [tables.{name}] extends {raw['extends']!r}, not declared"
+                " before it"
             )
         inherited = base.columns
     table = Table(
