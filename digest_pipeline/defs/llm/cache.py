@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import dagster as dg
 import pandas as pd
 
 from digest_pipeline.defs.storage.side_table import SideTable
@@ -40,10 +39,6 @@ class ResponseCache:
     def table(self) -> str:
         return self.side.name
 
-    @property
-    def schema(self) -> dg.TableSchema:
-        return self.side.schema
-
     def lookup(
         self, warehouse: Warehouse, hashes: Sequence[str], *, model: str, prompt_version: str
     ) -> pd.DataFrame:
@@ -66,7 +61,7 @@ class ResponseCache:
         frame = self.side.frame(
             [{**row, "model": model, "prompt_version": prompt_version} for row in answers]
         )
-        for column in self.schema.columns:
+        for column in self.side.table.columns:
             if column.type == "TIMESTAMPTZ":
                 frame[column.name] = pd.to_datetime(frame[column.name], utc=True)
         return self.side.upsert(warehouse, frame)
