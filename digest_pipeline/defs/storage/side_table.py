@@ -76,9 +76,6 @@ class SideTable:
     def columns(self) -> list[str]:
         return self.table.column_names
 
-    def empty(self) -> pd.DataFrame:
-        return pd.DataFrame(columns=self.columns)
-
     def exists(self, warehouse: Warehouse) -> bool:
         return warehouse.table_exists(self.name)
 
