@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import duckdb
@@ -146,7 +146,8 @@ def feedback_rows(
         for user, verdict in sorted(votes)
         for message_id, thread_id in zip(target.message_ids, target.thread_ids, strict=True)
     ]
-    return pd.DataFrame(rows, columns=column_names(FEEDBACK_SCHEMA))
+    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+    return pd.DataFrame(rows, columns=column_names(FEEDBACK_SCHEMA))  # pyright: ignore[reportArgumentType]
 
 
 # -- the sensor -----------------------------------------------------------------------------------
@@ -315,17 +316,19 @@ def read_feedback(warehouse: Warehouse) -> pd.DataFrame:
     """``risk_feedback`` as the digest needs it (empty when the table does not exist)."""
     columns = ["message_id", "verdict", "given_at", "risk_level", "thread_id"]
     if not warehouse.table_exists(FEEDBACK_TABLE):
-        return pd.DataFrame(columns=columns)
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        return pd.DataFrame(columns=columns)  # pyright: ignore[reportArgumentType]
     frame = warehouse.query("SELECT * FROM {schema}." + FEEDBACK_TABLE)
     for column in columns:
         if column not in frame.columns:  # a table written by hand may lack the optional ones
             frame[column] = None
-    return frame[columns]
+    return cast(pd.DataFrame, frame[columns])  # pandas is untyped here: columns select a frame
 
 
 def _thread_of(frame: pd.DataFrame) -> pd.Series:
     replies = frame["is_reply"].fillna(False).astype(bool) & frame["parent_id"].notna()
-    return frame["parent_id"].where(replies, frame["id"])
+    # pandas is untyped here: one column selects a Series.
+    return cast(pd.Series, frame["parent_id"].where(replies, frame["id"]))
 
 
 def apply_feedback(frame: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
