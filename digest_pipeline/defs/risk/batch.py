@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import openai
@@ -155,8 +155,7 @@ def parse_output(
         if not isinstance(record, dict):
             continue
         key = record.get("custom_id")
-        ids = requests.get(key) if isinstance(key, str) else None
-        if ids is None or key in answered:
+        if not isinstance(key, str) or (ids := requests.get(key)) is None or key in answered:
             usage.add(unexpected_ids=1)
             continue
         answered.add(key)
@@ -289,7 +288,8 @@ def submit(
 def _write(warehouse: Warehouse, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
-    frame = pd.DataFrame(list(rows), columns=column_names(BATCHES_SCHEMA))
+    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+    frame = pd.DataFrame(list(rows), columns=column_names(BATCHES_SCHEMA))  # pyright: ignore[reportArgumentType]
     for name in ("submitted_at", "deadline", "collected_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True)
     frame = frame.astype(
@@ -301,7 +301,8 @@ def _write(warehouse: Warehouse, rows: Sequence[Mapping[str, Any]]) -> None:
 def batches(warehouse: Warehouse, *, open_only: bool = False) -> pd.DataFrame:
     """Rows of ``risk_llm_batches`` (empty before the first batch)."""
     if not warehouse.table_exists(BATCHES_TABLE):
-        return pd.DataFrame(columns=column_names(BATCHES_SCHEMA))
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        return pd.DataFrame(columns=column_names(BATCHES_SCHEMA))  # pyright: ignore[reportArgumentType]
     sql = f"SELECT * FROM {{schema}}.{BATCHES_TABLE}"
     if open_only:
         return warehouse.query(sql + " WHERE collected_at IS NULL ORDER BY submitted_at")
@@ -317,7 +318,11 @@ def _hashes(row: Mapping[str, Any]) -> set[str]:
 def pending_hashes(warehouse: Warehouse, config: LLMConfig) -> set[str]:
     """Input hashes waiting in an open batch for this model and prompt."""
     rows = batches(warehouse, open_only=True)
-    rows = rows[(rows["model"] == config.model) & (rows["prompt_version"] == config.prompt_version)]
+    # pandas is untyped here: a boolean mask selects a frame.
+    rows = cast(
+        pd.DataFrame,
+        rows[(rows["model"] == config.model) & (rows["prompt_version"] == config.prompt_version)],
+    )
     return set().union(*(_hashes(r) for r in rows.to_dict("records"))) if len(rows) else set()
 
 

@@ -151,7 +151,8 @@ def labels_frame(labels: LabelSet) -> pd.DataFrame:
             }
             for r in labels.rows
         ],
-        columns=column_names(LABELS_SCHEMA),  # pyright: ignore[reportArgumentType]  # pandas' Axes rejects list[str]
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        columns=column_names(LABELS_SCHEMA),  # pyright: ignore[reportArgumentType]
     )
     return frame.astype({"weight": float})
 
@@ -257,7 +258,8 @@ def model_row(model: RiskModel, path: str, trained_at: datetime) -> dict[str, An
 
 def model_history(previous: pd.DataFrame, row: Mapping[str, Any]) -> pd.DataFrame:
     """Every version trained so far, the new one current (and first)."""
-    frame = pd.DataFrame([row], columns=column_names(MODEL_SCHEMA))  # pyright: ignore[reportArgumentType]  # pandas' Axes rejects list[str]
+    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+    frame = pd.DataFrame([row], columns=column_names(MODEL_SCHEMA))  # pyright: ignore[reportArgumentType]
     if not previous.empty:
         # pandas is untyped here: a boolean mask or a column list selects a frame.
         older = cast(pd.DataFrame, previous[previous["version"] != row["version"]]).copy()
