@@ -3,7 +3,7 @@
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import pandas as pd
@@ -167,7 +167,8 @@ def slack_channels(
         if failed:
             context.log.warning(f"could not join {len(failed)} channel(s): {failed}")
     frame = channel_rows(channels, slack, url, datetime.now(UTC), last_reads(warehouse))
-    frame["join_outcome"] = frame["channel_id"].map(joins)
+    # The ignore: Series.map takes a dict; pandas' annotation omits it.
+    frame["join_outcome"] = frame["channel_id"].map(joins)  # pyright: ignore[reportArgumentType]
     skipped = frame.loc[~frame["selected"], "skip_reason"].value_counts().to_dict()
     unreadable = frame.loc[frame["selected"] & frame["skip_reason"].notna(), "skip_reason"]
     context.add_output_metadata(
@@ -191,8 +192,12 @@ def last_reads(warehouse: Warehouse) -> pd.DataFrame:
     """The last read of each channel (empty before the first ``raw_messages`` run)."""
     columns = column_names(CHANNEL_READS_SCHEMA)
     if not warehouse.table_exists(CHANNEL_READS_TABLE):
-        return pd.DataFrame(columns=columns)
-    return warehouse.query(f"SELECT * FROM {{schema}}.{CHANNEL_READS_TABLE}")[columns]
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        return pd.DataFrame(columns=columns)  # pyright: ignore[reportArgumentType]
+    # pandas is untyped here: columns select a frame.
+    return cast(
+        pd.DataFrame, warehouse.query(f"SELECT * FROM {{schema}}.{CHANNEL_READS_TABLE}")[columns]
+    )
 
 
 def channel_rows(
@@ -236,7 +241,8 @@ def channel_rows(
                 "listed_at": listed_at,
             }
         )
-    frame = pd.DataFrame(rows, columns=column_names(CHANNELS_SCHEMA))
+    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+    frame = pd.DataFrame(rows, columns=column_names(CHANNELS_SCHEMA))  # pyright: ignore[reportArgumentType]
     for column in ("read_at", "listed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
@@ -259,7 +265,9 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
     rows = []
     for m in members:
         # A field of the wrong type (a string profile, a list name) reads as empty, never fails.
-        profile = m.get("profile") if isinstance(m.get("profile"), dict) else {}
+        profile = m.get("profile")
+        if not isinstance(profile, dict):
+            profile = {}
         rows.append(
             {
                 "user_id": str(m["id"]),
@@ -272,7 +280,8 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
                 "tz": _plain(m.get("tz")),
             }
         )
-    frame = pd.DataFrame(rows, columns=column_names(USERS_SCHEMA))
+    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+    frame = pd.DataFrame(rows, columns=column_names(USERS_SCHEMA))  # pyright: ignore[reportArgumentType]
     context.add_output_metadata(
         {
             "users": int((~frame["is_bot"]).sum()),
@@ -387,7 +396,8 @@ def read_rows(result: ExtractResult, window: Window, read_at: datetime) -> pd.Da
             }
             for read in result.reads
         ],
-        columns=column_names(CHANNEL_READS_SCHEMA),
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        columns=column_names(CHANNEL_READS_SCHEMA),  # pyright: ignore[reportArgumentType]
     )
 
 
