@@ -47,7 +47,8 @@ class ResponseCache:
         """The rows cached for ``hashes`` (none before the table's first answer)."""
         wanted = sorted(set(hashes))
         if not wanted or not warehouse.table_exists(self.table):
-            return pd.DataFrame(columns=column_names(self.schema))
+            # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+            return pd.DataFrame(columns=column_names(self.schema))  # pyright: ignore[reportArgumentType]
         return warehouse.query(
             f"SELECT * FROM {{schema}}.{self.table}"
             " WHERE model = ? AND prompt_version = ? AND input_hash IN (SELECT unnest(?))",
@@ -68,7 +69,8 @@ class ResponseCache:
             return 0
         frame = pd.DataFrame(
             [{**row, "model": model, "prompt_version": prompt_version} for row in answers],
-            columns=column_names(self.schema),
+            # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+            columns=column_names(self.schema),  # pyright: ignore[reportArgumentType]
         )
         for column in self.schema.columns:
             if column.type == "TIMESTAMPTZ":
