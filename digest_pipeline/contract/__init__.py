@@ -187,7 +187,7 @@ def parse(text: str) -> Contract:
 @cache
 def contract() -> Contract:
     """The packaged contract, read once."""
-    return parse(files(__package__).joinpath(CONTRACT_FILE).read_text(encoding="utf-8"))
+    return parse(files(__name__).joinpath(CONTRACT_FILE).read_text(encoding="utf-8"))
 
 
 def table(name: str, kind: Kind | None = None) -> Table:

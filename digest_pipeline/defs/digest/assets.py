@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import dagster as dg
 import pandas as pd
@@ -71,23 +72,29 @@ HOUR = timedelta(hours=1)
 
 def join_assessments(messages: pd.DataFrame, risks: pd.DataFrame) -> pd.DataFrame:
     if messages.empty:
-        return pd.DataFrame(columns=INPUT_COLUMNS)
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        return pd.DataFrame(columns=INPUT_COLUMNS)  # pyright: ignore[reportArgumentType]
     merged = messages.merge(
         risks.drop(columns=["id", "channel_id"]), left_on="id", right_on="message_id", how="inner"
     )
     for column, default in OPTIONAL_INPUT_COLUMNS.items():
         if column not in merged.columns:
             merged[column] = default
-    return merged[INPUT_COLUMNS]
+    return cast(
+        pd.DataFrame, merged[INPUT_COLUMNS]
+    )  # pandas is untyped here: columns select a frame
 
 
 def read_window(warehouse: Warehouse, start: datetime, end: datetime) -> pd.DataFrame:
     """Messages with their assessments posted in ``[start, end)``, from the warehouse."""
     if not (warehouse.table_exists("messages") and warehouse.table_exists("risk_assessments")):
-        return pd.DataFrame(columns=INPUT_COLUMNS)
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        return pd.DataFrame(columns=INPUT_COLUMNS)  # pyright: ignore[reportArgumentType]
     frame = warehouse.query(_JOIN_SQL, [start, end])
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    return frame[INPUT_COLUMNS]
+    return cast(
+        pd.DataFrame, frame[INPUT_COLUMNS]
+    )  # pandas is untyped here: columns select a frame
 
 
 def tokens_spent_in_run(context: dg.AssetExecutionContext) -> int:
@@ -135,7 +142,7 @@ def llm_narrator(
         yield LLMNarrator(caller, warehouse, config.model, names_to_ids=names)
 
 
-def _narrative_metadata(narrator: LLMNarrator | None) -> dict[str, dg.MetadataValue | int | str]:
+def _narrative_metadata(narrator: LLMNarrator | None) -> dict[str, Any]:
     if narrator is None:
         return {}
     meta = narrator.metadata()
@@ -273,7 +280,8 @@ def hourly_digest(
             previous = part
             hour = nxt
     assert content is not None
-    frame = pd.concat(frames, ignore_index=True)[column_names(HOURLY_SCHEMA)]
+    # pandas is untyped here: columns select a frame.
+    frame = cast(pd.DataFrame, pd.concat(frames, ignore_index=True)[column_names(HOURLY_SCHEMA)])
     last_key = context.partition_keys[-1]
     overall = frames[-1].loc[frames[-1]["channel_id"] == OVERALL].iloc[0]
     delivered = _deliver(
@@ -353,9 +361,9 @@ def daily_digest(
             frame["timezone"] = DIGEST_TIMEZONE
             frames.append(frame)
             overall = frame.loc[frame["channel_id"] == OVERALL].iloc[0]
-            quoted = day.frame.loc[
-                day.frame["channel_id"].isin({c.channel_id for c in content.per_channel})
-            ]
+            shown = {c.channel_id for c in content.per_channel}
+            # The ignore: isin takes a set; pandas' annotation omits it.
+            quoted = day.frame.loc[day.frame["channel_id"].isin(shown)]  # pyright: ignore[reportArgumentType]
             truth = read_truth(warehouse, quoted["id"].tolist())
             meta = (
                 _metadata(frame, content)
@@ -374,6 +382,7 @@ def daily_digest(
                     post=key == context.partition_keys[-1],
                 )
             )
-    frame = pd.concat(frames, ignore_index=True)[column_names(DAILY_SCHEMA)]
+    # pandas is untyped here: columns select a frame.
+    frame = cast(pd.DataFrame, pd.concat(frames, ignore_index=True)[column_names(DAILY_SCHEMA)])
     context.add_output_metadata(meta | _narrative_metadata(narrator) | {"days": len(frames)})
     return frame

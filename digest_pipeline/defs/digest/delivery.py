@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import pandas as pd
@@ -221,7 +221,8 @@ def deliver_digest(
             channel_id, ts = str(previous["channel_id"]), str(previous["ts"])
             details_ts = previous.get("details_ts") or None
             line_records = recorded_lines(previous.get("line_replies"))
-            posted_at = pd.Timestamp(previous["posted_at"]).to_pydatetime()
+            # pandas types Timestamp(x) as maybe NaT; a recorded post always has its time.
+            posted_at = cast(datetime, pd.Timestamp(previous["posted_at"]).to_pydatetime())
             updates = int(previous.get("updates") or 0)
             try:
                 calls += 1
@@ -346,7 +347,8 @@ def post_text(
     """One plain post (alerts); returns Slack's (channel ID, ts)."""
     try:
         response = client.chat_postMessage(
-            channel=channel, text=text, blocks=list(blocks) if blocks else None,
+            # Dicts: slack_sdk serialises blocks with json.dumps, which refuses other mappings.
+            channel=channel, text=text, blocks=[dict(b) for b in blocks] if blocks else None,
             unfurl_links=False, unfurl_media=False,
         )  # fmt: skip
     except (SlackApiError, SlackRequestError, OSError) as e:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import duckdb
@@ -292,12 +292,13 @@ def read_feedback(warehouse: Warehouse) -> pd.DataFrame:
     """``risk_feedback`` as the digest needs it (empty when the table does not exist)."""
     columns = ["message_id", "verdict", "given_at", "risk_level", "thread_id"]
     # A table written by hand may lack the optional columns: they read as null.
-    return FEEDBACK.read(warehouse)[columns]
+    return cast(pd.DataFrame, FEEDBACK.read(warehouse)[columns])  # pandas: columns select a frame
 
 
 def _thread_of(frame: pd.DataFrame) -> pd.Series:
     replies = frame["is_reply"].fillna(False).astype(bool) & frame["parent_id"].notna()
-    return frame["parent_id"].where(replies, frame["id"])
+    # pandas is untyped here: one column selects a Series.
+    return cast(pd.Series, frame["parent_id"].where(replies, frame["id"]))
 
 
 def apply_feedback(frame: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:

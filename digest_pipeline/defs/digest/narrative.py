@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -254,7 +255,7 @@ def _to_json(sentences: Sequence[SummarySentence]) -> str:
 
 
 def _from_json(value: object) -> tuple[SummarySentence, ...]:
-    items = json.loads(value) if isinstance(value, str) else value
+    items: Any = json.loads(value) if isinstance(value, str) else value  # JSON-shaped
     return tuple(
         SummarySentence(
             str(s["text"]),
@@ -341,7 +342,7 @@ class LLMNarrator:
     def usage(self) -> LLMUsage:
         return self.caller.usage if self.caller is not None else LLMUsage()
 
-    def metadata(self) -> dict[str, object]:
+    def metadata(self) -> dict[str, Any]:
         done = ("llm", "cache", "nothing_to_narrate")
         fallbacks = {k: v for k, v in self.outcomes.items() if k not in done}
         return {

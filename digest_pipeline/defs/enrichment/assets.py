@@ -1,5 +1,7 @@
 """The ``messages`` asset: raw Slack payloads cleaned and enriched for the GTM team."""
 
+from typing import cast
+
 import dagster as dg
 import pandas as pd
 
@@ -41,7 +43,8 @@ def messages(
         workspace_url=str(urls.iloc[0]) if len(urls) else "https://slack.com/",
         include_bots=slack.include_bots,
     )
-    frame = result.frame[column_names(MESSAGES_SCHEMA)]
+    # pandas is untyped here: columns select a frame.
+    frame = cast(pd.DataFrame, result.frame[column_names(MESSAGES_SCHEMA)])
     context.add_output_metadata(
         {
             "messages": len(frame),

@@ -61,7 +61,9 @@ def alert_text(row: Mapping[str, Any], *, quotable: bool) -> str:
 
 def _channel_table(warehouse: Warehouse) -> pd.DataFrame:
     if not warehouse.table_exists("slack_channels"):
-        return pd.DataFrame(columns=["channel_id", "name", "is_private", "topic", "purpose"])
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        columns = ["channel_id", "name", "is_private", "topic", "purpose"]
+        return pd.DataFrame(columns=columns)  # pyright: ignore[reportArgumentType]
     return warehouse.query(
         "SELECT channel_id, name, is_private, topic, purpose FROM {schema}.slack_channels"
     )
@@ -81,7 +83,8 @@ def pending_alerts(
     rows = warehouse.query(sql, [since, now - ALERT_MAX_AGE])
     if rows.empty:
         return [], since
-    newest = pd.Timestamp(rows["created_at"].max()).to_pydatetime()
+    # The ignore: pandas types a column's max() as maybe a Series; it is one timestamp.
+    newest = pd.Timestamp(rows["created_at"].max()).to_pydatetime()  # pyright: ignore[reportArgumentType]
     done = set(ALERTS.read(warehouse, {"message_id": set(rows["message_id"])})["message_id"])
     channels = _channel_table(warehouse)
     opted_out = opted_out_channels(channels)

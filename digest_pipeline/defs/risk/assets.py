@@ -1,6 +1,7 @@
 """The ``risk_assessments`` asset: one business-risk judgement per message of the hour."""
 
 from datetime import UTC, datetime
+from typing import cast
 
 import dagster as dg
 import numpy as np
@@ -32,13 +33,15 @@ def thread_contexts(messages: pd.DataFrame, warehouse: Warehouse | None) -> pd.S
             [missing],
         )
         known.update(zip(found["id"], found["content"], strict=True))
-    return parent_ids.map(lambda p: known.get(p) if isinstance(p, str) else None)
+    # pandas is untyped here: Series.map gives a Series.
+    return cast(pd.Series, parent_ids.map(lambda p: known.get(p) if isinstance(p, str) else None))
 
 
 def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame:
     """Rules assessments for ``messages``, in the contract's shape."""
     if messages.empty:
-        return pd.DataFrame(columns=column_names(RISK_SCHEMA))
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        return pd.DataFrame(columns=column_names(RISK_SCHEMA))  # pyright: ignore[reportArgumentType]
     scored = score_frame(
         pd.DataFrame(
             {
@@ -79,7 +82,8 @@ def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame
     )
     frame["message_timestamp"] = pd.to_datetime(frame["message_timestamp"], utc=True)
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-    return frame[column_names(RISK_SCHEMA)]
+    # pandas is untyped here: columns select a frame.
+    return cast(pd.DataFrame, frame[column_names(RISK_SCHEMA)])
 
 
 @dg.asset(
@@ -111,7 +115,8 @@ def risk_assessments(
     scored = risk_scorer.assess(
         Partition(context, messages, contexts, rules, warehouse, risk_model_store)
     )
-    frame = scored.frame[column_names(RISK_SCHEMA)]
+    # pandas is untyped here: columns select a frame.
+    frame = cast(pd.DataFrame, scored.frame[column_names(RISK_SCHEMA)])
     levels = frame["risk_level"].value_counts().to_dict() if len(frame) else {}
     judgements = frame["judgement"].value_counts().to_dict() if len(frame) else {}
     context.add_output_metadata(

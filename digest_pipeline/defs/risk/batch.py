@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import openai
@@ -138,8 +138,7 @@ def parse_output(
         if not isinstance(record, dict):
             continue
         key = record.get("custom_id")
-        ids = requests.get(key) if isinstance(key, str) else None
-        if ids is None or key in answered:
+        if not isinstance(key, str) or (ids := requests.get(key)) is None or key in answered:
             usage.add(unexpected_ids=1)
             continue
         answered.add(key)
@@ -296,7 +295,11 @@ def _hashes(row: Mapping[str, Any]) -> set[str]:
 def pending_hashes(warehouse: Warehouse, config: LLMConfig) -> set[str]:
     """Input hashes waiting in an open batch for this model and prompt."""
     rows = batches(warehouse, open_only=True)
-    rows = rows[(rows["model"] == config.model) & (rows["prompt_version"] == config.prompt_version)]
+    # pandas is untyped here: a boolean mask selects a frame.
+    rows = cast(
+        pd.DataFrame,
+        rows[(rows["model"] == config.model) & (rows["prompt_version"] == config.prompt_version)],
+    )
     return set().union(*(_hashes(r) for r in rows.to_dict("records"))) if len(rows) else set()
 
 

@@ -12,10 +12,10 @@ what).
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import duckdb
@@ -129,7 +129,8 @@ def labels_frame(labels: LabelSet) -> pd.DataFrame:
             }
             for r in labels.rows
         ],
-        columns=column_names(LABELS_SCHEMA),
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        columns=column_names(LABELS_SCHEMA),  # pyright: ignore[reportArgumentType]
     )
     return frame.astype({"weight": float})
 
@@ -179,7 +180,7 @@ def frame_rows(frame: pd.DataFrame) -> list[LabeledMessage]:
 )
 def risk_labels(
     context: dg.AssetExecutionContext, warehouse: Warehouse, risk_model_store: RiskModelStore
-) -> dg.Output[pd.DataFrame]:
+) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
     labels = gather_labels(
         risk_model_store.labels_path,
         warehouse_labels(warehouse),
@@ -235,11 +236,15 @@ def model_row(model: RiskModel, path: str, trained_at: datetime) -> dict[str, An
 
 def model_history(previous: pd.DataFrame, row: Mapping[str, Any]) -> pd.DataFrame:
     """Every version trained so far, the new one current (and first)."""
-    frame = pd.DataFrame([row], columns=column_names(MODEL_SCHEMA))
+    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+    frame = pd.DataFrame([row], columns=column_names(MODEL_SCHEMA))  # pyright: ignore[reportArgumentType]
     if not previous.empty:
-        older = previous[previous["version"] != row["version"]].copy()
+        # pandas is untyped here: a boolean mask or a column list selects a frame.
+        older = cast(pd.DataFrame, previous[previous["version"] != row["version"]]).copy()
         older["is_current"] = False
-        frame = pd.concat([frame, older[column_names(MODEL_SCHEMA)]], ignore_index=True)
+        frame = pd.concat(
+            [frame, cast(pd.DataFrame, older[column_names(MODEL_SCHEMA)])], ignore_index=True
+        )
     frame["trained_at"] = pd.to_datetime(frame["trained_at"], utc=True)
     return frame.astype({"is_current": bool, "training_rows": "int64"})
 
@@ -278,12 +283,15 @@ def risk_model(
         if warehouse.table_exists("risk_model")
         else pd.DataFrame()
     )
-    known = previous[previous["version"] == version] if not previous.empty else previous
-    trained_at = (
-        pd.Timestamp(known["trained_at"].iloc[0]).to_pydatetime()
-        if len(known)
-        else datetime.now(UTC)
+    # pandas is untyped here: a boolean mask selects a frame.
+    known = (
+        cast(pd.DataFrame, previous[previous["version"] == version])
+        if not previous.empty
+        else previous
     )
+    stored = pd.Timestamp(known["trained_at"].iloc[0]) if len(known) else pd.NaT
+    # A stored row always has trained_at (the model's first training); NaT only without one.
+    trained_at = stored.to_pydatetime() if isinstance(stored, pd.Timestamp) else datetime.now(UTC)
     cv = model.card["cross_validation"]
     return dg.Output(
         model_history(previous, model_row(model, str(path), trained_at)),

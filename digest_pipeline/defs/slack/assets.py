@@ -102,7 +102,8 @@ def slack_channels(
         if failed:
             context.log.warning(f"could not join {len(failed)} channel(s): {failed}")
     frame = channel_rows(channels, slack, url, datetime.now(UTC), last_reads(warehouse))
-    frame["join_outcome"] = frame["channel_id"].map(joins)
+    # The ignore: Series.map takes a dict; pandas' annotation omits it.
+    frame["join_outcome"] = frame["channel_id"].map(joins)  # pyright: ignore[reportArgumentType]
     skipped = frame.loc[~frame["selected"], "skip_reason"].value_counts().to_dict()
     unreadable = frame.loc[frame["selected"] & frame["skip_reason"].notna(), "skip_reason"]
     context.add_output_metadata(
@@ -168,7 +169,8 @@ def channel_rows(
                 "listed_at": listed_at,
             }
         )
-    frame = pd.DataFrame(rows, columns=column_names(CHANNELS_SCHEMA))
+    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+    frame = pd.DataFrame(rows, columns=column_names(CHANNELS_SCHEMA))  # pyright: ignore[reportArgumentType]
     for column in ("read_at", "listed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
@@ -191,7 +193,9 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
     rows = []
     for m in members:
         # A field of the wrong type (a string profile, a list name) reads as empty, never fails.
-        profile = m.get("profile") if isinstance(m.get("profile"), dict) else {}
+        profile = m.get("profile")
+        if not isinstance(profile, dict):
+            profile = {}
         rows.append(
             {
                 "user_id": str(m["id"]),
@@ -204,7 +208,8 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
                 "tz": _plain(m.get("tz")),
             }
         )
-    frame = pd.DataFrame(rows, columns=column_names(USERS_SCHEMA))
+    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+    frame = pd.DataFrame(rows, columns=column_names(USERS_SCHEMA))  # pyright: ignore[reportArgumentType]
     context.add_output_metadata(
         {
             "users": int((~frame["is_bot"]).sum()),
@@ -314,7 +319,7 @@ def read_rows(result: ExtractResult, window: Window, read_at: datetime) -> pd.Da
             }
             for read in result.reads
         ],
-        columns=CHANNEL_READS.columns,
+        columns=pd.Index(CHANNEL_READS.columns),
     )
 
 

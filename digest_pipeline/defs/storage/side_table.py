@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import pandas as pd
@@ -81,7 +81,7 @@ class SideTable:
 
     def frame(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         """``rows`` as a frame of the declared columns (absent ones null)."""
-        return pd.DataFrame(list(rows), columns=self.columns)
+        return pd.DataFrame(list(rows), columns=pd.Index(self.columns))
 
     def upsert(self, warehouse: Warehouse, frame: pd.DataFrame) -> int:
         """Replace the rows of ``frame``'s keys, leave the others; returns rows written."""
@@ -103,7 +103,7 @@ class SideTable:
         selected = list(distinct) or self.columns
         where = dict(where or {})
         if any(_is_empty_collection(v) for v in where.values()) or not self.exists(warehouse):
-            return pd.DataFrame(columns=selected)
+            return pd.DataFrame(columns=pd.Index(selected))
         clauses, params = _conditions(where)
         for bound, op in ((since, ">="), (until, "<")):
             if bound is not None:
@@ -121,7 +121,7 @@ class SideTable:
         for column in selected:
             if column not in rows.columns:
                 rows[column] = None
-        return rows[selected]
+        return cast(pd.DataFrame, rows[selected])  # pandas: columns select a frame
 
     def get(self, warehouse: Warehouse, key: Match) -> dict[str, Any] | None:
         """The row whose key is ``key`` (every key column given), or None."""
