@@ -133,6 +133,8 @@ def priority_level(
 
     Urgency sets the base (low 1, medium 3, high 4, critical 5). A low-urgency message on a
     business topic is 2, so it ranks above chatter; a medium one with no topic drops to 2.
+    ``category_name`` is the topic the words name (:func:`category_of` without the channel):
+    "Morning all" in ``#supply-chain`` is in the channel's category but is still chatter.
     Engagement — a broadcast mention, five or more reactions, or five or more replies — adds one
     to levels below 4: the team itself is saying it matters.
     """

@@ -343,7 +343,8 @@ def enrich_messages(
                 sentiment,
                 priority_level(
                     level,
-                    topic,
+                    # Whether the words name a topic: chatter in #supply-chain stays chatter.
+                    category_of(analysis),
                     mentions=mentions,
                     reaction_count=reaction_total,
                     reply_count=reply_count,

@@ -73,16 +73,18 @@ def strip_untrusted(low: str, keys: set[str], cjk: bool) -> str:
 def risk_category(level: str, message_category: str, scorer_category: str | None) -> str:
     """``risk_assessments.risk_category``, derived from the message's category.
 
-    A low row carries no risk, so no risk category. Otherwise the message's category
-    (:func:`~digest_pipeline.defs.enrichment.classify.thread_category`: its words and channel,
-    else its thread parent's): the same engine as ``messages.category``. Only when neither names
-    one does the scorer's own guess count (the model's category head, the LLM's answer, the rules
-    signal's category), since a risky message has a category even when its words do not say it.
+    The message's category (:func:`~digest_pipeline.defs.enrichment.classify.thread_category`:
+    its words and channel, else its thread parent's), at every level, as the labeled sets define
+    a category: where the message lands, or which team would act. The same engine decides
+    ``messages.category``, so the two columns differ only on replies that take their parent's
+    category and on risky messages that name none: for those the scorer's own guess counts (the
+    model's category head, the LLM's answer, the rules signal's category), since a risk always
+    has a category. A low message that names none has none.
     """
-    if level == "low":
-        return NONE
     if message_category != NONE:
         return message_category
+    if level == "low":
+        return NONE
     return scorer_category or NONE
 
 
