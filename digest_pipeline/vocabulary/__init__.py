@@ -2,7 +2,8 @@
 this module (shipped as package data).
 
 Each file is one reader's vocabulary: ``lexicon.toml`` (the enrichment's urgency, category,
-entity and sentiment phrase tables), ``risk_rules.toml`` (the rules scorer's signals and cues),
+entity and sentiment phrase tables and the channel hints: the one category vocabulary, which the
+risk side reuses), ``risk_rules.toml`` (the rules scorer's signals and cues),
 ``impact.toml`` (the figures a digest ranks risks by), ``shape.toml`` (routine posts) and
 ``slack.toml`` (Slack's own words: message subtypes, broadcast mentions, acknowledgements).
 Every file is read and checked once, on first use; a wrong value is a ``ValueError`` naming the
@@ -20,7 +21,7 @@ from typing import Any
 
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
 
-# Signals name their level and category in the table contract's words.
+# Signals and channel hints name their level and category in the table contract's words.
 CATEGORY_NAMES = frozenset(CATEGORIES) - {"none"}
 
 
@@ -133,12 +134,13 @@ def rule_signals() -> tuple[SignalSpec, ...]:
     return tuple(_signal(entry, fragments) for entry in entries)
 
 
+@cache
 def channel_hints() -> tuple[tuple[str, str], ...]:
-    """(channel-name fragment, category) pairs, first match wins."""
-    hints = load("risk_rules").get("channels", {}).get("hints", [])
+    """(channel-name fragment, category) pairs of ``lexicon.toml``, first match wins."""
+    hints = load("lexicon").get("channels", {}).get("hints", [])
     for hint in hints:
         if len(hint) != 2 or hint[1] not in CATEGORY_NAMES:
-            raise ValueError(f"vocabulary risk_rules.toml: bad channel hint {hint!r}")
+            raise ValueError(f"vocabulary lexicon.toml: bad channel hint {hint!r}")
     return tuple((needle, category) for needle, category in hints)
 
 

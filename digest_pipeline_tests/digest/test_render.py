@@ -140,7 +140,10 @@ def test_only_one_issue_shares_a_line_never_different_subjects_or_causes():
         _risk(3, "Customs hold on Sensor"),
         _risk(4, "Lead time jump on PMIC (52 wk)"),  # the same part, another thread
         _risk(6, "Lead time jump on PMIC (52 wk)", level="critical"),
+        # The same issue in a channel that leans to another category: still one issue.
         _risk(7, "Lead time jump on PMIC (52 wk)", category="logistics"),
+        _risk(12, "Logistics risk on PMIC", category="logistics"),  # another cause
+        _risk(13, "Supply chain risk on PMIC", category="supply_chain"),
         _risk(8, "Date moved out (WW33→WW37)"),
         _risk(9, "Date moved out (WW11→WW16)"),
         _risk(10, "Impact on launch date"),
@@ -152,13 +155,14 @@ def test_only_one_issue_shares_a_line_never_different_subjects_or_causes():
         "Lead time jump on MCU (44 wk)",
         "Customs hold on Sensor",
         "Lead time jump on PMIC (52 wk)",  # another level
-        "Lead time jump on PMIC (52 wk)",  # another category
+        "Logistics risk on PMIC",
+        "Supply chain risk on PMIC",
         "Date moved out (WW33→WW37)",
         "Date moved out (WW11→WW16)",
         "Impact on launch date",
         "Impact on launch date",
     ]
-    assert [r.message_id for r in groups[0].risks] == ["m1", "m4"]
+    assert [r.message_id for r in groups[0].risks] == ["m1", "m4", "m7"]
 
 
 def test_the_extractive_summary_opens_the_digest_with_its_cited_lines_only():

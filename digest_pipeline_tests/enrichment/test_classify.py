@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from digest_pipeline.defs.enrichment.classify import category, priority_level, urgency
+from digest_pipeline.defs.enrichment.classify import (
+    category,
+    channel_category,
+    priority_level,
+    thread_category,
+    urgency,
+)
 from digest_pipeline.defs.enrichment.sentiment import sentiment_score
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
 
@@ -78,6 +84,39 @@ def test_urgency_from_mentions_and_reactions(
 def test_category(text: str, expected: str) -> None:
     assert category(text) == expected
     assert expected in CATEGORIES
+
+
+@pytest.mark.parametrize(
+    ("text", "channel", "expected"),
+    [
+        # A channel named for a topic counts as one strong word of it...
+        ("lunch is here", "supply-chain", "supply_chain"),
+        ("PO approved", "supply-chain", "supply_chain"),  # ...and wins a tie with the words
+        ("PO approved", "general", "financial"),
+        # ...but not over stronger wording.
+        ("Shipment stuck in customs at Long Beach, broker needs the HTS code", "mfg", "logistics"),
+        # A cause beats a consequence, except in a channel named for the consequence.
+        ("DVT slips because the TPS65219 is on allocation", None, "supply_chain"),
+        ("DVT slips because the TPS65219 is on allocation", "npi-launch", "schedule_launch"),
+        ("lunch is here", "random", "none"),
+    ],
+)
+def test_category_leans_to_the_channel(text: str, channel: str | None, expected: str) -> None:
+    assert category(text, channel) == expected
+
+
+def test_channel_category_reads_the_channels_name() -> None:
+    assert channel_category("Supply-Chain-APAC") == "supply_chain"
+    assert channel_category("random") is None
+    assert channel_category(None) is None
+
+
+def test_thread_category_falls_back_to_the_parent() -> None:
+    parent = "Shipment stuck in customs at Long Beach, broker needs the HTS code"
+    assert thread_category("same here, any update?", "ops", parent) == "logistics"
+    # The reply's own category wins over the parent's.
+    assert thread_category("invoice for the expedite fee is $4k", "ops", parent) == "financial"
+    assert thread_category("same here, any update?", "ops", None) == "none"
 
 
 @pytest.mark.parametrize(

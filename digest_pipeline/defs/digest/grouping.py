@@ -1,7 +1,10 @@
 """Which threads are one issue, and which issues a digest puts first.
 
-Threads share a line only when they are one issue: the same level, category, kind of issue and
-subject (the same part, lot, lab or customer), so different root causes never share a heading.
+Threads share a line only when they are one issue: the same level, kind of issue and subject (the
+same part, lot, lab or customer), so different root causes never share a heading. The category is
+not part of it: a message's category leans to its channel's (``#npi-launch``), so one issue raised
+in two channels may carry two; where the category is all a description says ("Supply chain risk
+on PMIC"), it is the kind, and still keeps causes apart.
 What a reader acts on comes first: at most :data:`SHOWN_GROUPS` lines ranked by level and
 business impact (:func:`focus`); every other medium+ thread follows (:func:`others`).
 """
@@ -149,12 +152,12 @@ def _subject(risk: ThreadRisk) -> str:
 
 
 def group_risks(risks: Sequence[ThreadRisk]) -> list[RiskGroup]:
-    """Group threads that are one issue: the same level, category, kind of issue and subject
-    (one part's allocation raised in two channels), keeping the ranking of each group's best
-    thread. Different causes or subjects never share a line."""
-    groups: dict[tuple[str, str, str, str], list[ThreadRisk]] = {}
+    """Group threads that are one issue: the same level, kind of issue and subject (one part's
+    allocation raised in two channels, whatever category each channel leans to), keeping the
+    ranking of each group's best thread. Different causes or subjects never share a line."""
+    groups: dict[tuple[str, str, str], list[ThreadRisk]] = {}
     for r in risks:
-        key = (r.level, str(r.category), _kind(r.description).lower(), _subject(r))
+        key = (r.level, _kind(r.description).lower(), _subject(r))
         groups.setdefault(key, []).append(r)
     return [RiskGroup(tuple(items), _merged_description(items)) for items in groups.values()]
 

@@ -1,5 +1,9 @@
 """Rules for ``urgency``, ``category`` and ``priority_level`` of a message.
 
+This is the pipeline's one category engine: ``messages.category`` is :func:`category_of` the
+message's words and channel, and ``risk_assessments.risk_category`` derives from it
+(:func:`~digest_pipeline.defs.risk.signals.risk_category`).
+
 The wording lives in :mod:`digest_pipeline.defs.enrichment.lexicon`; the scan that finds it in
 :mod:`digest_pipeline.defs.enrichment.analyzer`. This module turns what the scan found into
 column values.
@@ -18,13 +22,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from digest_pipeline.defs.enrichment.analyzer import Analysis, default_analyzer
-from digest_pipeline.defs.enrichment.lexicon import ALARM_REACTIONS
+from digest_pipeline.defs.enrichment.lexicon import ALARM_REACTIONS, CHANNEL_HINTS
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
 from digest_pipeline.vocabulary import BROADCAST_MENTIONS
 
 # Schedule and customer wording usually describes a consequence; see :func:`category_of`.
 CONSEQUENCE_CATEGORIES = frozenset({"schedule_launch", "customer_commercial"})
 _CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}
+# A channel named for a topic weighs as much as one strong word of it.
+CHANNEL_WEIGHT = 2
 _BASE_PRIORITY = {"low": 1, "medium": 3, "high": 4, "critical": 5}
 
 
@@ -56,23 +62,42 @@ def urgency_of(
     return LEVELS[score]
 
 
-def category_of(analysis: Analysis) -> str:
-    """The most-weighted topic; ties go to the earlier category in the taxonomy.
+def channel_category(channel: str | None) -> str | None:
+    """The category a channel's name leans to (``#supply-chain``, ``#npi-launch``), if any."""
+    if not channel:
+        return None
+    name = channel.lower()
+    for needle, category_name in CHANNEL_HINTS:
+        if needle in name:
+            return category_name
+    return None
 
-    When a cause category (supply, manufacturing, certification, logistics, engineering,
-    financial) has strong wording, it wins over schedule and customer wording, so "DVT slips
-    because the PMIC is on allocation" is supply chain. Weak wording alone ("the line", "a
-    test") must add up to 2 to count.
+
+def category_of(analysis: Analysis, channel: str | None = None) -> str:
+    """The most-weighted topic of a message posted in ``channel``; ties go to the channel's
+    category, then to the earlier category in the taxonomy.
+
+    A channel named for a topic (:func:`channel_category`) counts as one strong word of it. When
+    a cause category (supply, manufacturing, certification, logistics, engineering, financial)
+    has strong wording, it wins over schedule and customer wording, so "DVT slips because the
+    PMIC is on allocation" is supply chain, except in a channel named for that consequence (in
+    ``#npi-launch`` the slip is the launch team's). Weak wording alone ("the line", "a test")
+    must add up to 2 to count.
     """
     scores = analysis.category_scores
+    hint = channel_category(channel)
+    if hint is not None:
+        scores = {**scores, hint: scores.get(hint, 0) + CHANNEL_WEIGHT}
     if not scores:
         return "none"
     candidates = scores
-    if not CONSEQUENCE_CATEGORIES.isdisjoint(scores):
+    if hint not in CONSEQUENCE_CATEGORIES and not CONSEQUENCE_CATEGORIES.isdisjoint(scores):
         causes = {c: s for c, s in scores.items() if c not in CONSEQUENCE_CATEGORIES and s >= 2}
         if causes:
             candidates = causes
-    best, weight = max(candidates.items(), key=lambda kv: (kv[1], -_CATEGORY_ORDER[kv[0]]))
+    best, weight = max(
+        candidates.items(), key=lambda kv: (kv[1], kv[0] == hint, -_CATEGORY_ORDER[kv[0]])
+    )
     return best if weight >= 2 else "none"
 
 
@@ -81,9 +106,19 @@ def urgency(text: str, *, mentions: Sequence[str] = (), reactions: Iterable[str]
     return urgency_of(default_analyzer().analyze(text), mentions=mentions, reactions=reactions)
 
 
-def category(text: str) -> str:
-    """Category of a cleaned message text (one of :data:`CATEGORIES`)."""
-    return category_of(default_analyzer().analyze(text))
+def category(text: str, channel: str | None = None) -> str:
+    """Category of a cleaned message text posted in ``channel`` (one of :data:`CATEGORIES`):
+    the value of ``messages.category``."""
+    return category_of(default_analyzer().analyze(text), channel)
+
+
+def thread_category(text: str, channel: str | None, parent_text: str | None = None) -> str:
+    """A message's category, or, when it names none, its thread parent's (read in the same
+    channel): "same here, 3 more units" is about what the parent was about."""
+    own = category(text, channel)
+    if own == "none" and parent_text:
+        return category(parent_text, channel)
+    return own
 
 
 def priority_level(
@@ -98,6 +133,8 @@ def priority_level(
 
     Urgency sets the base (low 1, medium 3, high 4, critical 5). A low-urgency message on a
     business topic is 2, so it ranks above chatter; a medium one with no topic drops to 2.
+    ``category_name`` is the topic the words name (:func:`category_of` without the channel):
+    "Morning all" in ``#supply-chain`` is in the channel's category but is still chatter.
     Engagement — a broadcast mention, five or more reactions, or five or more replies — adds one
     to levels below 4: the team itself is saying it matters.
     """

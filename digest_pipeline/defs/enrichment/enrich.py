@@ -171,15 +171,15 @@ def _decode(payload: str | bytes) -> Any:
             return None
 
 
-# What depends on the cleaned text alone: (analysis, category, sentiment, entities JSON, sha256).
-_Features = tuple[Analysis, str, float, str, str]
+# What depends on the cleaned text alone: (analysis, sentiment, entities JSON, sha256). The
+# category also depends on the channel's name (category_of).
+_Features = tuple[Analysis, float, str, str]
 
 
 def _text_features(analysis: Analysis, text: str) -> _Features:
     entities = analysis.entities
     return (
         analysis,
-        category_of(analysis),
         sentiment_of(analysis, text),
         _JSON_UNICODE.encode({k: entities.get(k, []) for k in ENTITY_KINDS})
         if entities
@@ -321,14 +321,16 @@ def enrich_messages(
         features = text_cache.get(text)
         if features is None:
             features = text_cache[text] = _text_features(analyzer.analyze(text), text)
-        analysis, topic, sentiment, entities_json, content_hash = features
+        analysis, sentiment, entities_json, content_hash = features
+        channel_name = channel_names.get(channel_id, channel_id)
+        topic = category_of(analysis, channel_name)
         level = urgency_of(analysis, mentions=mentions, reactions=reaction_names)
 
         rows.append(
             (
                 f"{channel_id}:{ts}",
                 channel_id,
-                channel_names.get(channel_id, channel_id),
+                channel_name,
                 ts,
                 thread_ts,
                 user_id,
@@ -342,7 +344,8 @@ def enrich_messages(
                 sentiment,
                 priority_level(
                     level,
-                    topic,
+                    # Whether the words name a topic: chatter in #supply-chain stays chatter.
+                    category_of(analysis),
                     mentions=mentions,
                     reaction_count=reaction_total,
                     reply_count=reply_count,

@@ -1,4 +1,5 @@
-"""The hardware-GTM vocabulary behind urgency, category, entities and sentiment.
+"""The hardware-GTM vocabulary behind urgency, category (words and channel hints), entities and
+sentiment.
 
 The phrase tables are data in ``digest_pipeline/vocabulary/lexicon.toml``; this module loads them
 once under the names the analyzer reads. Phrases are lower-case words separated by spaces, with
@@ -48,6 +49,8 @@ CATEGORY_WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 EXACT_CATEGORY: dict[str, tuple[str, ...]] = {
     category: _words(f"categories.{category}.exact") for category in _DATA["categories"]
 }
+# (channel-name fragment, category): a channel named for a topic leans to it; first match wins.
+CHANNEL_HINTS = vocabulary.channel_hints()
 
 # --- entity lexicons: canonical → spellings ------------------------------------------------
 SUPPLIERS = _spellings("suppliers")

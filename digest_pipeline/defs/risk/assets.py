@@ -38,10 +38,10 @@ def thread_contexts(messages: pd.DataFrame, warehouse: Warehouse | None) -> pd.S
 
 
 def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame:
-    """Rules assessments for ``messages``, in the contract's shape."""
+    """Rules assessments for ``messages``, in the contract's shape, plus each message's
+    ``message_category`` (the risk categories derive from it; not stored)."""
     if messages.empty:
-        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
-        return pd.DataFrame(columns=column_names(RISK_SCHEMA))  # pyright: ignore[reportArgumentType]
+        return pd.DataFrame(columns=pd.Index([*column_names(RISK_SCHEMA), "message_category"]))
     scored = score_frame(
         pd.DataFrame(
             {
@@ -78,12 +78,14 @@ def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame
             "risk_probability": np.nan,
             "judgement": "rules",
             "fallback_reason": None,
+            # Not stored: what every scorer's risk_category derives from (rules.score_frame).
+            "message_category": scored["message_category"].to_numpy(),
         }
     )
     frame["message_timestamp"] = pd.to_datetime(frame["message_timestamp"], utc=True)
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     # pandas is untyped here: columns select a frame.
-    return cast(pd.DataFrame, frame[column_names(RISK_SCHEMA)])
+    return cast(pd.DataFrame, frame[[*column_names(RISK_SCHEMA), "message_category"]])
 
 
 @dg.asset(

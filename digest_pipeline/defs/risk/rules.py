@@ -33,6 +33,8 @@ from functools import lru_cache
 
 import pandas as pd
 
+from digest_pipeline.defs.enrichment.classify import category as message_category
+from digest_pipeline.defs.enrichment.classify import thread_category
 from digest_pipeline.defs.enrichment.taxonomy import LEVELS
 from digest_pipeline.defs.risk.grading import HIGH, LOW, MEDIUM, NONE, SC
 from digest_pipeline.defs.risk.models import RiskAssessment, one_line
@@ -49,8 +51,8 @@ from digest_pipeline.defs.risk.signals import (
     SIGNAL_KEYS,
     find_signals,
     is_resolved,
+    risk_category,
     strip_untrusted,
-    topic_category,
 )
 from digest_pipeline.defs.risk.text_index import CJK, message_keys
 
@@ -62,6 +64,7 @@ OUTPUT_COLUMNS = (
     "confidence_score",
     "mitigation_suggestions",
     "requires_attention",
+    "message_category",  # the message's thread_category: what the risk category derives from
 )
 # A reply read only through its parent's risk is described with one of these prefixes.
 THREAD_UPDATE = "Thread update: "
@@ -107,13 +110,13 @@ def _read(text: str, channel: str | None) -> _Reading:
     sarcastic = bool(SARCASM_GATE.search(low, keys, cjk))
     resolved = not sarcastic and is_resolved(low)
     if not findings:
-        if sarcastic and topic_category(low, None) != NONE:
-            category = topic_category(low, channel)
+        if sarcastic and message_category(text) != NONE:
+            category = message_category(text, channel)
             return _Reading(MEDIUM, category, "Sarcastic complaint", "", 1, False, True, False)
         return _NO_RISK
     top = max(findings, key=lambda f: (f.level, f.category is not None))
     level = top.level
-    category = top.category or topic_category(low, channel)
+    category = top.category or message_category(text, channel)
     if top.label == "Production line down" and any(f.category == SC for f in findings):
         category = SC  # the line stopped because a part ran out: a supply problem
     if resolved and not CONTINUES.search(low):
@@ -152,9 +155,10 @@ def _describe(label: str, subject: str, detail: str, *, prefix: str = "") -> str
 
 
 def _assess(
-    text: str, channel: str | None, thread_context: str | None
+    text: str, channel: str | None, thread_context: str | None, topic: str
 ) -> tuple[str, str, str, float, list[str], bool]:
-    """The scorer's core, returning plain values (the frame path never builds models)."""
+    """The scorer's core, returning plain values (the frame path never builds models).
+    ``topic`` is the message's :func:`thread_category`, from which the risk category derives."""
     text = text or ""
     own = _read(text, channel) if text.strip() else _NO_RISK
     if own is _NO_RISK and not thread_context:
@@ -214,6 +218,7 @@ def _assess(
             category = NONE
     else:
         description = _describe(label, subject_of(subject_text), detail, prefix=prefix)
+    category = risk_category(level_name, topic, category)
     attention = level >= HIGH or (
         level == MEDIUM
         and not own.resolved
@@ -255,7 +260,7 @@ def score_message(
 ) -> RiskAssessment:
     """The rules' risk judgement of one (already cleaned) message, read with its thread parent."""
     level, category, description, confidence, actions, attention = _assess(
-        text, channel, thread_context
+        text, channel, thread_context, thread_category(text or "", channel, thread_context)
     )
     return RiskAssessment(
         risk_level=level,  # type: ignore[arg-type]
@@ -281,8 +286,10 @@ def _optional_text(value: object) -> str | None:
 def score_frame(messages: pd.DataFrame) -> pd.DataFrame:
     """Score ``messages`` (``id``, ``content``, ``channel``, ``thread_context``) row by row.
 
-    One output row per input row, in order; ``mitigation_suggestions`` is JSON text. Identical
-    (text, channel, parent) triples are scored once: bot posts and repeated alerts are common.
+    One output row per input row, in order; ``mitigation_suggestions`` is JSON text;
+    ``message_category`` is the message's category (its thread parent's when it names none),
+    which the model and LLM rows derive their risk category from too. Identical (text, channel,
+    parent) triples are scored once: bot posts and repeated alerts are common.
     """
     if messages.empty:
         return pd.DataFrame({column: pd.Series(dtype=object) for column in OUTPUT_COLUMNS})
@@ -292,16 +299,17 @@ def score_frame(messages: pd.DataFrame) -> pd.DataFrame:
         else pd.Series([None] * len(messages))
     )
     channels = messages["channel"] if "channel" in messages else pd.Series([None] * len(messages))
-    memo: dict[tuple[str, str | None, str | None], tuple[str, str, str, float, str, bool]] = {}
-    rows: list[tuple[str, str, str, float, str, bool]] = []
+    memo: dict[tuple[str, str | None, str | None], tuple[str, str, str, float, str, bool, str]] = {}
+    rows: list[tuple[str, str, str, float, str, bool, str]] = []
     for content, channel, context in zip(
         messages["content"].tolist(), channels.tolist(), contexts.tolist(), strict=True
     ):
         key = (_optional_text(content) or "", _optional_text(channel), _optional_text(context))
         row = memo.get(key)
         if row is None:
-            level, category, description, confidence, actions, attention = _assess(*key)
-            row = (level, category, description, confidence, json.dumps(actions), attention)
+            topic = thread_category(*key)
+            level, category, description, confidence, actions, attention = _assess(*key, topic)
+            row = (level, category, description, confidence, json.dumps(actions), attention, topic)
             memo[key] = row
         rows.append(row)
     # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.

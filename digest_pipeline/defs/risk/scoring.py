@@ -1,10 +1,13 @@
 """A partition's verdicts: the learned model's (with the rules as its explanation), then the
 LLM's where the model is not confidently low (:func:`score_with_llm`).
 
-The model decides level, category, attention and confidence. The rules scorer still reads every
-message, but only to *explain*: when it found a signal, its description (with the figures it
-extracted: "lead time 12 → 52 weeks", "yield 81% vs 97% target") describes the row; when it found
-none, the description names the category the model chose and the message's subject.
+The model decides level, attention and confidence. The category is the message's own
+(``messages.category``'s engine, read with the thread parent; see
+:func:`~digest_pipeline.defs.risk.signals.risk_category`): the model's or the LLM's category counts
+only for a risky message that names none. The rules scorer still reads every message, but only to
+*explain*: when it found a signal, its description (with the figures it extracted: "lead time
+12 → 52 weeks", "yield 81% vs 97% target") describes the row; when it found none, the description
+names the row's category and the message's subject.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from digest_pipeline.defs.risk.models import one_line
 from digest_pipeline.defs.risk.playbook import mitigations
 from digest_pipeline.defs.risk.prompt import PROMPT_VERSION
 from digest_pipeline.defs.risk.rules import NO_RISK_DESCRIPTION, subject_of
+from digest_pipeline.defs.risk.signals import risk_category
 from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
@@ -93,6 +97,20 @@ def _description(level: str, category: str, rules_level: str, rules_text: str, t
     return one_line(f"{label} risk" + (f" on {subject}" if subject else ""))
 
 
+def derived_categories(
+    rules: pd.DataFrame, levels: Sequence[str], scorer_categories: Sequence[object]
+) -> list[str]:
+    """Each row's risk category (:func:`~digest_pipeline.defs.risk.signals.risk_category`) from
+    the ``message_category`` the rules frame carries, its final ``levels`` and the scorer's own
+    category guesses."""
+    return [
+        risk_category(level, topic, guess if isinstance(guess, str) else None)
+        for level, topic, guess in zip(
+            levels, rules["message_category"].tolist(), scorer_categories, strict=True
+        )
+    ]
+
+
 def model_assessments(
     rules: pd.DataFrame,
     texts: Sequence[object],
@@ -107,16 +125,17 @@ def model_assessments(
         return frame, predictions
     rules_levels = frame["risk_level"].tolist()
     descriptions = frame["description"].tolist()
+    categories = derived_categories(frame, predictions.levels, predictions.categories)
     frame["rules_risk_level"] = rules_levels
     frame["risk_level"] = predictions.levels
-    frame["risk_category"] = predictions.categories
+    frame["risk_category"] = categories
     frame["description"] = [
         _description(
             level, category, rules_level, rules_text, text if isinstance(text, str) else ""
         )
         for level, category, rules_level, rules_text, text in zip(
             predictions.levels,
-            predictions.categories,
+            categories,
             rules_levels,
             descriptions,
             texts,
@@ -126,7 +145,7 @@ def model_assessments(
     frame["confidence_score"] = np.round(predictions.confidence.astype(float), 3)
     frame["mitigation_suggestions"] = [
         json.dumps(mitigations(c, level))
-        for c, level in zip(predictions.categories, predictions.levels, strict=True)
+        for c, level in zip(categories, predictions.levels, strict=True)
     ]
     frame["requires_attention"] = predictions.attention
     frame["scorer"] = MODEL_SCORER
@@ -240,6 +259,10 @@ def score_with_llm(
         triaged,
         floor=floor,
         llm_provenance=Provenance("llm", config.model, config.prompt_version),
+    )
+    # The LLM's category is a guess like the model's: the message's category decides.
+    frame["risk_category"] = derived_categories(
+        frame, frame["risk_level"].tolist(), frame["risk_category"].tolist()
     )
     metadata: dict[str, Any] = {
         "llm_model": config.model,

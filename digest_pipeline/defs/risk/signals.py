@@ -1,6 +1,7 @@
-"""The rules scorer's reading of one text: untrusted text stripped, risk signals found, the topic.
+"""The rules scorer's reading of one text: untrusted text stripped, risk signals found; and the
+risk category, derived from the message's category (:func:`risk_category`).
 
-The vocabulary (signals, cues, topic words, channel hints) is data in
+The vocabulary (signals, cues) is data in
 ``digest_pipeline/vocabulary/risk_rules.toml``; this module compiles it once, at import, and
 indexes every pattern by the words it spells (:mod:`~digest_pipeline.defs.risk.text_index`).
 """
@@ -16,7 +17,6 @@ from digest_pipeline.defs.risk.text_index import (
     compile_split,
     gated,
     keys_of,
-    message_keys,
 )
 
 # Patterns run on lower-cased text: IGNORECASE would only make Python's re slower.
@@ -42,17 +42,6 @@ QUESTION = re.compile(_CUES["question"], _F)
 DEADLINE = re.compile(_CUES["deadline"], _F)
 ASK = re.compile(_CUES["ask"], _F)
 COMPONENT = re.compile(_CUES["component"], re.IGNORECASE)
-
-# Topic vocabulary: decides the category of signals that have none and of thread replies.
-TOPICS: dict[str, re.Pattern[str]] = {
-    category: re.compile(text, _F)
-    for category, text in vocabulary.patterns("risk_rules", "topics").items()
-}
-_CHANNEL_HINTS = vocabulary.channel_hints()
-# Topic patterns only run when one of their words could be in the text (always for non-ASCII).
-_TOPIC_KEYS: dict[str, frozenset[str]] = {
-    category: keys_of(pattern.pattern) for category, pattern in TOPICS.items()
-}
 
 SIGNALS = vocabulary.rule_signals()
 _SIGNAL_TABLE: tuple[
@@ -81,37 +70,22 @@ def strip_untrusted(low: str, keys: set[str], cjk: bool) -> str:
     return low
 
 
-def topic_category(low: str, channel: str | None, parent_low: str | None = None) -> str:
-    hint = _channel_category(channel)
-    scores: dict[str, float] = {}
-    keys = message_keys(low)
-    parent_keys = message_keys(parent_low) if parent_low else set()
-    for category, pattern in TOPICS.items():
-        gate = _TOPIC_KEYS[category]
-        score = 0.0
-        if not gate.isdisjoint(keys) or "$" in low or not low.isascii():
-            score += 2.0 * len(pattern.findall(low))
-        if parent_low and (
-            not gate.isdisjoint(parent_keys) or "$" in parent_low or not parent_low.isascii()
-        ):
-            score += 1.0 * len(pattern.findall(parent_low))
-        if category == hint:
-            score += 1.5
-        if score:
-            scores[category] = score
-    if not scores:
+def risk_category(level: str, message_category: str, scorer_category: str | None) -> str:
+    """``risk_assessments.risk_category``, derived from the message's category.
+
+    The message's category (:func:`~digest_pipeline.defs.enrichment.classify.thread_category`:
+    its words and channel, else its thread parent's), at every level, as the labeled sets define
+    a category: where the message lands, or which team would act. The same engine decides
+    ``messages.category``, so the two columns differ only on replies that take their parent's
+    category and on risky messages that name none: for those the scorer's own guess counts (the
+    model's category head, the LLM's answer, the rules signal's category), since a risk always
+    has a category. A low message that names none has none.
+    """
+    if message_category != NONE:
+        return message_category
+    if level == "low":
         return NONE
-    return max(scores.items(), key=lambda kv: (kv[1], kv[0] == hint))[0]
-
-
-def _channel_category(channel: str | None) -> str | None:
-    if not channel:
-        return None
-    name = channel.lower()
-    for needle, category in _CHANNEL_HINTS:
-        if needle in name:
-            return category
-    return None
+    return scorer_category or NONE
 
 
 def _candidate_signals(keys: set[str], cjk: bool) -> list[int]:
