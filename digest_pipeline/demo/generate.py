@@ -23,6 +23,7 @@ from random import Random
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from digest_pipeline.defs.slack.ts import micros_to_ts
 from digest_pipeline.demo import content as c
 from digest_pipeline.demo.blocks import (
     BOT_POSTS,
@@ -44,7 +45,6 @@ from digest_pipeline.demo.blocks import (
     Thread,
     micro,
     stable_int,
-    ts_text,
 )
 from digest_pipeline.demo.slots import Slots, pick
 
@@ -243,7 +243,7 @@ class _BlockWriter:
             "type": "message",
             "user": user,
             "text": text,
-            "ts": ts_text(us),
+            "ts": micros_to_ts(us),
             "team": c.TEAM_ID,
             "client_msg_id": f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}",
         }
@@ -251,7 +251,7 @@ class _BlockWriter:
             self.react(msg, risky)
         x = rnd()
         if x < 0.04:
-            msg["edited"] = {"user": user, "ts": ts_text(us + int(20 + rnd() * 900) * US + 1)}
+            msg["edited"] = {"user": user, "ts": micros_to_ts(us + int(20 + rnd() * 900) * US + 1)}
         elif x < 0.045:
             msg["blocks"] = _rich_text(text, self.rng)
             msg["text"] = ""
@@ -424,7 +424,7 @@ class _BlockWriter:
     def system(self, us: int) -> dict[str, Any]:
         user = pick(self.rng, self.ch.members)
         x = self.random()
-        ts = ts_text(us)
+        ts = micros_to_ts(us)
         if x < 0.6:
             return {
                 "type": "message",
@@ -469,7 +469,7 @@ class _BlockWriter:
             "type": "message",
             "subtype": "bot_message",
             "text": text,
-            "ts": ts_text(us),
+            "ts": micros_to_ts(us),
             "bot_id": bot.bot_id,
             "username": bot.username,
             "app_id": bot.app_id,

@@ -22,6 +22,7 @@ from digest_pipeline.defs.enrichment.analyzer import ENTITY_KINDS, Analysis, def
 from digest_pipeline.defs.enrichment.classify import category_of, priority_level, urgency_of
 from digest_pipeline.defs.enrichment.mrkdwn import MrkdwnCleaner, message_mrkdwn
 from digest_pipeline.defs.enrichment.sentiment import sentiment_of
+from digest_pipeline.defs.slack.ts import ts_micros
 from digest_pipeline.vocabulary import KEPT_SUBTYPES, SKIPPED_SUBTYPES
 
 # Contract columns of ``messages`` (in order), then the extra ones.
@@ -380,16 +381,13 @@ def _timestamps(raw: pd.DataFrame, rows: list[int], tss: pd.Series) -> pd.Series
         given = pd.Series(pd.NaT, index=range(len(rows)), dtype="datetime64[ns, UTC]")
     missing = given.isna()
     if missing.any():
-        given[missing] = [ts_to_datetime(ts) for ts in tss[missing]]
+        given[missing] = [_ts_timestamp(ts) for ts in tss[missing]]
     return given
 
 
-def ts_to_datetime(ts: str) -> pd.Timestamp:
+def _ts_timestamp(ts: object) -> pd.Timestamp:
     """A Slack ``ts`` ("1700000000.000100") as an exact UTC timestamp (NaT if unreadable)."""
-    seconds, _, micros = str(ts).partition(".")
     try:
-        return pd.Timestamp(
-            int(seconds) * 1_000_000 + int((micros + "000000")[:6]), unit="us", tz="UTC"
-        )
+        return pd.Timestamp(ts_micros(str(ts)), unit="us", tz="UTC")
     except (ValueError, OverflowError):
         return pd.NaT

@@ -45,7 +45,6 @@ from digest_pipeline.defs.slack.emulation import (
     replies_page,
     sorted_history_page,
     thread_summary,
-    ts_date,
 )
 from digest_pipeline.defs.slack.export_files import (
     ExportFiles,
@@ -55,7 +54,8 @@ from digest_pipeline.defs.slack.export_files import (
     json_list_items,
 )
 from digest_pipeline.defs.slack.models import ApiStats
-from digest_pipeline.defs.slack.validate import is_message_ts, is_slack_id, message_problem
+from digest_pipeline.defs.slack.ts import is_message_ts, ts_date
+from digest_pipeline.defs.slack.validate import is_slack_id, message_problem
 
 __all__ = ["ExportApi", "ExportFormatError", "ExportLimits", "own_app_fields"]
 

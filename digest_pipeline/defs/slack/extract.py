@@ -25,12 +25,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 from digest_pipeline.defs.slack.models import SlackApi, SlackCallError, require_ok
+from digest_pipeline.defs.slack.ts import datetime_to_ts, ts_decimal, ts_to_datetime
 from digest_pipeline.defs.slack.validate import SLACK_ID, message_problem
 
 # Join/leave/topic messages are extracted too (raw_messages keeps the channel's full record);
@@ -42,26 +43,8 @@ CHANNEL_TYPES = "public_channel,private_channel"
 # methods keep Slack's recommended 200. ``WebApi`` caps both for the strict rate tier (15).
 HISTORY_PAGE_LIMIT = 999
 LIST_PAGE_LIMIT = 200
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How many invalid messages are named in metadata (all are counted).
 _NAMED_INVALID = 20
-
-
-def ts_to_decimal(ts: str) -> Decimal:
-    return Decimal(ts)
-
-
-def datetime_to_ts(moment: datetime) -> str:
-    """A Slack ``ts`` string for an instant, exact to the microsecond."""
-    micros = (moment - _EPOCH) // timedelta(microseconds=1)
-    seconds, micro = divmod(micros, 1_000_000)
-    return f"{seconds}.{micro:06d}"
-
-
-def ts_to_datetime(ts: str) -> datetime:
-    seconds, _, fraction = ts.partition(".")
-    micro = int((fraction + "000000")[:6]) if fraction else 0
-    return datetime.fromtimestamp(int(seconds), tz=UTC).replace(microsecond=micro)
 
 
 @dataclass(frozen=True)
@@ -85,11 +68,11 @@ class Window:
 
     @cached_property
     def ts_bounds(self) -> tuple[Decimal, Decimal]:
-        return ts_to_decimal(self.oldest), ts_to_decimal(self.latest)
+        return ts_decimal(self.oldest), ts_decimal(self.latest)
 
     def contains(self, ts: str) -> bool:
         low, high = self.ts_bounds
-        return low <= ts_to_decimal(ts) < high
+        return low <= ts_decimal(ts) < high
 
 
 @dataclass(frozen=True)
@@ -368,7 +351,7 @@ def _has_replies_in(parent: Mapping[str, Any], window: Window) -> bool:
     latest_reply = parent.get("latest_reply")
     if not parent.get("reply_count") or not isinstance(latest_reply, str):
         return False
-    return ts_to_decimal(latest_reply) >= window.ts_bounds[0]
+    return ts_decimal(latest_reply) >= window.ts_bounds[0]
 
 
 @dataclass
@@ -421,7 +404,7 @@ def _extract_channel(
             # A broadcast reply already came from history: keep one copy, the fuller reply form.
             mine = in_own_thread or (own.known and (own.authored(reply) or own.answers(reply)))
             found[reply["ts"]] = RawMessage(channel_id, reply["ts"], thread_ts, reply, mine)
-    ordered = sorted(found.values(), key=lambda m: ts_to_decimal(m.ts))
+    ordered = sorted(found.values(), key=lambda m: ts_decimal(m.ts))
     return _ChannelExtract(ordered, len(threads), moved, scanned, invalid)
 
 

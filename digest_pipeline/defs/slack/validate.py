@@ -13,10 +13,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from digest_pipeline.defs.slack.ts import is_message_ts
+
 # Channel (C/G/D), user (U/W), bot (B), app (A) and team (T) IDs: upper-case letters and digits.
 SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
-# A message ``ts``: seconds, a dot, the sequence part; bounded so Decimal and datetime accept it.
-MESSAGE_TS = re.compile(r"\d{1,12}\.\d{1,9}")
 
 # Fields the pipeline reads, by the type Slack gives them. ``None`` is accepted for each (absent).
 _TS_FIELDS = ("ts", "thread_ts", "latest_reply")
@@ -29,10 +29,6 @@ _COUNT_FIELDS = ("reply_count", "reply_users_count")
 
 def is_slack_id(value: object) -> bool:
     return isinstance(value, str) and SLACK_ID.fullmatch(value) is not None
-
-
-def is_message_ts(value: object) -> bool:
-    return isinstance(value, str) and MESSAGE_TS.fullmatch(value) is not None
 
 
 def _count(value: object) -> bool:
