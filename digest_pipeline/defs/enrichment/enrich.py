@@ -22,6 +22,7 @@ from digest_pipeline.defs.enrichment.analyzer import ENTITY_KINDS, Analysis, def
 from digest_pipeline.defs.enrichment.classify import category_of, priority_level, urgency_of
 from digest_pipeline.defs.enrichment.mrkdwn import MrkdwnCleaner, message_mrkdwn
 from digest_pipeline.defs.enrichment.sentiment import sentiment_of
+from digest_pipeline.defs.slack.people import PeopleDirectory
 from digest_pipeline.defs.slack.ts import ts_micros
 from digest_pipeline.vocabulary import KEPT_SUBTYPES, SKIPPED_SUBTYPES
 
@@ -84,31 +85,6 @@ def empty_messages_frame() -> pd.DataFrame:
     """A frame with no rows and the ``messages`` columns and dtypes."""
     frame = pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
     return frame.astype(_DTYPES)
-
-
-def user_directory(users: pd.DataFrame | None) -> tuple[dict[str, str], frozenset[str]]:
-    """``user_id → shown name`` (display name → real name → name) and the ids of bot users."""
-    if users is None or users.empty or "user_id" not in users:
-        return {}, frozenset()
-    names: dict[str, str] = {}
-    bots: set[str] = set()
-    cols = {c: users[c].tolist() if c in users else [None] * len(users) for c in users.columns}
-    empty = [None] * len(users)
-    for user_id, display, real, name, is_bot in zip(
-        cols["user_id"],
-        cols.get("display_name", empty),
-        cols.get("real_name", empty),
-        cols.get("name", empty),
-        cols.get("is_bot", empty),
-        strict=True,
-    ):
-        if not isinstance(user_id, str):
-            continue
-        shown = next((v for v in (display, real, name) if isinstance(v, str) and v.strip()), "")
-        names[user_id] = shown.strip() or user_id
-        if isinstance(is_bot, bool | int | float) and is_bot == 1:
-            bots.add(user_id)
-    return names, frozenset(bots)
 
 
 def channel_directory(channels: pd.DataFrame | None) -> dict[str, str]:
@@ -212,7 +188,8 @@ def enrich_messages(
         return EnrichResult(empty_messages_frame(), {})
     if not workspace_url.endswith("/"):
         workspace_url += "/"
-    user_names, bot_users = user_directory(users)
+    people = PeopleDirectory.from_users(users)
+    user_names, bot_users = people.names, people.bots
     channel_names = channel_directory(channels)
     cleaner = MrkdwnCleaner(user_names, channel_names)
     analyzer = default_analyzer()
