@@ -135,6 +135,12 @@ def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def _system_message(subtype: str, user: str, text: str, us: int, **extra: str) -> dict[str, Any]:
+    """A channel join, leave or topic change, shaped as Slack sends it."""
+    message = {"type": "message", "subtype": subtype, "user": user, "text": text, **extra}
+    return {**message, "ts": micros_to_ts(us)}
+
+
 class Generator:
     """The blocks of one workspace (``seed`` picks the content, ``scale`` the volume)."""
 
@@ -424,32 +430,13 @@ class _BlockWriter:
     def system(self, us: int) -> dict[str, Any]:
         user = pick(self.rng, self.ch.members)
         x = self.random()
-        ts = micros_to_ts(us)
         if x < 0.6:
-            return {
-                "type": "message",
-                "subtype": "channel_join",
-                "user": user,
-                "text": f"<@{user}> has joined the channel",
-                "ts": ts,
-            }
+            return _system_message("channel_join", user, f"<@{user}> has joined the channel", us)
         if x < 0.85:
-            return {
-                "type": "message",
-                "subtype": "channel_leave",
-                "user": user,
-                "text": f"<@{user}> has left the channel",
-                "ts": ts,
-            }
+            return _system_message("channel_leave", user, f"<@{user}> has left the channel", us)
         topic = self.ch.spec.topic if self.random() < 0.5 else pick(self.rng, c.SYSTEM_TOPICS)
-        return {
-            "type": "message",
-            "subtype": "channel_topic",
-            "user": user,
-            "text": f"<@{user}> set the channel topic: {topic}",
-            "topic": topic,
-            "ts": ts,
-        }
+        text = f"<@{user}> set the channel topic: {topic}"
+        return _system_message("channel_topic", user, text, us, topic=topic)
 
     def bot_post(self, us: int) -> tuple[dict[str, Any], str | None]:
         bot = BOTS[pick(self.rng, self.ch.spec.bots)]

@@ -303,39 +303,27 @@ def _valid(
             invalid.append(f"{channel_id}@{index}: {problem}")
 
 
-def _history(
-    api: SlackApi, channel_id: str, window: Window, page_limit: int, invalid: list[str]
-) -> Iterator[dict[str, Any]]:
-    params = {
-        "channel": channel_id,
-        "oldest": window.oldest,
-        "latest": window.latest,
-        "inclusive": "true",
-        "limit": page_limit,
-    }
-    pages = paginate(api, "conversations.history", params, "messages", channel=channel_id)
-    for message in _valid(pages, channel_id, invalid):
-        if window.contains(message["ts"]):
-            yield message
-
-
-def _replies(
+def _window_messages(
     api: SlackApi,
     channel_id: str,
-    thread_ts: str,
     window: Window,
     page_limit: int,
     invalid: list[str],
+    thread_ts: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    params = {
-        "channel": channel_id,
-        "ts": thread_ts,
+    """The valid messages inside ``window``: of the channel's history, or with ``thread_ts`` the
+    replies of that thread (its parent left out)."""
+    params: dict[str, Any] = {"channel": channel_id}
+    if thread_ts is not None:
+        params["ts"] = thread_ts
+    params |= {
         "oldest": window.oldest,
         "latest": window.latest,
         "inclusive": "true",
         "limit": page_limit,
     }
-    pages = paginate(api, "conversations.replies", params, "messages", channel=channel_id)
+    method = "conversations.history" if thread_ts is None else "conversations.replies"
+    pages = paginate(api, method, params, "messages", channel=channel_id)
     for message in _valid(pages, channel_id, invalid):
         ts = message["ts"]
         if ts != thread_ts and window.contains(ts):
@@ -380,7 +368,7 @@ def _extract_channel(
     # One history scan covers the look-back and the window: Slack limits calls, not items, so
     # reading both in one paginated sweep of large pages costs the fewest calls (see README).
     scan = Window(window.start - lookback, window.end) if lookback > timedelta(0) else window
-    for message in _history(api, channel_id, scan, page_limit, invalid):
+    for message in _window_messages(api, channel_id, scan, page_limit, invalid):
         ts = message["ts"]
         thread_ts = message.get("thread_ts")
         is_parent = thread_ts == ts
@@ -400,7 +388,8 @@ def _extract_channel(
             moved += 1
     for thread_ts in threads:
         in_own_thread = thread_ts in own_threads
-        for reply in _replies(api, channel_id, thread_ts, window, page_limit, invalid):
+        replies = _window_messages(api, channel_id, window, page_limit, invalid, thread_ts)
+        for reply in replies:
             # A broadcast reply already came from history: keep one copy, the fuller reply form.
             mine = in_own_thread or (own.known and (own.authored(reply) or own.answers(reply)))
             found[reply["ts"]] = RawMessage(channel_id, reply["ts"], thread_ts, reply, mine)
