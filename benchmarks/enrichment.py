@@ -50,7 +50,7 @@ def _peak_mib() -> float:
 def raw_chunks(total: int, scale: float) -> Iterator[tuple[pd.DataFrame, float]]:
     """``raw_messages``-shaped frames of consecutive windows until ``total`` rows, with the
     seconds each took to generate."""
-    from digest_pipeline.defs.slack.extract import ts_to_datetime
+    from digest_pipeline.defs.slack.ts import ts_to_datetime
     from digest_pipeline.demo.workspace import DemoWorkspace
 
     ws = DemoWorkspace(scale=scale, now=datetime(2027, 1, 1, tzinfo=UTC))

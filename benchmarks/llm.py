@@ -109,16 +109,15 @@ def demo_day(scale: float):
 def run_ours(base_url, messages, users, args, warehouse):
     import openai
 
-    from digest_pipeline.defs.enrichment.enrich import user_directory
     from digest_pipeline.defs.risk import cache
     from digest_pipeline.defs.risk.assets import assess_messages, thread_contexts
     from digest_pipeline.defs.risk.llm import LLMConfig, LLMRiskScorer
     from digest_pipeline.defs.risk.scoring import llm_items, model_assessments
     from digest_pipeline.defs.risk.store import default_model
+    from digest_pipeline.defs.slack.people import PeopleDirectory
 
     model = default_model()
-    names, _ = user_directory(users)
-    pairs = sorted(((n, u) for u, n in names.items() if n != u), key=lambda p: -len(p[0]))
+    pairs = list(PeopleDirectory.from_users(users).names_to_ids)
     began = time.perf_counter()
     contexts = thread_contexts(messages, None)
     texts = messages["content"].tolist()

@@ -53,7 +53,7 @@ def _text_outputs(text: str) -> dict[str, Any]:
 def _demo_frames(total: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     from digest_pipeline.defs.enrichment.enrich import enrich_messages
     from digest_pipeline.defs.risk.rules import score_frame
-    from digest_pipeline.defs.slack.extract import ts_to_datetime
+    from digest_pipeline.defs.slack.ts import ts_to_datetime
     from digest_pipeline.demo.labels import directory_frames
     from digest_pipeline.demo.workspace import DemoWorkspace
 

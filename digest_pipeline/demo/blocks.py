@@ -11,12 +11,11 @@ import hashlib
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from digest_pipeline.defs.slack.ts import US, ts_micros
 from digest_pipeline.demo import content as c
 
-US = 1_000_000
 HOUR_US = 3600 * US
 MAX_REPLY_LAG_S = 8 * 3600
 # Blocks before the window whose ordinary replies can still land in it.
@@ -33,11 +32,6 @@ def stable_int(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
 
 
-def ts_text(us: int) -> str:
-    sec, micro = divmod(us, US)
-    return f"{sec}.{micro:06d}"
-
-
 def micro(r: int, tag: int) -> int:
     return ((r * TAG_MOD + tag) * MIX) % US
 
@@ -46,18 +40,11 @@ def parse_ts(value: Any) -> int | None:
     """Slack timestamp (string or number) to integer microseconds, or None if unreadable."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value * US
     text = repr(value) if isinstance(value, float) else str(value).strip()
-    if not text:
-        return None
     try:
-        number = Decimal(text)
-    except InvalidOperation:
+        return ts_micros(text)
+    except ValueError:
         return None
-    if not number.is_finite() or number < 0:
-        return None
-    return int(number * US)
 
 
 def copy_json(value: Any) -> Any:

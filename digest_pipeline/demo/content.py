@@ -158,21 +158,21 @@ BOT_SCENARIOS: dict[str, tuple[str, str]] = {
 }
 
 
+# Every labelled situation's ground truth, name -> (category, level); people's scenarios come
+# before bot alerts of the same name.
+_TRUTH: dict[str, tuple[str, str]] = {
+    **BOT_SCENARIOS,
+    **{s.name: (s.category, s.level) for s in SCENARIO_LIST},
+}
+
+
 def scenario_level(name: str | None) -> str | None:
     """The ground-truth risk level of a scenario name (``None`` for routine chatter)."""
-    if name is None:
-        return None
-    if name in SCENARIOS:
-        return SCENARIOS[name].level
-    return BOT_SCENARIOS[name][1]
+    return None if name is None else _TRUTH[name][1]
 
 
 def scenario_category(name: str | None) -> str | None:
-    if name is None:
-        return None
-    if name in SCENARIOS:
-        return SCENARIOS[name].category
-    return BOT_SCENARIOS[name][0]
+    return None if name is None else _TRUTH[name][0]
 
 
 # Routine chatter, replies that carry no risk, bot posts and the bits messages are dressed in.

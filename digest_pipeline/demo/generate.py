@@ -23,6 +23,7 @@ from random import Random
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from digest_pipeline.defs.slack.ts import micros_to_ts
 from digest_pipeline.demo import content as c
 from digest_pipeline.demo.blocks import (
     BOT_POSTS,
@@ -44,7 +45,6 @@ from digest_pipeline.demo.blocks import (
     Thread,
     micro,
     stable_int,
-    ts_text,
 )
 from digest_pipeline.demo.slots import Slots, pick
 
@@ -133,6 +133,12 @@ _TOKEN = re.compile(r"<([^<>]+)>")
 
 def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _system_message(subtype: str, user: str, text: str, us: int, **extra: str) -> dict[str, Any]:
+    """A channel join, leave or topic change, shaped as Slack sends it."""
+    message = {"type": "message", "subtype": subtype, "user": user, "text": text, **extra}
+    return {**message, "ts": micros_to_ts(us)}
 
 
 class Generator:
@@ -243,7 +249,7 @@ class _BlockWriter:
             "type": "message",
             "user": user,
             "text": text,
-            "ts": ts_text(us),
+            "ts": micros_to_ts(us),
             "team": c.TEAM_ID,
             "client_msg_id": f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}",
         }
@@ -251,7 +257,7 @@ class _BlockWriter:
             self.react(msg, risky)
         x = rnd()
         if x < 0.04:
-            msg["edited"] = {"user": user, "ts": ts_text(us + int(20 + rnd() * 900) * US + 1)}
+            msg["edited"] = {"user": user, "ts": micros_to_ts(us + int(20 + rnd() * 900) * US + 1)}
         elif x < 0.045:
             msg["blocks"] = _rich_text(text, self.rng)
             msg["text"] = ""
@@ -429,32 +435,13 @@ class _BlockWriter:
     def system(self, us: int) -> dict[str, Any]:
         user = pick(self.rng, self.ch.members)
         x = self.random()
-        ts = ts_text(us)
         if x < 0.6:
-            return {
-                "type": "message",
-                "subtype": "channel_join",
-                "user": user,
-                "text": f"<@{user}> has joined the channel",
-                "ts": ts,
-            }
+            return _system_message("channel_join", user, f"<@{user}> has joined the channel", us)
         if x < 0.85:
-            return {
-                "type": "message",
-                "subtype": "channel_leave",
-                "user": user,
-                "text": f"<@{user}> has left the channel",
-                "ts": ts,
-            }
+            return _system_message("channel_leave", user, f"<@{user}> has left the channel", us)
         topic = self.ch.spec.topic if self.random() < 0.5 else pick(self.rng, c.SYSTEM_TOPICS)
-        return {
-            "type": "message",
-            "subtype": "channel_topic",
-            "user": user,
-            "text": f"<@{user}> set the channel topic: {topic}",
-            "topic": topic,
-            "ts": ts,
-        }
+        text = f"<@{user}> set the channel topic: {topic}"
+        return _system_message("channel_topic", user, text, us, topic=topic)
 
     def bot_post(self, us: int) -> tuple[dict[str, Any], str | None]:
         bot = BOTS[pick(self.rng, self.ch.spec.bots)]
@@ -474,7 +461,7 @@ class _BlockWriter:
             "type": "message",
             "subtype": "bot_message",
             "text": text,
-            "ts": ts_text(us),
+            "ts": micros_to_ts(us),
             "bot_id": bot.bot_id,
             "username": bot.username,
             "app_id": bot.app_id,

@@ -55,7 +55,7 @@ def directory_frames(ws: Any) -> tuple[pd.DataFrame, pd.DataFrame, str]:
 
 def top_level_raw(ws: Any, start: datetime, end: datetime) -> pd.DataFrame:
     """``raw_messages``-shaped rows of the top-level messages posted in ``[start, end)``."""
-    from digest_pipeline.defs.slack.extract import ts_to_datetime
+    from digest_pipeline.defs.slack.ts import ts_to_datetime
 
     return pd.DataFrame(
         [

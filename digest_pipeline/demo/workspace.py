@@ -31,6 +31,7 @@ from digest_pipeline.defs.slack.emulation import (
     ts_cursor,
 )
 from digest_pipeline.defs.slack.models import ApiStats
+from digest_pipeline.defs.slack.ts import micros_to_ts
 from digest_pipeline.demo import content as c
 from digest_pipeline.demo.blocks import (
     HOUR_US,
@@ -43,7 +44,6 @@ from digest_pipeline.demo.blocks import (
     copy_json,
     parse_ts,
     thread_fields,
-    ts_text,
 )
 from digest_pipeline.demo.generate import Generator
 
@@ -378,7 +378,7 @@ class DemoWorkspace:
             "has_more": has_more,
             "pin_count": 0,
             "response_metadata": {
-                "next_cursor": encode_cursor("next_ts", ts_text(found[limit][0]))
+                "next_cursor": encode_cursor("next_ts", micros_to_ts(found[limit][0]))
                 if has_more
                 else ""
             },
@@ -448,7 +448,7 @@ class DemoWorkspace:
             "messages": messages,
             "has_more": next_us is not None,
             "response_metadata": {
-                "next_cursor": encode_cursor("next_ts", ts_text(next_us)) if next_us else ""
+                "next_cursor": encode_cursor("next_ts", micros_to_ts(next_us)) if next_us else ""
             },
         }
 

@@ -30,9 +30,9 @@ from digest_pipeline.defs.slack.emulation import (
     param_str,
     replies_page,
     thread_summary,
-    ts_value,
 )
 from digest_pipeline.defs.slack.models import ApiStats
+from digest_pipeline.defs.slack.ts import ts_decimal
 
 ANY_METHOD = "*"
 
@@ -353,7 +353,7 @@ class FakeWorkspace:
         **extra: Any,
     ) -> dict[str, Any]:
         """Add a message: ``thread_ts`` makes it a reply, ``broadcast`` shows it in history too."""
-        ts_value(ts)
+        ts_decimal(ts)
         messages = self._messages[channel]
         message: dict[str, Any] = {"type": "message", "ts": ts, "user": user, "text": text}
         if thread_ts is not None:

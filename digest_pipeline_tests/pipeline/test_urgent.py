@@ -15,8 +15,8 @@ from digest_pipeline.defs.pipeline.urgent import (
 )
 from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.slack.assets import CHANNELS_SCHEMA
-from digest_pipeline.defs.slack.extract import datetime_to_ts
 from digest_pipeline.defs.slack.resources import SlackSource
+from digest_pipeline.defs.slack.ts import datetime_to_ts
 from digest_pipeline.defs.storage.schema import column_names
 from digest_pipeline.defs.storage.warehouse import Warehouse
 from digest_pipeline_tests.fakes.slack_chat import FakeChatWorkspace

@@ -10,11 +10,10 @@ from digest_pipeline.defs.slack.extract import (
     AppIdentity,
     ChannelSelection,
     Window,
-    datetime_to_ts,
     extract_window,
-    ts_to_datetime,
 )
 from digest_pipeline.defs.slack.models import SlackCallError
+from digest_pipeline.defs.slack.ts import datetime_to_ts, ts_to_datetime
 from digest_pipeline_tests.fakes.slack_server import FakeSlackServer, FakeWorkspace
 
 TOKEN = "xoxb-test-token"

@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime, timedelta
 
-from digest_pipeline.defs.slack.extract import datetime_to_ts
 from digest_pipeline.defs.slack.poll import (
     POLL_PAGE_LIMIT,
     POLL_PAGES_PER_CHANNEL,
@@ -10,6 +9,7 @@ from digest_pipeline.defs.slack.poll import (
     parse_poll_cursor,
     poll_history,
 )
+from digest_pipeline.defs.slack.ts import datetime_to_ts
 from digest_pipeline_tests.fakes.slack_chat import FakeChatWorkspace
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -32,7 +32,6 @@ from digest_pipeline.defs.digest.audience import (
 from digest_pipeline.defs.digest.models import (
     ChannelLine,
     DigestContent,
-    Person,
     SummarySentence,
     ThreadRisk,
 )
@@ -44,7 +43,6 @@ from digest_pipeline.defs.digest.threads import (
     level_counts,
     level_rank,
     normalize_inputs,
-    people_directory,
     quote,
     resolved_threads,
     thread_ids,
@@ -52,6 +50,7 @@ from digest_pipeline.defs.digest.threads import (
     unanswered_questions,
 )
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
+from digest_pipeline.defs.slack.people import PeopleDirectory, Person
 
 # The digest's public names; the assets, sensors, quality checks and the narrative import them
 # from here, including those whose home is :mod:`.threads` or :mod:`.audience`.
@@ -252,7 +251,7 @@ def build_digests(
     frame, opted_out = audience_filter(frame, inputs.channels)
     if previous is not None:
         previous, _ = audience_filter(previous, inputs.channels)
-    people = people_directory(inputs.users)
+    people = PeopleDirectory.from_users(inputs.users)
     hidden = hidden_channels(inputs.channels, inputs.private_allow)
     # An empty previous window is one never extracted (or entirely silent): no comparison, so
     # nothing is called "new" just because the warehouse starts today.

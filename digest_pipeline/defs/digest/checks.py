@@ -86,26 +86,32 @@ def evidence_result(
     )
 
 
-@dg.asset_check(
-    asset=hourly_digest,
-    partitions_def=hourly_partitions,
-    description="Every message the hourly digest cites exists in messages.",
-)
-def hourly_digest_cites_existing_messages(
-    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
-) -> dg.AssetCheckResult:
-    return evidence_result(warehouse, "hourly_digest", context)
+def _cites_existing_messages(
+    asset: dg.AssetsDefinition, partitions_def: dg.PartitionsDefinition, cadence: str
+) -> dg.AssetChecksDefinition:
+    """``<digest>_cites_existing_messages``: the :func:`evidence_result` of one digest table."""
+    table = asset.key.path[-1]
+
+    @dg.asset_check(
+        asset=asset,
+        name=f"{table}_cites_existing_messages",
+        partitions_def=partitions_def,
+        description=f"Every message the {cadence} digest cites exists in messages.",
+    )
+    def cites_existing_messages(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+    ) -> dg.AssetCheckResult:
+        return evidence_result(warehouse, table, context)
+
+    return cites_existing_messages
 
 
-@dg.asset_check(
-    asset=daily_digest,
-    partitions_def=daily_partitions,
-    description="Every message the daily digest cites exists in messages.",
+hourly_digest_cites_existing_messages = _cites_existing_messages(
+    hourly_digest, hourly_partitions, "hourly"
 )
-def daily_digest_cites_existing_messages(
-    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
-) -> dg.AssetCheckResult:
-    return evidence_result(warehouse, "daily_digest", context)
+daily_digest_cites_existing_messages = _cites_existing_messages(
+    daily_digest, daily_partitions, "daily"
+)
 
 
 def build_freshness_checks(

@@ -39,6 +39,7 @@ from digest_pipeline.defs.risk.labels import (
     MORE_SERIOUS,
     RESOLVED,
 )
+from digest_pipeline.defs.slack.ts import is_message_ts
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 NOT_A_RISK = "not_a_risk"
@@ -47,7 +48,6 @@ MAX_CALLS_PER_TICK = 20  # reactions.get is Tier 3 (50+/min); a tick every 5 min
 MAX_REACTIONS = 50  # reaction kinds read per reply
 MAX_USERS = 200  # users read per reaction
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
-_TS = re.compile(r"^\d{9,10}\.\d{6}$")
 # Permanent: the token or the app is wrong; retrying cannot help.
 _PERMANENT = frozenset(
     {"invalid_auth", "not_authed", "missing_scope", "account_inactive", "token_revoked"}
@@ -81,7 +81,7 @@ def reply_targets(posts: pd.DataFrame) -> list[ReplyTarget]:
             ts, level = str(line.get("ts") or ""), str(line.get("level") or "")
             message_ids = tuple(str(m) for m in line.get("message_ids") or [])
             thread_ids = tuple(str(t) for t in line.get("thread_ids") or [])
-            if not (channel_id and _TS.match(ts) and level in LEVELS and message_ids):
+            if not (channel_id and is_message_ts(ts) and level in LEVELS and message_ids):
                 continue
             if len(thread_ids) != len(message_ids):
                 thread_ids = message_ids

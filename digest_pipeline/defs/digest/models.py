@@ -9,21 +9,6 @@ from typing import Any
 
 from digest_pipeline.defs.enrichment.taxonomy import LEVELS
 
-
-@dataclass(frozen=True)
-class Person:
-    """Who someone is, as far as ``slack_users`` tells: a name and a role (profile title)."""
-
-    user_id: str
-    name: str
-    title: str = ""
-    is_bot: bool = False
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}, {self.title}" if self.title else self.name
-
-
 LEVEL_POINTS = {"low": 0.0, "medium": 2.5, "high": 5.0, "critical": 10.0}
 MAX_IMPACT_POINTS = 1.9  # with the attention half point, below the 2.5 between levels
 

@@ -36,13 +36,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from digest_pipeline.defs.digest.build import quote
-from digest_pipeline.defs.digest.models import Citation, DigestContent, Person, SummarySentence
+from digest_pipeline.defs.digest.models import Citation, DigestContent, SummarySentence
 from digest_pipeline.defs.digest.render import group_risks
 from digest_pipeline.defs.llm.cache import ResponseCache
 from digest_pipeline.defs.llm.calls import LLMUsage, StructuredCaller
 from digest_pipeline.defs.llm.text import prepare_text
 from digest_pipeline.defs.llm.tokens import TokenCounter
 from digest_pipeline.defs.risk.models import one_line
+from digest_pipeline.defs.slack.people import Person
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 NARRATIVE_PROMPT_VERSION = "digest-narrative-v2"

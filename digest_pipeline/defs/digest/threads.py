@@ -17,9 +17,10 @@ from typing import Any, cast
 import pandas as pd
 
 from digest_pipeline.defs.digest.impact import thread_impact
-from digest_pipeline.defs.digest.models import Person, Question, ThreadRisk
+from digest_pipeline.defs.digest.models import Question, ThreadRisk
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, LEVELS
 from digest_pipeline.defs.risk.rules import INHERITED_PREFIXES
+from digest_pipeline.defs.slack.people import Person
 
 # What the digest reads of ``messages`` and of its ``risk_assessments`` row.
 MESSAGE_COLUMNS = [
@@ -59,34 +60,6 @@ def quote(text: object, limit: int = QUOTE_CHARS) -> str:
     """
     flat = " ".join(str(text or "").replace("```", " ").replace("`", "'").split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
-def people_directory(users: pd.DataFrame | None) -> dict[str, Person]:
-    """``user_id → Person`` from ``slack_users`` (display name, else real name, else handle)."""
-    if users is None or users.empty or "user_id" not in users:
-        return {}
-    out: dict[str, Person] = {}
-    for row in users.to_dict("records"):
-        user_id = row.get("user_id")
-        if not isinstance(user_id, str):
-            continue
-        # The same name the messages table shows (display name first), with the role.
-        name = next(
-            (
-                str(v).strip()
-                for v in (row.get("display_name"), row.get("real_name"), row.get("name"))
-                if isinstance(v, str) and v.strip()
-            ),
-            user_id,
-        )
-        title = row.get("title")
-        out[user_id] = Person(
-            user_id,
-            name,
-            title.strip() if isinstance(title, str) else "",
-            _truthy(row.get("is_bot")),
-        )
-    return out
 
 
 def normalize_inputs(frame: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,8 @@ from digest_pipeline.defs.enrichment.analyzer import ENTITY_KINDS, Analysis, def
 from digest_pipeline.defs.enrichment.classify import category_of, priority_level, urgency_of
 from digest_pipeline.defs.enrichment.mrkdwn import MrkdwnCleaner, message_mrkdwn
 from digest_pipeline.defs.enrichment.sentiment import sentiment_of
+from digest_pipeline.defs.slack.people import PeopleDirectory
+from digest_pipeline.defs.slack.ts import ts_micros
 from digest_pipeline.vocabulary import KEPT_SUBTYPES, SKIPPED_SUBTYPES
 
 # Contract columns of ``messages`` (in order), then the extra ones.
@@ -84,31 +86,6 @@ def empty_messages_frame() -> pd.DataFrame:
     """A frame with no rows and the ``messages`` columns and dtypes."""
     frame = pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
     return frame.astype(_DTYPES)
-
-
-def user_directory(users: pd.DataFrame | None) -> tuple[dict[str, str], frozenset[str]]:
-    """``user_id → shown name`` (display name → real name → name) and the ids of bot users."""
-    if users is None or users.empty or "user_id" not in users:
-        return {}, frozenset()
-    names: dict[str, str] = {}
-    bots: set[str] = set()
-    cols = {c: users[c].tolist() if c in users else [None] * len(users) for c in users.columns}
-    empty = [None] * len(users)
-    for user_id, display, real, name, is_bot in zip(
-        cols["user_id"],
-        cols.get("display_name", empty),
-        cols.get("real_name", empty),
-        cols.get("name", empty),
-        cols.get("is_bot", empty),
-        strict=True,
-    ):
-        if not isinstance(user_id, str):
-            continue
-        shown = next((v for v in (display, real, name) if isinstance(v, str) and v.strip()), "")
-        names[user_id] = shown.strip() or user_id
-        if isinstance(is_bot, bool | int | float) and is_bot == 1:
-            bots.add(user_id)
-    return names, frozenset(bots)
 
 
 def channel_directory(channels: pd.DataFrame | None) -> dict[str, str]:
@@ -212,7 +189,8 @@ def enrich_messages(
         return EnrichResult(empty_messages_frame(), {})
     if not workspace_url.endswith("/"):
         workspace_url += "/"
-    user_names, bot_users = user_directory(users)
+    people = PeopleDirectory.from_users(users)
+    user_names, bot_users = people.names, people.bots
     channel_names = channel_directory(channels)
     cleaner = MrkdwnCleaner(user_names, channel_names)
     analyzer = default_analyzer()
@@ -386,16 +364,13 @@ def _timestamps(raw: pd.DataFrame, rows: list[int], tss: pd.Series) -> pd.Series
         given = pd.Series(pd.NaT, index=range(len(rows)), dtype="datetime64[ns, UTC]")
     missing = given.isna()
     if missing.any():
-        given[missing] = [ts_to_datetime(ts) for ts in tss[missing]]
+        given[missing] = [_ts_timestamp(ts) for ts in tss[missing]]
     return given
 
 
-def ts_to_datetime(ts: str) -> pd.Timestamp | NaTType:
+def _ts_timestamp(ts: object) -> pd.Timestamp | NaTType:
     """A Slack ``ts`` ("1700000000.000100") as an exact UTC timestamp (NaT if unreadable)."""
-    seconds, _, micros = str(ts).partition(".")
     try:
-        return pd.Timestamp(
-            int(seconds) * 1_000_000 + int((micros + "000000")[:6]), unit="us", tz="UTC"
-        )
+        return pd.Timestamp(ts_micros(str(ts)), unit="us", tz="UTC")
     except (ValueError, OverflowError):
         return pd.NaT

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from digest_pipeline.defs.enrichment.enrich import user_directory
 from digest_pipeline.defs.enrichment.redaction import redact
+from digest_pipeline.defs.slack.people import PeopleDirectory
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 
@@ -40,9 +40,7 @@ def input_hash(text: str, channel: str | None, parent_text: str | None) -> str:
 def names_to_ids(users: pd.DataFrame) -> list[tuple[str, str]]:
     """(shown name, user ID) pairs of ``slack_users``, longest name first, to send mentions as
     IDs."""
-    names, _ = user_directory(users)
-    pairs = [(name, user_id) for user_id, name in names.items() if name and name != user_id]
-    return sorted(pairs, key=lambda pair: -len(pair[0]))
+    return list(PeopleDirectory.from_users(users).names_to_ids)
 
 
 def user_names(warehouse: Warehouse | None) -> list[tuple[str, str]]:

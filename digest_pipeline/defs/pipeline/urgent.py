@@ -37,7 +37,7 @@ from digest_pipeline.defs.pipeline.jobs import hourly_digest_job
 from digest_pipeline.defs.risk.model import RiskModel
 from digest_pipeline.defs.risk.rules import score_message
 from digest_pipeline.defs.risk.store import RiskModelStore
-from digest_pipeline.defs.slack.extract import app_identity, list_channels, ts_to_datetime
+from digest_pipeline.defs.slack.extract import app_identity, list_channels
 from digest_pipeline.defs.slack.models import SlackApi, SlackCallError
 from digest_pipeline.defs.slack.poll import (
     POLL_CALLS_PER_TICK,
@@ -46,6 +46,7 @@ from digest_pipeline.defs.slack.poll import (
     poll_history,
 )
 from digest_pipeline.defs.slack.resources import SlackSource
+from digest_pipeline.defs.slack.ts import ts_to_datetime
 from digest_pipeline.defs.storage.warehouse import Warehouse
 from digest_pipeline.vocabulary import BROADCAST_MENTIONS, SKIPPED_SUBTYPES
 

@@ -76,52 +76,50 @@ STRICT_PAGE_LIMIT: Mapping[str, int] = RATE_TIERS["strict"].page_limit
 Wait = Callable[[float, bool], None]
 
 
-class MeteredRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """The SDK's 429 handler, sleeping ``Retry-After`` (plus jitter) through an injected wait.
+class _Metered(RetryHandler):
+    """Waits between attempts through an injected ``wait`` instead of ``time.sleep``, so every
+    wait is counted in :class:`ApiStats` and skipped in tests; :meth:`_delay` says how long
+    (by default the SDK's exponential backoff)."""
 
-    The SDK's own version sleeps with ``time.sleep`` directly; routing the wait through ``wait``
-    lets it be counted in :class:`ApiStats` and skipped in tests.
-    """
+    _wait: Wait
+
+    def _delay(
+        self, state: RetryState, response: HttpResponse | None, error: Exception | None
+    ) -> tuple[float, bool]:
+        """Seconds to wait before the next attempt, and whether it is a rate-limit wait."""
+        return self.interval_calculator.calculate_sleep_duration(state.current_attempt), False
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        seconds, rate_limited = self._delay(state, response, error)
+        state.next_attempt_requested = True
+        self._wait(seconds, rate_limited)
+        state.increment_current_attempt()
+
+
+class MeteredRateLimitRetryHandler(_Metered, RateLimitErrorRetryHandler):
+    """The SDK's 429 handler, waiting ``Retry-After`` (plus jitter) through an injected wait."""
 
     def __init__(self, wait: Wait, *, max_retry_count: int, jitter_s: float = 1.0) -> None:
         super().__init__(max_retry_count=max_retry_count)
         self._wait = wait
         self._jitter_s = jitter_s
 
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
+    def _delay(
+        self, state: RetryState, response: HttpResponse | None, error: Exception | None
+    ) -> tuple[float, bool]:
         if response is None:
             raise error  # type: ignore[misc]  # the SDK's contract: no response, nothing to honour
-        state.next_attempt_requested = True
-        self._wait(retry_after_seconds(response) + random.random() * self._jitter_s, True)
-        state.increment_current_attempt()
+        return retry_after_seconds(response) + random.random() * self._jitter_s, True
 
 
-class _MeteredBackoff(RetryHandler):
-    """Exponential backoff as in the SDK's base handler, waiting through an injected ``wait``."""
-
-    _wait: Wait
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        state.next_attempt_requested = True
-        self._wait(self.interval_calculator.calculate_sleep_duration(state.current_attempt), False)
-        state.increment_current_attempt()
-
-
-class MeteredServerErrorRetryHandler(_MeteredBackoff, ServerErrorRetryHandler):
+class MeteredServerErrorRetryHandler(_Metered, ServerErrorRetryHandler):
     """The SDK's 500/503 handler with metered backoff, also retrying gateway errors (502/504)."""
 
     RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -144,7 +142,7 @@ class MeteredServerErrorRetryHandler(_MeteredBackoff, ServerErrorRetryHandler):
         return response is not None and response.status_code in self.RETRY_STATUSES
 
 
-class MeteredConnectionErrorRetryHandler(_MeteredBackoff, ConnectionErrorRetryHandler):
+class MeteredConnectionErrorRetryHandler(_Metered, ConnectionErrorRetryHandler):
     """The SDK's connection-error handler with metered backoff; read timeouts count too."""
 
     def __init__(self, wait: Wait, *, max_retry_count: int, backoff_s: float = 0.5) -> None:

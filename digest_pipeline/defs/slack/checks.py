@@ -31,9 +31,8 @@ import dagster as dg
 import pandas as pd
 
 from digest_pipeline.defs.partitions import hourly_partitions
-from digest_pipeline.defs.slack.extract import ts_to_datetime
 from digest_pipeline.defs.slack.resources import SlackSource
-from digest_pipeline.defs.slack.validate import is_message_ts
+from digest_pipeline.defs.slack.ts import is_message_ts, ts_to_datetime
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 HOUR = timedelta(hours=1)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,20 +23,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-_TS = re.compile(r"^\d+(\.\d+)?$")
+from digest_pipeline.defs.slack.ts import ts_decimal
+
 # Slack's own bounds for ``limit`` on the conversations.* and users.list methods.
 MAX_LIMIT = 999
-
-
-def ts_value(ts: object) -> Decimal:
-    """A ``ts`` string as an exact number for comparison; the string itself is never changed."""
-    if not isinstance(ts, str) or not _TS.match(ts):
-        raise ValueError(f"not a Slack ts: {ts!r}")
-    return Decimal(ts)
-
-
-def ts_date(ts: str) -> date:
-    return datetime.fromtimestamp(int(ts_value(ts)), tz=UTC).date()
 
 
 def param_str(params: Mapping[str, Any], name: str) -> str | None:
@@ -83,9 +72,10 @@ class TsWindow:
         bounds: dict[str, Decimal | None] = {}
         for name in ("oldest", "latest"):
             raw = param_str(params, name)
-            if raw is not None and not _TS.match(raw):
+            try:
+                bounds[name] = None if raw is None else ts_decimal(raw)
+            except ValueError:
                 return error(f"invalid_ts_{name}")
-            bounds[name] = None if raw is None else Decimal(raw)
         oldest, latest = bounds["oldest"], bounds["latest"]
         return cls(oldest, latest, param_bool(params, "inclusive"))
 
@@ -131,9 +121,10 @@ def ts_cursor(params: Mapping[str, Any]) -> Decimal | dict[str, Any] | None:
     if cursor is None:
         return None
     value = decode_cursor(cursor, "next_ts")
-    if value is None or not _TS.match(value):
+    try:
+        return ts_decimal(value)
+    except ValueError:
         return error("invalid_cursor")
-    return Decimal(value)
 
 
 def is_history_message(message: Mapping[str, Any]) -> bool:
@@ -153,7 +144,7 @@ def is_reply(message: Mapping[str, Any]) -> bool:
 
 def thread_summary(replies: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The fields Slack puts on a thread parent, from the replies present."""
-    ordered = sorted(replies, key=lambda m: ts_value(m["ts"]))
+    ordered = sorted(replies, key=lambda m: ts_decimal(m["ts"]))
     users = list(dict.fromkeys(str(m["user"]) for m in ordered if m.get("user")))
     return {
         "reply_count": len(ordered),
@@ -185,7 +176,7 @@ class SortedHistory:
     @classmethod
     def of(cls, messages: Iterable[Mapping[str, Any]]) -> SortedHistory:
         keyed = sorted(
-            ((ts_value(m["ts"]), m) for m in messages if is_history_message(m)),
+            ((ts_decimal(m["ts"]), m) for m in messages if is_history_message(m)),
             key=lambda pair: pair[0],
         )
         return cls([k for k, _ in keyed], [m for _, m in keyed])
@@ -203,17 +194,33 @@ class SortedHistory:
         return low, max(low, high)
 
 
+@dataclass(frozen=True)
+class PageRequest:
+    """What one history or replies call asks for: its window, page size and cursor position."""
+
+    window: TsWindow
+    limit: int
+    cursor: Decimal | None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> PageRequest | dict[str, Any]:
+        """The request, or Slack's error body for an unparseable bound or cursor."""
+        window = TsWindow.from_params(params)
+        if isinstance(window, dict):
+            return window
+        cursor = ts_cursor(params)
+        if isinstance(cursor, dict):
+            return cursor
+        return cls(window, param_limit(params, 100), cursor)
+
+
 def sorted_history_page(history: SortedHistory, params: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`history_page` over messages already sorted."""
-    window = TsWindow.from_params(params)
-    if isinstance(window, dict):
-        return window
-    limit = param_limit(params, 100)
-    below = ts_cursor(params)
-    if isinstance(below, dict):
-        return below
-    low, high = history.span(window, below)
-    start = max(low, high - limit)
+    request = PageRequest.from_params(params)
+    if isinstance(request, dict):
+        return request
+    low, high = history.span(request.window, request.cursor)
+    start = max(low, high - request.limit)
     page, more = list(history.messages[start:high])[::-1], start > low
     body: dict[str, Any] = {
         "ok": True,
@@ -231,17 +238,14 @@ def replies_page(
 ) -> dict[str, Any]:
     """One ``conversations.replies`` page: the parent first (on every page, as Slack does),
     then the replies inside the window, oldest first."""
-    window = TsWindow.from_params(params)
-    if isinstance(window, dict):
-        return window
-    limit = param_limit(params, 100)
-    above = ts_cursor(params)
-    if isinstance(above, dict):
-        return above
-    keyed = sorted(((ts_value(m["ts"]), m) for m in replies), key=lambda pair: pair[0])
+    request = PageRequest.from_params(params)
+    if isinstance(request, dict):
+        return request
+    window, above = request.window, request.cursor
+    keyed = sorted(((ts_decimal(m["ts"]), m) for m in replies), key=lambda pair: pair[0])
     selected = [m for ts, m in keyed if window.contains(ts) and (above is None or ts > above)]
     # The parent counts towards the page size, so a page never exceeds ``limit`` items.
-    size = max(1, limit - 1)
+    size = max(1, request.limit - 1)
     page, more = selected[:size], len(selected) > size
     body: dict[str, Any] = {
         "ok": True,

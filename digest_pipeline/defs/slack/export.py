@@ -45,7 +45,6 @@ from digest_pipeline.defs.slack.emulation import (
     replies_page,
     sorted_history_page,
     thread_summary,
-    ts_date,
 )
 from digest_pipeline.defs.slack.export_files import (
     ExportFiles,
@@ -55,7 +54,8 @@ from digest_pipeline.defs.slack.export_files import (
     json_list_items,
 )
 from digest_pipeline.defs.slack.models import ApiStats
-from digest_pipeline.defs.slack.validate import is_message_ts, is_slack_id, message_problem
+from digest_pipeline.defs.slack.ts import is_message_ts, ts_date
+from digest_pipeline.defs.slack.validate import is_slack_id, message_problem
 
 __all__ = ["ExportApi", "ExportFormatError", "ExportLimits", "own_app_fields"]
 
@@ -94,24 +94,14 @@ class _Conversation:
     info: dict[str, Any]
 
 
-# Which list file holds which conversation type, and how Slack marks it.
-_LIST_FILES: dict[str, tuple[str, dict[str, bool]]] = {
-    "channels.json": (
-        "public_channel",
-        {"is_channel": True, "is_group": False, "is_im": False, "is_mpim": False},
-    ),
-    "groups.json": (
-        "private_channel",
-        {"is_channel": True, "is_group": True, "is_im": False, "is_mpim": False},
-    ),
-    "mpims.json": (
-        "mpim",
-        {"is_channel": False, "is_group": False, "is_im": False, "is_mpim": True},
-    ),
-    "dms.json": (
-        "im",
-        {"is_channel": False, "is_group": False, "is_im": True, "is_mpim": False},
-    ),
+# Which list file holds which conversation type, and which of Slack's type flags it sets (the
+# others are false): a private channel is a channel and a group.
+_TYPE_FLAGS = ("is_channel", "is_group", "is_im", "is_mpim")
+_LIST_FILES: dict[str, tuple[str, frozenset[str]]] = {
+    "channels.json": ("public_channel", frozenset({"is_channel"})),
+    "groups.json": ("private_channel", frozenset({"is_channel", "is_group"})),
+    "mpims.json": ("mpim", frozenset({"is_mpim"})),
+    "dms.json": ("im", frozenset({"is_im"})),
 }
 
 
@@ -295,7 +285,8 @@ class ExportApi:
 
     def _read_conversations(self) -> dict[str, _Conversation]:
         conversations: dict[str, _Conversation] = {}
-        for list_file, (kind, flags) in _LIST_FILES.items():
+        for list_file, (kind, set_flags) in _LIST_FILES.items():
+            flags = {flag: flag in set_flags for flag in _TYPE_FLAGS}
             entries = self._read_list(list_file, required=list_file == "channels.json")
             for index, entry in enumerate(entries):
                 channel_id = entry.get("id")

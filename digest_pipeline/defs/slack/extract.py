@@ -25,12 +25,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 from digest_pipeline.defs.slack.models import SlackApi, SlackCallError, require_ok
+from digest_pipeline.defs.slack.ts import datetime_to_ts, ts_decimal, ts_to_datetime
 from digest_pipeline.defs.slack.validate import SLACK_ID, message_problem
 
 # Join/leave/topic messages are extracted too (raw_messages keeps the channel's full record);
@@ -42,26 +43,8 @@ CHANNEL_TYPES = "public_channel,private_channel"
 # methods keep Slack's recommended 200. ``WebApi`` caps both for the strict rate tier (15).
 HISTORY_PAGE_LIMIT = 999
 LIST_PAGE_LIMIT = 200
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How many invalid messages are named in metadata (all are counted).
 _NAMED_INVALID = 20
-
-
-def ts_to_decimal(ts: str) -> Decimal:
-    return Decimal(ts)
-
-
-def datetime_to_ts(moment: datetime) -> str:
-    """A Slack ``ts`` string for an instant, exact to the microsecond."""
-    micros = (moment - _EPOCH) // timedelta(microseconds=1)
-    seconds, micro = divmod(micros, 1_000_000)
-    return f"{seconds}.{micro:06d}"
-
-
-def ts_to_datetime(ts: str) -> datetime:
-    seconds, _, fraction = ts.partition(".")
-    micro = int((fraction + "000000")[:6]) if fraction else 0
-    return datetime.fromtimestamp(int(seconds), tz=UTC).replace(microsecond=micro)
 
 
 @dataclass(frozen=True)
@@ -85,11 +68,11 @@ class Window:
 
     @cached_property
     def ts_bounds(self) -> tuple[Decimal, Decimal]:
-        return ts_to_decimal(self.oldest), ts_to_decimal(self.latest)
+        return ts_decimal(self.oldest), ts_decimal(self.latest)
 
     def contains(self, ts: str) -> bool:
         low, high = self.ts_bounds
-        return low <= ts_to_decimal(ts) < high
+        return low <= ts_decimal(ts) < high
 
 
 @dataclass(frozen=True)
@@ -320,39 +303,27 @@ def _valid(
             invalid.append(f"{channel_id}@{index}: {problem}")
 
 
-def _history(
-    api: SlackApi, channel_id: str, window: Window, page_limit: int, invalid: list[str]
-) -> Iterator[dict[str, Any]]:
-    params = {
-        "channel": channel_id,
-        "oldest": window.oldest,
-        "latest": window.latest,
-        "inclusive": "true",
-        "limit": page_limit,
-    }
-    pages = paginate(api, "conversations.history", params, "messages", channel=channel_id)
-    for message in _valid(pages, channel_id, invalid):
-        if window.contains(message["ts"]):
-            yield message
-
-
-def _replies(
+def _window_messages(
     api: SlackApi,
     channel_id: str,
-    thread_ts: str,
     window: Window,
     page_limit: int,
     invalid: list[str],
+    thread_ts: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    params = {
-        "channel": channel_id,
-        "ts": thread_ts,
+    """The valid messages inside ``window``: of the channel's history, or with ``thread_ts`` the
+    replies of that thread (its parent left out)."""
+    params: dict[str, Any] = {"channel": channel_id}
+    if thread_ts is not None:
+        params["ts"] = thread_ts
+    params |= {
         "oldest": window.oldest,
         "latest": window.latest,
         "inclusive": "true",
         "limit": page_limit,
     }
-    pages = paginate(api, "conversations.replies", params, "messages", channel=channel_id)
+    method = "conversations.history" if thread_ts is None else "conversations.replies"
+    pages = paginate(api, method, params, "messages", channel=channel_id)
     for message in _valid(pages, channel_id, invalid):
         ts = message["ts"]
         if ts != thread_ts and window.contains(ts):
@@ -368,7 +339,7 @@ def _has_replies_in(parent: Mapping[str, Any], window: Window) -> bool:
     latest_reply = parent.get("latest_reply")
     if not parent.get("reply_count") or not isinstance(latest_reply, str):
         return False
-    return ts_to_decimal(latest_reply) >= window.ts_bounds[0]
+    return ts_decimal(latest_reply) >= window.ts_bounds[0]
 
 
 @dataclass
@@ -397,7 +368,7 @@ def _extract_channel(
     # One history scan covers the look-back and the window: Slack limits calls, not items, so
     # reading both in one paginated sweep of large pages costs the fewest calls (see README).
     scan = Window(window.start - lookback, window.end) if lookback > timedelta(0) else window
-    for message in _history(api, channel_id, scan, page_limit, invalid):
+    for message in _window_messages(api, channel_id, scan, page_limit, invalid):
         ts = message["ts"]
         thread_ts = message.get("thread_ts")
         is_parent = thread_ts == ts
@@ -417,11 +388,12 @@ def _extract_channel(
             moved += 1
     for thread_ts in threads:
         in_own_thread = thread_ts in own_threads
-        for reply in _replies(api, channel_id, thread_ts, window, page_limit, invalid):
+        replies = _window_messages(api, channel_id, window, page_limit, invalid, thread_ts)
+        for reply in replies:
             # A broadcast reply already came from history: keep one copy, the fuller reply form.
             mine = in_own_thread or (own.known and (own.authored(reply) or own.answers(reply)))
             found[reply["ts"]] = RawMessage(channel_id, reply["ts"], thread_ts, reply, mine)
-    ordered = sorted(found.values(), key=lambda m: ts_to_decimal(m.ts))
+    ordered = sorted(found.values(), key=lambda m: ts_decimal(m.ts))
     return _ChannelExtract(ordered, len(threads), moved, scanned, invalid)
 
 

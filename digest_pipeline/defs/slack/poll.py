@@ -16,13 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from digest_pipeline.defs.slack.extract import (
-    NO_IDENTITY,
-    AppIdentity,
-    datetime_to_ts,
-    ts_to_decimal,
-)
+from digest_pipeline.defs.slack.extract import NO_IDENTITY, AppIdentity
 from digest_pipeline.defs.slack.models import SlackApi, SlackCallError, require_ok
+from digest_pipeline.defs.slack.ts import datetime_to_ts, ts_decimal
 
 POLL_PAGE_LIMIT = 15
 POLL_PAGES_PER_CHANNEL = 2
@@ -111,9 +107,9 @@ def poll_history(
                 pages += 1
                 for message in body.get("messages") or []:
                     ts = message.get("ts")
-                    if not isinstance(ts, str) or ts_to_decimal(ts) <= ts_to_decimal(oldest):
+                    if not isinstance(ts, str) or ts_decimal(ts) <= ts_decimal(oldest):
                         continue
-                    if ts_to_decimal(ts) > ts_to_decimal(newest):
+                    if ts_decimal(ts) > ts_decimal(newest):
                         newest = ts
                     if own.authored(message) or own.answers(message):
                         result.own_posts += 1

@@ -10,29 +10,18 @@ the coverage check on every run).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeGuard
+
+from digest_pipeline.defs.slack.ts import is_message_ts
 
 # Channel (C/G/D), user (U/W), bot (B), app (A) and team (T) IDs: upper-case letters and digits.
 SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
-# A message ``ts``: seconds, a dot, the sequence part; bounded so Decimal and datetime accept it.
-MESSAGE_TS = re.compile(r"\d{1,12}\.\d{1,9}")
-
-# Fields the pipeline reads, by the type Slack gives them. ``None`` is accepted for each (absent).
-_TS_FIELDS = ("ts", "thread_ts", "latest_reply")
-_ID_FIELDS = ("user", "bot_id", "parent_user_id", "app_id", "team")
-_STR_FIELDS = ("text", "subtype", "username", "type")
-_LIST_FIELDS = ("files", "blocks", "attachments", "reply_users")
-_OBJECT_FIELDS = ("edited", "bot_profile")
-_COUNT_FIELDS = ("reply_count", "reply_users_count")
 
 
 def is_slack_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and SLACK_ID.fullmatch(value) is not None
-
-
-def is_message_ts(value: object) -> TypeGuard[str]:
-    return isinstance(value, str) and MESSAGE_TS.fullmatch(value) is not None
 
 
 def _count(value: object) -> bool:
@@ -44,36 +33,59 @@ def _shown(value: object, size: int = 40) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
 
 
+@dataclass(frozen=True)
+class _FieldKind:
+    """Message fields of one kind: what a present value must pass, and the problem if not."""
+
+    names: tuple[str, ...]
+    accepts: Callable[[object], bool]
+    problem: str  # formatted with the field's name, its value shown, and its type name
+
+
+# Fields the pipeline reads, by the type Slack gives them. ``None`` is accepted for each (absent)
+# but ``ts``, which every message has. Checked in this order; the first problem is reported.
+_FIELD_KINDS = (
+    _FieldKind(
+        ("ts", "thread_ts", "latest_reply"),
+        is_message_ts,
+        "'{name}' {shown} is not a Slack ts (digits.digits, a string)",
+    ),
+    _FieldKind(
+        ("user", "bot_id", "parent_user_id", "app_id", "team"),
+        is_slack_id,
+        "'{name}' {shown} is not a Slack ID",
+    ),
+    _FieldKind(
+        ("text", "subtype", "username", "type"),
+        lambda value: isinstance(value, str),
+        "'{name}' is a {type}, not a string",
+    ),
+    _FieldKind(("reply_count", "reply_users_count"), _count, "'{name}' {shown} is not a count"),
+    _FieldKind(
+        ("files", "blocks", "attachments", "reply_users"),
+        lambda value: isinstance(value, list),
+        "'{name}' is a {type}, not a list",
+    ),
+    _FieldKind(
+        ("edited", "bot_profile"),
+        lambda value: isinstance(value, Mapping),
+        "'{name}' is a {type}, not an object",
+    ),
+)
+
+
 def message_problem(message: object) -> str | None:
     """Why a message payload cannot be used as it is, or ``None`` when it can."""
     if not isinstance(message, Mapping):
         return f"a {type(message).__name__}, not an object"
     if "ts" not in message:
         return "no 'ts'"
-    for name in _TS_FIELDS:
-        value = message.get(name)
-        if (value is not None or name == "ts") and not is_message_ts(value):
-            return f"'{name}' {_shown(value)} is not a Slack ts (digits.digits, a string)"
-    for name in _ID_FIELDS:
-        value = message.get(name)
-        if value is not None and not is_slack_id(value):
-            return f"'{name}' {_shown(value)} is not a Slack ID"
-    for name in _STR_FIELDS:
-        value = message.get(name)
-        if value is not None and not isinstance(value, str):
-            return f"'{name}' is a {type(value).__name__}, not a string"
-    for name in _COUNT_FIELDS:
-        value = message.get(name)
-        if value is not None and not _count(value):
-            return f"'{name}' {_shown(value)} is not a count"
-    for name in _LIST_FIELDS:
-        value = message.get(name)
-        if value is not None and not isinstance(value, list):
-            return f"'{name}' is a {type(value).__name__}, not a list"
-    for name in _OBJECT_FIELDS:
-        value = message.get(name)
-        if value is not None and not isinstance(value, Mapping):
-            return f"'{name}' is a {type(value).__name__}, not an object"
+    for kind in _FIELD_KINDS:
+        for name in kind.names:
+            value = message.get(name)
+            if (value is not None or name == "ts") and not kind.accepts(value):
+                shown, type_name = _shown(value), type(value).__name__
+                return kind.problem.format(name=name, shown=shown, type=type_name)
     return _reactions_problem(message.get("reactions"))
 
 
