@@ -71,6 +71,21 @@ def postgres_url(postgres_databases) -> str:
     return postgres_databases()
 
 
+# A test parametrized over these runs on DuckDB and, marked ``integration``, on PostgreSQL.
+BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.integration)]
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest):
+    """An empty warehouse on each backend (storage/stores.py): its I/O manager, its Warehouse,
+    and a plain client; the PostgreSQL case needs the test server."""
+    from digest_pipeline_tests.storage.stores import duckdb_store, postgres_store
+
+    if request.param == "postgres":
+        return postgres_store(request.getfixturevalue("postgres_url"))
+    return duckdb_store(request.getfixturevalue("duckdb_path"))
+
+
 # --- the whole pipeline on the demo workspace (shared by the end-to-end tests) ----------------
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}

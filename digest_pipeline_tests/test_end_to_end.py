@@ -20,6 +20,7 @@ from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS, MESSAGE
 from digest_pipeline.defs.pipeline.schedules import range_tags
 from digest_pipeline_tests.analytics.queries import DOCUMENTED_QUERIES
 from digest_pipeline_tests.conftest import (
+    BACKENDS,
     DAY,
     DEPLOY,
     HOURS,
@@ -57,9 +58,7 @@ MESSAGE_TYPES_STORED = {
 }
 
 
-@pytest.fixture(
-    scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.integration)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> DemoWarehouse:
     """The demo pipeline's warehouse on each backend; the PostgreSQL case needs the test server."""
     return request.getfixturevalue(f"{request.param}_pipeline")
@@ -261,6 +260,8 @@ def test_the_analyst_role_reads_but_cannot_write(postgres_pipeline):
 def test_the_dagster_cli_runs_an_hour_with_the_multiprocess_executor(postgres_databases, tmp_path):
     """What the daemon's run worker does: `dagster job execute` in a fresh process, every step in
     its own subprocess, the instance from deploy/dagster.yaml, the tables in PostgreSQL."""
+    # PostgreSQL only: the multiprocess executor is PostgreSQL's (storage/definitions.py); on
+    # DuckDB, one writer per file, a job's steps run in process, as in the runs above.
     import os
     import subprocess
     import sys
