@@ -1,4 +1,6 @@
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +71,21 @@ def postgres_url(postgres_databases) -> str:
     return postgres_databases()
 
 
+# A test parametrized over these runs on DuckDB and, marked ``integration``, on PostgreSQL.
+BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.integration)]
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest):
+    """An empty warehouse on each backend (storage/stores.py): its I/O manager, its Warehouse,
+    and a plain client; the PostgreSQL case needs the test server."""
+    from digest_pipeline_tests.storage.stores import duckdb_store, postgres_store
+
+    if request.param == "postgres":
+        return postgres_store(request.getfixturevalue("postgres_url"))
+    return duckdb_store(request.getfixturevalue("duckdb_path"))
+
+
 # --- the whole pipeline on the demo workspace (shared by the end-to-end tests) ----------------
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -121,15 +138,101 @@ def run_demo_pipeline(settings, instance=None, *, backfill: bool = False) -> lis
     return sorted(set(failed_checks))
 
 
-@pytest.fixture(scope="session")
-def duckdb_pipeline(tmp_path_factory) -> str:
-    """The demo pipeline materialized into a temporary DuckDB file (its path)."""
-    from digest_pipeline.settings import Settings
+@dataclass(frozen=True)
+class DemoWarehouse:
+    """The demo pipeline's tables on one backend, with what its asset checks left."""
 
-    path = str(tmp_path_factory.mktemp("e2e") / "digest.duckdb")
-    failed_checks = run_demo_pipeline(Settings(duckdb_path=path))
-    assert not failed_checks, f"asset checks failed on DuckDB: {failed_checks}"
-    return path
+    backend: str  # "duckdb" or "postgres"
+    location: str  # the DuckDB file, or the PostgreSQL database URL
+    backfill: bool  # the hours ran as one single-run backfill (else one run per hour)
+    failed_checks: tuple[str, ...]
+
+    def sql(self, query: str) -> list[tuple]:
+        """The rows of ``query`` from a plain client; tables are ``digest.<table>`` on both
+        backends (the DuckDB file is named ``warehouse.duckdb``, as the default is, so that
+        ``digest`` names the schema, not the catalog)."""
+        if self.backend == "postgres":
+            import psycopg
+
+            with psycopg.connect(self.location) as conn:
+                return conn.execute(query).fetchall()
+        import duckdb
+
+        with duckdb.connect(self.location, read_only=True) as conn:
+            return conn.execute(query).fetchall()
+
+    def scalar(self, query: str):
+        return self.sql(query)[0][0]
+
+
+def demo_settings(backend: str, location: str, folder: str, model_dir: str):
+    """Settings for the demo pipeline into ``location``; every folder a run writes is under
+    ``folder`` (or is ``model_dir``): nothing lands in the user's data/. On PostgreSQL the
+    resources read the warehouse URL from DATABASE_URL when a run starts: set it for the run."""
+    from digest_pipeline.settings import Settings, load_settings
+
+    if backend == "duckdb":  # the model and the digests beside the file, as by default
+        return Settings(duckdb_path=location)
+    return load_settings(
+        {
+            "DIGEST_WAREHOUSE": "postgres",
+            "DATABASE_URL": "postgresql://db/set-by-env",
+            "DIGEST_MODEL_DIR": model_dir,
+            "DIGEST_OUTPUT_DIR": os.path.join(folder, "digests"),
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def duckdb_pipeline(tmp_path_factory) -> DemoWarehouse:
+    """The demo pipeline materialized into a temporary DuckDB file, one run per hour, with the
+    ephemeral instance (as ``make demo`` runs it)."""
+    folder = tmp_path_factory.mktemp("e2e")
+    path = str(folder / "warehouse.duckdb")
+    failed_checks = run_demo_pipeline(demo_settings("duckdb", path, str(folder), ""))
+    return DemoWarehouse("duckdb", path, backfill=False, failed_checks=tuple(failed_checks))
+
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+@pytest.fixture(scope="session")
+def postgres_instance(postgres_databases, tmp_path_factory):
+    """The production Dagster instance (deploy/dagster.yaml: dagster-postgres run, event and
+    schedule storage) on a fresh database of the test server."""
+    import shutil
+
+    import dagster as dg
+
+    home = tmp_path_factory.mktemp("dagster_home")
+    shutil.copy(DEPLOY / "dagster.yaml", home / "dagster.yaml")
+    # dagster-postgres speaks psycopg2; SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3.
+    url = postgres_databases().replace("postgresql://", "postgresql+psycopg2://")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DAGSTER_POSTGRES_URL", url)
+        instance = dg.DagsterInstance.from_config(str(home))
+    with instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def postgres_pipeline(
+    postgres_databases, postgres_instance, tmp_path_factory, risk_model_dir
+) -> DemoWarehouse:
+    """The demo pipeline on PostgreSQL as production runs it: DIGEST_WAREHOUSE=postgres for the
+    tables, the production instance, the hours as one single-run backfill.
+
+    Session-scoped, so that it is built once per pytest-xdist worker whatever the test order."""
+    url = postgres_databases()
+    folder = str(tmp_path_factory.mktemp("e2e_postgres"))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DATABASE_URL", url)
+        failed_checks = run_demo_pipeline(
+            demo_settings("postgres", url, folder, risk_model_dir),
+            instance=postgres_instance,
+            backfill=True,
+        )
+    return DemoWarehouse("postgres", url, backfill=True, failed_checks=tuple(failed_checks))
 
 
 # --- the risk model ---------------------------------------------------------------------------

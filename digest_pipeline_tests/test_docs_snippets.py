@@ -102,8 +102,8 @@ RUNNABLE = [s for s in SNIPPETS if s.not_run_reason is None]
 def demo_warehouse(duckdb_pipeline, tmp_path_factory) -> str:
     """A copy of the end-to-end demo warehouse, named like the default file."""
     path = tmp_path_factory.mktemp("docs") / "warehouse.duckdb"
-    shutil.copyfile(duckdb_pipeline, path)
-    wal = Path(duckdb_pipeline + ".wal")
+    shutil.copyfile(duckdb_pipeline.location, path)
+    wal = Path(duckdb_pipeline.location + ".wal")
     if wal.exists():
         shutil.copyfile(wal, str(path) + ".wal")
     return str(path)

@@ -13,6 +13,7 @@ from digest_pipeline.defs.digest import threads
 from digest_pipeline.defs.storage.schema import table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 from digest_pipeline_tests.analytics.queries import DOCUMENTED_QUERIES
+from digest_pipeline_tests.conftest import BACKENDS
 
 QUERYING_DOC = Path(__file__).resolve().parents[2] / "docs" / "querying.md"
 
@@ -106,9 +107,7 @@ def _tables(
     }
 
 
-@pytest.fixture(
-    scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.integration)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def warehouse(request, tmp_path_factory) -> Warehouse:
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_databases")()

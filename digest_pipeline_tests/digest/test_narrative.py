@@ -159,8 +159,9 @@ def test_an_answer_without_a_cited_sentence_is_no_narrative():
 
 
 def test_the_narrative_replaces_the_overall_summary_and_the_cache_saves_the_second_call(
-    server, warehouse
+    server, store
 ):
+    warehouse = store.warehouse  # the cache is a warehouse table: held on each backend
     narrator = _narrator(server, warehouse)
     frame, content = _content(narrator=narrator)
     assert content.summary_source == "llm"
@@ -174,6 +175,7 @@ def test_the_narrative_replaces_the_overall_summary_and_the_cache_saves_the_seco
     again = _narrator(server, warehouse)
     _, cached = _content(narrator=again)
     assert server.calls == 1 and again.outcomes["cache"] == 1
+    assert cached.summary_source == "llm"
     assert cached.summary_sentences == content.summary_sentences
 
 
@@ -341,17 +343,6 @@ def test_the_run_budget_counts_what_earlier_assets_spent():
 
     result = dg.materialize([scored, narrated])
     assert result.output_for_node("narrated") == 1234
-
-
-@pytest.mark.integration
-def test_the_narrative_cache_works_on_postgres(server, postgres_url):
-    warehouse = Warehouse(backend="postgres", database_url=postgres_url, connect_attempts=1)
-    _, written = _content(narrator=_narrator(server, warehouse))
-    again = _narrator(server, warehouse)
-    _, cached = _content(narrator=again)
-    assert written.summary_source == cached.summary_source == "llm"
-    assert cached.summary_sentences == written.summary_sentences
-    assert server.calls == 1 and again.outcomes["cache"] == 1
 
 
 def _hourly_run(server: FakeOpenAIServer, path: str, tmp_path, model_dir: str, **scorer: object):

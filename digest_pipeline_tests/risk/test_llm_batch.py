@@ -192,14 +192,12 @@ def test_a_run_tag_puts_one_backfill_in_batch_mode(duckdb_path, server, risk_mod
     assert meta["llm_mode"] == "batch" and server.calls == 0 and len(server.batches) == 1
 
 
-@pytest.mark.integration
-def test_batch_bookkeeping_on_postgres(postgres_url, server):
+def test_batch_bookkeeping_on_each_backend(store, server):
     import openai
 
     from digest_pipeline.defs.risk import batch, cache
-    from digest_pipeline.defs.storage.warehouse import Warehouse
 
-    warehouse = Warehouse(backend="postgres", database_url=postgres_url)
+    warehouse = store.warehouse
     client = openai.OpenAI(api_key=KEY, base_url=server.base_url, max_retries=0)
     packed = pack_batches(ITEMS, max_messages=2, max_input_tokens=9_999, counter=TokenCounter())
     hashes = {item.message_id: f"h{item.message_id}" for item in ITEMS}
