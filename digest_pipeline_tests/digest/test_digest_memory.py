@@ -121,6 +121,7 @@ RUN_HOURLY_DIGEST = textwrap.dedent(
             "delivery": DigestDelivery(output_dir=out),
             "slack_chat": DigestSlackResource(token=""),
             "risk_scorer": ModelScorer(),
+            "llm": LLMResource(enabled=False),
             # The upstream assets are only loaded; their resources are never used.
             "slack": SlackSource(kind="demo"),
             "risk_model_store": RiskModelStore(model_dir=out),

@@ -34,7 +34,7 @@ from digest_pipeline.defs.digest.render import (
     risk_counts_markdown,
 )
 from digest_pipeline.defs.digest.threads import ASSESSMENT_COLUMNS, MESSAGE_COLUMNS
-from digest_pipeline.defs.llm.calls import LLMUsage, StructuredCaller, TokenBudget
+from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.llm.text import names_to_ids
 from digest_pipeline.defs.partitions import (
     DIGEST_TIMEZONE,
@@ -42,7 +42,6 @@ from digest_pipeline.defs.partitions import (
     daily_upstream_mapping,
     hourly_partitions,
 )
-from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.storage.schema import column_names, table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
@@ -149,27 +148,24 @@ def tokens_spent_in_run(context: dg.AssetExecutionContext) -> int:
 @contextmanager
 def llm_narrator(
     context: dg.AssetExecutionContext,
-    risk_scorer: RiskScorer,
+    llm: LLMResource,
     warehouse: Warehouse,
     users: pd.DataFrame,
 ) -> Iterator[LLMNarrator | None]:
-    """The narrator when the LLM scorer is on (else None), its calls under what is left of the
-    run's token budget after ``risk_assessments``; ``users`` is ``slack_users``."""
-    if not risk_scorer.uses_llm:
+    """The narrator when the LLM is on (else None), its calls under what is left of the run's
+    token budget after ``risk_assessments``; ``users`` is ``slack_users``."""
+    if not llm.enabled:
         yield None
         return
-    config = risk_scorer.llm_config()
     names = names_to_ids(users)
-    limit = config.max_tokens_per_run  # 0: no budget, and nothing to subtract
+    limit = llm.max_tokens_per_run  # 0: no budget, and nothing to subtract
     left = limit - tokens_spent_in_run(context) if limit else 0
     if limit and left <= 0:
-        yield LLMNarrator(None, warehouse, config.model, unavailable="budget", names_to_ids=names)
+        yield LLMNarrator(None, warehouse, llm.model, unavailable="budget", names_to_ids=names)
         return
-    with risk_scorer.client(context) as client:
-        caller = StructuredCaller(
-            client, config.policy, budget=TokenBudget(left), usage=LLMUsage(purpose="narrative")
-        )
-        yield LLMNarrator(caller, warehouse, config.model, names_to_ids=names)
+    with llm.client() as client:
+        caller = llm.caller(client, purpose="narrative", budget=left)
+        yield LLMNarrator(caller, warehouse, llm.model, names_to_ids=names)
 
 
 def _narrative_metadata(narrator: LLMNarrator | None) -> dict[str, dg.MetadataValue | int | str]:
@@ -280,7 +276,7 @@ def hourly_digest(
     warehouse: Warehouse,
     delivery: DigestDelivery,
     slack_chat: DigestSlackResource,
-    risk_scorer: RiskScorer,
+    llm: LLMResource,
 ) -> pd.DataFrame:
     start, end = context.partition_time_window
     # People's verdicts on earlier digests (risk_feedback) adjust what the digest reads.
@@ -293,7 +289,7 @@ def hourly_digest(
     content: DigestContent | None = None
     # A single-run backfill covers many hours: one digest per hour, as if run hour by hour.
     hour = start
-    with llm_narrator(context, risk_scorer, warehouse, slack_users) as narrator:
+    with llm_narrator(context, llm, warehouse, slack_users) as narrator:
         while hour < end:
             nxt = hour + HOUR
             part = joined.loc[(joined["timestamp"] >= hour) & (joined["timestamp"] < nxt)]
@@ -359,13 +355,13 @@ def daily_digest(
     slack_users: pd.DataFrame,
     delivery: DigestDelivery,
     slack_chat: DigestSlackResource,
-    risk_scorer: RiskScorer,
+    llm: LLMResource,
 ) -> pd.DataFrame:
     frames = []
     meta: dict[str, dg.MetadataValue | int | str] = {}
     # People's verdicts on earlier digests (risk_feedback) adjust what the digest reads.
     feedback = read_feedback(warehouse)
-    with llm_narrator(context, risk_scorer, warehouse, slack_users) as narrator:
+    with llm_narrator(context, llm, warehouse, slack_users) as narrator:
         for key in context.partition_keys:
             start, end = daily_partitions.time_window_for_partition_key(key)
             day = DigestInputs(

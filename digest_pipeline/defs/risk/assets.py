@@ -6,6 +6,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.partitions import hourly_partitions
 from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.risk.rules import score_frame
@@ -133,11 +134,12 @@ def risk_assessments(
     warehouse: Warehouse,
     risk_scorer: RiskScorer,
     risk_model_store: RiskModelStore,
+    llm: LLMResource,
 ) -> pd.DataFrame:
     contexts = thread_contexts(messages, warehouse)
     rules = assess_messages(messages, contexts)
     scored = risk_scorer.assess(
-        Partition(context, messages, contexts, rules, warehouse, risk_model_store)
+        Partition(context, messages, contexts, rules, warehouse, risk_model_store, llm)
     )
     frame = scored.frame[column_names(RISK_SCHEMA)]
     levels = frame["risk_level"].value_counts().to_dict() if len(frame) else {}
