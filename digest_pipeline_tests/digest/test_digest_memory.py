@@ -95,6 +95,7 @@ RUN_HOURLY_DIGEST = textwrap.dedent(
     from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackResource
     from digest_pipeline.defs.enrichment.assets import messages
     from digest_pipeline.defs.risk.assets import risk_assessments
+    from digest_pipeline.defs.llm.resources import LLMResource
     from digest_pipeline.defs.risk.resources import ModelScorer
     from digest_pipeline.defs.risk.store import RiskModelStore
     from digest_pipeline.defs.slack.resources import SlackSource
