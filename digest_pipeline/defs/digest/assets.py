@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 import pandas as pd
+from dagster._core.storage.db_io_manager import TablePartitionDimension
 
 from digest_pipeline.defs.digest.build import (
     DIGEST_INPUT_COLUMNS,
@@ -42,7 +43,12 @@ from digest_pipeline.defs.partitions import (
     daily_upstream_mapping,
     hourly_partitions,
 )
-from digest_pipeline.defs.storage.schema import column_names, table_schema
+from digest_pipeline.defs.storage.schema import (
+    column_names,
+    partition_filter,
+    quote_ident,
+    table_schema,
+)
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 _LISTED = f" (at most {ROW_LIST_LIMIT}, highest-ranked first)"
@@ -88,24 +94,17 @@ DAILY_SCHEMA = table_schema(
 )
 
 INPUT_COLUMNS = DIGEST_INPUT_COLUMNS + list(OPTIONAL_INPUT_COLUMNS)
-# What the digest reads of its inputs: the I/O manager selects only these columns (a
-# single-run day of 100k messages loaded every column of both tables, most never read).
+# What the digest reads of its inputs, from threads.MESSAGE_COLUMNS / ASSESSMENT_COLUMNS: the
+# I/O manager selects only these columns for the hourly digest's inputs, and read_window selects
+# the same for every window read from the warehouse (a single-run day of 100k messages loaded
+# every column of both tables, most never read).
 RISK_INPUT_COLUMNS = ["id", "channel_id", "message_id", *ASSESSMENT_COLUMNS]
 MESSAGE_INPUT_COLUMNS = [*MESSAGE_COLUMNS, *OPTIONAL_INPUT_COLUMNS]
-_JOIN_SQL = """
-SELECT m.id, m.channel_id, m.channel, m."user", m."timestamp", m.content, m.permalink,
-       m.is_reply, m.parent_id, r.risk_level, r.risk_category, r.description,
-       r.confidence_score, r.requires_attention,
-       m.user_id, CAST(m.mentions AS VARCHAR) AS mentions, m.urgency, m.reply_count, m.is_bot
-FROM {schema}.messages AS m
-JOIN {schema}.risk_assessments AS r ON r.message_id = m.id
-WHERE m."timestamp" >= ? AND m."timestamp" < ?
-ORDER BY m."timestamp"
-"""
 HOUR = timedelta(hours=1)
 
 
 def join_assessments(messages: pd.DataFrame, risks: pd.DataFrame) -> pd.DataFrame:
+    """The digest's input rows: each message with its assessment (``INPUT_COLUMNS``)."""
     if messages.empty:
         return pd.DataFrame(columns=INPUT_COLUMNS)
     merged = messages.merge(
@@ -118,12 +117,29 @@ def join_assessments(messages: pd.DataFrame, risks: pd.DataFrame) -> pd.DataFram
 
 
 def read_window(warehouse: Warehouse, start: datetime, end: datetime) -> pd.DataFrame:
-    """Messages with their assessments posted in ``[start, end)``, from the warehouse."""
-    if not (warehouse.table_exists("messages") and warehouse.table_exists("risk_assessments")):
-        return pd.DataFrame(columns=INPUT_COLUMNS)
-    frame = warehouse.query(_JOIN_SQL, [start, end])
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    return frame[INPUT_COLUMNS]
+    """Messages with their assessments posted in ``[start, end)``, from the warehouse, read as
+    the hourly digest's asset inputs are: ``messages``' window through the I/O manager's
+    ``read_window`` and their ``risk_assessments`` rows, each with its input columns, joined by
+    :func:`join_assessments`. Assessments are found by message ID (as the join matches them),
+    not by their own ``message_timestamp``."""
+    schema = warehouse.schema_name
+    window = TablePartitionDimension("timestamp", dg.TimeWindow(start, end))
+    with warehouse.session() as session:
+        if not (
+            session.columns(schema, "messages") and session.columns(schema, "risk_assessments")
+        ):
+            return pd.DataFrame(columns=INPUT_COLUMNS)
+        messages = session.read_window(schema, "messages", MESSAGE_INPUT_COLUMNS, [window])
+        in_window, params = partition_filter([window], placeholder="?")
+        risks = session.query(
+            f"SELECT {', '.join(quote_ident(c) for c in RISK_INPUT_COLUMNS)}"
+            f" FROM {session.qualified(schema, 'risk_assessments')} WHERE message_id IN"
+            f" (SELECT id FROM {session.qualified(schema, 'messages')} WHERE {in_window})",
+            params,
+        )
+    joined = join_assessments(messages, risks)
+    joined["timestamp"] = pd.to_datetime(joined["timestamp"], utc=True)
+    return joined.sort_values("timestamp", kind="stable", ignore_index=True)
 
 
 def tokens_spent_in_run(context: dg.AssetExecutionContext) -> int:
