@@ -106,10 +106,23 @@ def demo_day(scale: float):
     return enrich_messages(raw, users, chans).frame, users
 
 
+def bench_llm(base_url, concurrency):
+    """The LLM resource both runs call: the fake server, ``concurrency`` in flight, no budget
+    (the benchmark measures every call)."""
+    from digest_pipeline.defs.llm.resources import LLMResource
+
+    return LLMResource(
+        api_key="sk-bench",
+        base_url=base_url,
+        model="gpt-4.1-mini",
+        concurrency=concurrency,
+        max_tokens_per_run=0,
+    )
+
+
 def run_ours(base_url, messages, users, args, warehouse):
 
     from digest_pipeline.defs.enrichment.enrich import user_directory
-    from digest_pipeline.defs.llm.resources import LLMResource
     from digest_pipeline.defs.risk import cache
     from digest_pipeline.defs.risk.assets import assess_messages, thread_contexts
     from digest_pipeline.defs.risk.llm import LLMConfig, LLMRiskScorer
@@ -128,13 +141,7 @@ def run_ours(base_url, messages, users, args, warehouse):
     confident_low = model.llm_skip(texts, predictions)
     skip = {m for m, s in zip(messages["id"], confident_low.tolist(), strict=True) if s}
     items, triaged, hashes = llm_items(messages, contexts, skip, pairs)
-    llm = LLMResource(
-        api_key="sk-bench",
-        base_url=base_url,
-        model="gpt-4.1-mini",
-        concurrency=args.concurrency,
-        max_tokens_per_run=0,  # no run budget: the benchmark measures every call
-    )
+    llm = bench_llm(base_url, args.concurrency)
     config = LLMConfig(model=llm.model, batch_messages=args.batch)
     hit = cache.lookup(
         warehouse, list(hashes.values()), model=config.model, prompt_version=config.prompt_version
@@ -175,7 +182,6 @@ def run_ours(base_url, messages, users, args, warehouse):
 
 def run_naive(base_url, messages, args):
 
-    from digest_pipeline.defs.llm.resources import LLMResource
     from digest_pipeline.defs.llm.text import prepare_text
     from digest_pipeline.defs.risk.assets import thread_contexts
     from digest_pipeline.defs.risk.llm import LLMConfig, LLMItem, LLMRiskScorer
@@ -213,13 +219,7 @@ def run_naive(base_url, messages, args):
         )
         for i in items
     ]
-    llm = LLMResource(
-        api_key="sk-bench",
-        base_url=base_url,
-        model="gpt-4.1-mini",
-        concurrency=args.concurrency,
-        max_tokens_per_run=0,  # no run budget: the benchmark measures every call
-    )
+    llm = bench_llm(base_url, args.concurrency)
     config = LLMConfig(model=llm.model, batch_messages=1)
     client = llm.open_client()
     began = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -216,22 +217,31 @@ def _metadata(
     }
 
 
+@dataclass(frozen=True)
+class _Outlets:
+    """Where a digest goes: its files and Slack, and the warehouse that remembers the post."""
+
+    delivery: DigestDelivery
+    slack_chat: DigestSlackResource
+    warehouse: Warehouse
+
+
 def _deliver(
     context: dg.AssetExecutionContext,
-    *,
-    digest: str,
+    outlets: _Outlets,
     kind: str,
     partition_key: str,
     content: DigestContent,
     markdown: str,
-    delivery: DigestDelivery,
-    slack_chat: DigestSlackResource,
-    warehouse: Warehouse,
+    *,
     post: bool,
 ) -> dict[str, dg.MetadataValue | int | str]:
-    """Write the digest's files and, when configured, post it (or update the earlier post).
+    """Write the ``kind`` (hourly, daily) digest's files and, when configured, post it (or
+    update the earlier post).
 
     The Block Kit file is written with or without a token: it is the post to preview."""
+    delivery, slack_chat, warehouse = outlets.delivery, outlets.slack_chat, outlets.warehouse
+    digest = f"{kind}_digest"
     message = render_blocks(content)
     lines = risk_line_replies(content, delivery.feedback_reactions)
     md_file, html_file, block_kit_file = write_digest_files(
@@ -325,19 +335,11 @@ def hourly_digest(
     frame = pd.concat(frames, ignore_index=True)[column_names(HOURLY_SCHEMA)]
     last_key = context.partition_keys[-1]
     overall = frames[-1].loc[frames[-1]["channel_id"] == OVERALL].iloc[0]
-    delivered = _deliver(
-        context,
-        digest="hourly_digest",
-        kind="hourly",
-        partition_key=last_key,
-        content=content,
-        markdown=str(overall["markdown"]),
-        delivery=delivery,
-        slack_chat=slack_chat,
-        warehouse=warehouse,
-        # A backfill of many hours never floods the channel: only single-hour runs post.
-        post=delivery.post_hourly and len(context.partition_keys) == 1,
-    )
+    outlets = _Outlets(delivery, slack_chat, warehouse)
+    # A backfill of many hours never floods the channel: only single-hour runs post.
+    post = delivery.post_hourly and len(context.partition_keys) == 1
+    markdown = str(overall["markdown"])
+    delivered = _deliver(context, outlets, "hourly", last_key, content, markdown, post=post)
     context.add_output_metadata(
         _metadata(frames[-1], content)
         | delivered
@@ -375,6 +377,7 @@ def daily_digest(
 ) -> pd.DataFrame:
     frames = []
     meta: dict[str, dg.MetadataValue | int | str] = {}
+    outlets = _Outlets(delivery, slack_chat, warehouse)
     # People's verdicts on earlier digests (risk_feedback) adjust what the digest reads.
     feedback = read_feedback(warehouse)
     with llm_narrator(context, llm, warehouse, slack_users) as narrator:
@@ -402,6 +405,8 @@ def daily_digest(
             frame["timezone"] = DIGEST_TIMEZONE
             frames.append(frame)
             overall = frame.loc[frame["channel_id"] == OVERALL].iloc[0]
+            markdown = str(overall["markdown"])
+            last = key == context.partition_keys[-1]  # a backfill of many days posts the last
             quoted = day.frame.loc[
                 day.frame["channel_id"].isin({c.channel_id for c in content.per_channel})
             ]
@@ -409,19 +414,7 @@ def daily_digest(
             meta = (
                 _metadata(frame, content)
                 | act_on_quality(content, quoted, truth)
-                | _deliver(
-                    context,
-                    digest="daily_digest",
-                    kind="daily",
-                    partition_key=key,
-                    content=content,
-                    markdown=str(overall["markdown"]),
-                    delivery=delivery,
-                    slack_chat=slack_chat,
-                    warehouse=warehouse,
-                    # A backfill of many days posts only the last one.
-                    post=key == context.partition_keys[-1],
-                )
+                | _deliver(context, outlets, "daily", key, content, markdown, post=last)
             )
     frame = pd.concat(frames, ignore_index=True)[column_names(DAILY_SCHEMA)]
     context.add_output_metadata(meta | _narrative_metadata(narrator) | {"days": len(frames)})
