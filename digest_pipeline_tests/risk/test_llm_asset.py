@@ -390,3 +390,13 @@ def test_llm_eval_without_an_llm_fails_with_a_clear_message(duckdb_path, risk_mo
     assert not result.success
     failure = result.failure_data_for_node("llm_eval")
     assert "OPENAI_API_KEY" in failure.error.message
+
+
+def test_the_llm_scorer_refuses_an_llm_the_settings_turned_off():
+    from digest_pipeline.defs.risk.scoring import Partition
+
+    off = LLMResource(enabled=False)
+    empty = pd.DataFrame()
+    part = Partition(None, empty, pd.Series(dtype=object), empty, None, None, off)  # type: ignore[arg-type]
+    with pytest.raises(dg.Failure, match="OPENAI_API_KEY"):
+        LLMScorer().refine(part, empty, None, None)  # type: ignore[arg-type]
