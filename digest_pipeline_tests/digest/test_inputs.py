@@ -69,26 +69,28 @@ TIMES = {i: START + timedelta(minutes=m) for i, m in ((1, 0), (2, 20), (3, 59), 
 ASSESSED = (1, 2, 4)
 
 
+def _hourly_stub(name: str, partition_expr: str, schema: dg.TableSchema, rows: list[dict]):
+    """An hourly asset ``name`` writing ``rows`` (both hours here) through the I/O manager."""
+
+    @dg.asset(
+        name=name,
+        partitions_def=hourly_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        metadata={"partition_expr": partition_expr, "dagster/column_schema": schema},
+    )
+    def stub() -> pd.DataFrame:
+        return pd.DataFrame(rows)
+
+    return stub
+
+
 def _upstream() -> list[dg.AssetsDefinition]:
-    @dg.asset(
-        name="messages",
-        partitions_def=hourly_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        metadata={"partition_expr": "timestamp", "dagster/column_schema": MESSAGES_SCHEMA},
-    )
-    def messages() -> pd.DataFrame:
-        return pd.DataFrame([_message(i, at) for i, at in TIMES.items()])
-
-    @dg.asset(
-        name="risk_assessments",
-        partitions_def=hourly_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        metadata={"partition_expr": "message_timestamp", "dagster/column_schema": RISK_SCHEMA},
-    )
-    def risk_assessments() -> pd.DataFrame:
-        return pd.DataFrame([_risk(i, TIMES[i]) for i in ASSESSED])
-
-    return [messages, risk_assessments]
+    messages = [_message(i, at) for i, at in TIMES.items()]
+    risks = [_risk(i, TIMES[i]) for i in ASSESSED]
+    return [
+        _hourly_stub("messages", "timestamp", MESSAGES_SCHEMA, messages),
+        _hourly_stub("risk_assessments", "message_timestamp", RISK_SCHEMA, risks),
+    ]
 
 
 def _hourly_ins() -> dict[str, dg.AssetIn]:
