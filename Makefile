@@ -22,9 +22,10 @@ setup: $(BIN)/.installed
 demo: setup
 	$(BIN)/digest-demo $(ARGS)
 
-## The default (fast) test suite plus lint.
+## The default (fast) test suite plus lint and type check.
 test: setup
 	$(BIN)/ruff check digest_pipeline digest_pipeline_tests benchmarks
+	$(BIN)/pyright
 	$(BIN)/pytest -n 2 $(ARGS)
 
 ## Everything, including tests marked slow.
@@ -46,6 +47,7 @@ bench-warehouse: setup
 lint: setup
 	$(BIN)/ruff check digest_pipeline digest_pipeline_tests benchmarks
 	$(BIN)/ruff format --check digest_pipeline digest_pipeline_tests benchmarks
+	$(BIN)/pyright
 
 ## The Dagster UI on http://127.0.0.1:3000, its partitions starting on the first day `make demo` ran.
 ## Quiet: warnings and errors only. Run from $(DAGSTER_HOME), so the top-level dagster.yaml (the

@@ -122,7 +122,9 @@ def fingerprint(seed: int, scale: float, end: datetime, days: int) -> tuple[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fingerprint", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="fingerprint", description=(__doc__ or "").partition("\n")[0]
+    )
     parser.add_argument("--end", default="2026-11-20", help="last UTC day (YYYY-MM-DD)")
     parser.add_argument("--days", type=int, default=3, help="days before --end to read")
     args = parser.parse_args(argv)

@@ -383,8 +383,13 @@ class _BlockWriter:
             else:
                 user = self.author(template.group)
             text, slots = self.text(template, slots)
-            risky = label is not None and label != "resolution" and scenario is not None
-            self.reply(thread, self.alloc(t), user, text, label, risky and scenario.level != "low")
+            risky = (
+                label is not None
+                and label != "resolution"
+                and scenario is not None
+                and scenario.level != "low"
+            )
+            self.reply(thread, self.alloc(t), user, text, label, risky)
             t += 10 + int(rng.expovariate(1 / gap))
         if thread.replies and rnd() < 0.04:
             self.broadcast(thread)

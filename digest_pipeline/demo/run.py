@@ -24,7 +24,9 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="digest-demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="digest-demo", description=(__doc__ or "").partition("\n")[0]
+    )
     parser.add_argument("--days", type=int, default=1, help="full local days to run (default 1)")
     parser.add_argument(
         "--end",
@@ -200,7 +202,7 @@ def write_quality_labels(settings: Any, start: datetime, end: datetime) -> int:
     "Act on these" lines against it."""
     import pandas as pd
 
-    from digest_pipeline.defs.digest.quality import LABELS_SCHEMA, LABELS_TABLE
+    from digest_pipeline.defs.digest.quality import LABELS
     from digest_pipeline.defs.storage.warehouse import Warehouse
     from digest_pipeline.demo.content import RESOLUTION, scenario_level
     from digest_pipeline.demo.workspace import DemoWorkspace
@@ -231,11 +233,11 @@ def write_quality_labels(settings: Any, start: datetime, end: datetime) -> int:
             "source": "demo ground truth",
         }
     )
-    warehouse.replace_rows(LABELS_TABLE, frame, key=["message_id"], schema=LABELS_SCHEMA)
+    LABELS.upsert(warehouse, frame)
     return len(frame)
 
 
-def _materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, object]:
+def _materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
         if materialization and materialization.asset_key == dg.AssetKey(asset):

@@ -4,7 +4,7 @@ vocabulary in :mod:`digest_pipeline.demo.content`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from random import Random
 from typing import Any
 
@@ -13,7 +13,7 @@ from digest_pipeline.demo import content as c
 _CHANNEL_REFS = tuple(f"<#{ch.channel_id}|{ch.name}>" for ch in c.CHANNELS if not ch.is_private)
 
 
-def pick(rng: Random, seq: tuple[Any, ...] | list[Any]) -> Any:
+def pick(rng: Random, seq: Sequence[Any]) -> Any:
     return seq[int(rng.random() * len(seq))]
 
 

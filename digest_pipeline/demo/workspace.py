@@ -412,6 +412,7 @@ class DemoWorkspace:
             return error("thread_not_found")
         block, thread = found
         if thread is None:  # a message that is not (yet) a thread
+            assert us is not None  # found only for a parsed ts
             message, _ = block.by_us[us]
             return {"ok": True, "messages": [copy_json(message)], "has_more": False}
         if thread.parent_us > now_us:

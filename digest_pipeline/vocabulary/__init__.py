@@ -27,7 +27,7 @@ CATEGORY_NAMES = frozenset(CATEGORIES) - {"none"}
 @cache
 def load(name: str) -> dict[str, Any]:
     """The parsed ``<name>.toml`` of this package."""
-    resource = files(__package__).joinpath(f"{name}.toml")
+    resource = files(__name__).joinpath(f"{name}.toml")  # __name__: this package
     try:
         return tomllib.loads(resource.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:

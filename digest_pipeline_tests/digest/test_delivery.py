@@ -183,13 +183,13 @@ def _daily_run(warehouse, channels, day, *, server, output_dir, token: bool):
 def test_the_block_kit_file_is_what_slack_receives_with_or_without_a_token(
     slack, duckdb_path, tmp_path
 ):
-    from digest_pipeline_tests.pipeline.test_alerts import _seed
+    from digest_pipeline_tests.pipeline.test_alerts import _seed, seeded_day
 
     server, workspace = slack
     warehouse = Warehouse(duckdb_path=duckdb_path)
     _seed(warehouse, [("C1", "C1:1", "critical"), ("C1", "C1:2", "high")])
     channels = warehouse.query("SELECT * FROM {schema}.slack_channels")
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    day = seeded_day()
     posted = _daily_run(
         warehouse, channels, day, server=server, output_dir=str(tmp_path / "a"), token=True
     )
@@ -217,12 +217,12 @@ def test_the_block_kit_file_is_what_slack_receives_with_or_without_a_token(
 def test_the_daily_digest_asset_posts_then_updates_its_post(slack, duckdb_path, tmp_path):
     from digest_pipeline.defs.digest.assets import daily_digest
     from digest_pipeline.defs.digest.delivery import DigestDelivery
-    from digest_pipeline_tests.pipeline.test_alerts import _seed
+    from digest_pipeline_tests.pipeline.test_alerts import _seed, seeded_day
 
     server, workspace = slack
     warehouse = Warehouse(duckdb_path=duckdb_path)
     _seed(warehouse, [("C1", "C1:1", "critical"), ("CP", "CP:1", "critical")])
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    day = seeded_day()
     channels = warehouse.query("SELECT * FROM {schema}.slack_channels")
     resources = {
         "warehouse": warehouse,

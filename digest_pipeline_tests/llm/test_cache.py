@@ -3,18 +3,33 @@
 import json
 from datetime import UTC, datetime
 
-from digest_pipeline.defs.llm.cache import ResponseCache, cache_schema
+import pytest
+
+from digest_pipeline.contract import Column, Table
+from digest_pipeline.defs.llm.cache import CACHE_KEY, ResponseCache
+from digest_pipeline.defs.storage.side_table import SideTable
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
-CACHE = ResponseCache(
-    "test_answer_cache",
-    cache_schema(
-        "sha256 of what was sent (key)",
-        "Prompt version (key)",
-        ("answer", "JSON", "The accepted answer"),
-        ("answered_at", "TIMESTAMPTZ", "When"),
-    ),
+KEY_COLUMNS = (
+    Column("input_hash", "VARCHAR", "sha256 of what was sent (key)"),
+    Column("model", "VARCHAR", "LLM model (key)"),
+    Column("prompt_version", "VARCHAR", "Prompt version (key)"),
 )
+ANSWER_COLUMNS = (
+    Column("answer", "JSON", "The accepted answer"),
+    Column("answered_at", "TIMESTAMPTZ", "When"),
+)
+CACHE = ResponseCache(
+    SideTable(
+        Table("test_answer_cache", "side", "answers", CACHE_KEY, KEY_COLUMNS + ANSWER_COLUMNS)
+    )
+)
+
+
+def test_a_cache_table_must_be_keyed_by_input_model_and_prompt():
+    table = Table("bad_cache", "side", "answers", ("input_hash",), KEY_COLUMNS + ANSWER_COLUMNS)
+    with pytest.raises(ValueError, match="bad_cache"):
+        ResponseCache(SideTable(table))
 
 
 def _answer(key: str, text: str) -> dict[str, object]:

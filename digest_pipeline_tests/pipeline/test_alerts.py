@@ -22,6 +22,12 @@ from digest_pipeline_tests.fakes.slack_server import FakeSlackServer
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
+def seeded_day() -> str:
+    """The UTC day of the messages ``_seed`` writes (not today's date: just after midnight the
+    messages, written ten minutes before ``NOW``, are still yesterday's)."""
+    return (NOW - timedelta(minutes=10)).strftime("%Y-%m-%d")
+
+
 def _seed(warehouse: Warehouse, rows: list[tuple[str, str, str]]) -> None:
     """Messages (channel, id, level) and their assessments, as the pipeline writes them."""
     messages, risks = [], []

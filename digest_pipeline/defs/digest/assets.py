@@ -4,16 +4,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import dagster as dg
 import pandas as pd
 from dagster._core.storage.db_io_manager import TablePartitionDimension
 
+from digest_pipeline import contract
 from digest_pipeline.defs.digest.build import (
     DIGEST_INPUT_COLUMNS,
     OPTIONAL_INPUT_COLUMNS,
     OVERALL,
-    ROW_LIST_LIMIT,
     DigestInputs,
     build_digests,
 )
@@ -44,55 +45,13 @@ from digest_pipeline.defs.partitions import (
     daily_upstream_mapping,
     hourly_partitions,
 )
-from digest_pipeline.defs.storage.schema import (
-    column_names,
-    partition_filter,
-    quote_ident,
-    table_schema,
-)
+from digest_pipeline.defs.storage.schema import column_names, partition_filter, quote_ident
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
-_LISTED = f" (at most {ROW_LIST_LIMIT}, highest-ranked first)"
-_DIGEST_COLUMNS = (
-    ("window_start", "TIMESTAMPTZ", "Window start; the partition column"),
-    ("window_end", "TIMESTAMPTZ", "Window end (exclusive)"),
-    ("channel_id", "VARCHAR", "Channel ID, or * for the overall digest"),
-    ("channel", "VARCHAR", "Channel name, or 'all channels'"),
-    ("message_count", "BIGINT", "Messages and replies in the window"),
-    ("thread_count", "BIGINT", "Threads (a lone message is a thread of one)"),
-    ("low_count", "BIGINT", "Messages assessed low"),
-    ("medium_count", "BIGINT", "Messages assessed medium"),
-    ("high_count", "BIGINT", "Messages assessed high"),
-    ("critical_count", "BIGINT", "Messages assessed critical"),
-    ("attention_count", "BIGINT", "Risky threads that require attention"),
-    ("top_risks", "JSON", "Ranked risks, one per thread, each with message_id and permalink"),
-    ("summary", "VARCHAR", "A short summary: extractive, or the LLM's narrative (overall row)"),
-    ("summary_source", "VARCHAR", "extractive, or llm when the LLM wrote the summary"),
-    ("summary_citations", "JSON", "The messages the summary cites (message_id, permalink)"),
-    ("markdown", "VARCHAR", "The digest rendered as Markdown"),
-    ("new_risks", "JSON", "Risky threads not seen in the previous window" + _LISTED),
-    ("escalated_risks", "JSON", "Threads whose level rose since the previous window" + _LISTED),
-    ("resolved_risks", "JSON", "Risky threads whose latest message resolves them" + _LISTED),
-    ("action_items", "JSON", "Risks that require attention" + _LISTED),
-    ("opted_out_channels", "JSON", "Channels left out by their [no-digest] marker"),
-    (
-        "unanswered_questions",
-        "JSON",
-        "Urgent top-level questions without a reply, each with message_id and permalink",
-    ),
-    ("trend", "JSON", "Medium+ messages per bucket (hour for daily) over the window"),
-    (
-        "hidden_message_count",
-        "BIGINT",
-        "Messages counted but not quoted (private channels, in the overall row)",
-    ),
-)
-HOURLY_SCHEMA = table_schema(*_DIGEST_COLUMNS)
-DAILY_SCHEMA = table_schema(
-    *_DIGEST_COLUMNS,
-    ("digest_date", "VARCHAR", "The local day (YYYY-MM-DD) in timezone"),
-    ("timezone", "VARCHAR", "DIGEST_TIMEZONE the day is cut in"),
-)
+HOURLY = contract.table("hourly_digest", "asset")
+DAILY = contract.table("daily_digest", "asset")
+HOURLY_SCHEMA = HOURLY.schema
+DAILY_SCHEMA = DAILY.schema
 
 INPUT_COLUMNS = DIGEST_INPUT_COLUMNS + list(OPTIONAL_INPUT_COLUMNS)
 # What the digest reads of its inputs, from threads.MESSAGE_COLUMNS / ASSESSMENT_COLUMNS: the
@@ -107,14 +66,17 @@ HOUR = timedelta(hours=1)
 def join_assessments(messages: pd.DataFrame, risks: pd.DataFrame) -> pd.DataFrame:
     """The digest's input rows: each message with its assessment (``INPUT_COLUMNS``)."""
     if messages.empty:
-        return pd.DataFrame(columns=INPUT_COLUMNS)
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        return pd.DataFrame(columns=INPUT_COLUMNS)  # pyright: ignore[reportArgumentType]
     merged = messages.merge(
         risks.drop(columns=["id", "channel_id"]), left_on="id", right_on="message_id", how="inner"
     )
     for column, default in OPTIONAL_INPUT_COLUMNS.items():
         if column not in merged.columns:
             merged[column] = default
-    return merged[INPUT_COLUMNS]
+    return cast(
+        pd.DataFrame, merged[INPUT_COLUMNS]
+    )  # pandas is untyped here: columns select a frame
 
 
 def read_window(warehouse: Warehouse, start: datetime, end: datetime) -> pd.DataFrame:
@@ -129,7 +91,8 @@ def read_window(warehouse: Warehouse, start: datetime, end: datetime) -> pd.Data
         if not (
             session.columns(schema, "messages") and session.columns(schema, "risk_assessments")
         ):
-            return pd.DataFrame(columns=INPUT_COLUMNS)
+            # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+            return pd.DataFrame(columns=INPUT_COLUMNS)  # pyright: ignore[reportArgumentType]
         messages = session.read_window(schema, "messages", MESSAGE_INPUT_COLUMNS, [window])
         in_window, params = partition_filter([window], placeholder="?")
         risks = session.query(
@@ -185,7 +148,7 @@ def llm_narrator(
         yield LLMNarrator(caller, warehouse, llm.model, names_to_ids=names)
 
 
-def _narrative_metadata(narrator: LLMNarrator | None) -> dict[str, dg.MetadataValue | int | str]:
+def _narrative_metadata(narrator: LLMNarrator | None) -> dict[str, Any]:
     if narrator is None:
         return {}
     meta = narrator.metadata()
@@ -287,7 +250,7 @@ def _deliver(
         "urgent unanswered questions, each citing its source message. Written as Markdown and "
         "HTML to DIGEST_OUTPUT_DIR; posted to DIGEST_POST_CHANNEL when DIGEST_POST_HOURLY is on."
     ),
-    metadata={"partition_expr": "window_start", "dagster/column_schema": HOURLY_SCHEMA},
+    metadata=HOURLY.asset_metadata(),
     ins={
         "messages": dg.AssetIn(metadata={"columns": MESSAGE_INPUT_COLUMNS}),
         "risk_assessments": dg.AssetIn(metadata={"columns": RISK_INPUT_COLUMNS}),
@@ -332,7 +295,8 @@ def hourly_digest(
             previous = part
             hour = nxt
     assert content is not None
-    frame = pd.concat(frames, ignore_index=True)[column_names(HOURLY_SCHEMA)]
+    # pandas is untyped here: columns select a frame.
+    frame = cast(pd.DataFrame, pd.concat(frames, ignore_index=True)[column_names(HOURLY_SCHEMA)])
     last_key = context.partition_keys[-1]
     overall = frames[-1].loc[frames[-1]["channel_id"] == OVERALL].iloc[0]
     outlets = _Outlets(delivery, slack_chat, warehouse)
@@ -364,7 +328,7 @@ def hourly_digest(
         "links to its source message. Written to DIGEST_OUTPUT_DIR and, when "
         "DIGEST_POST_CHANNEL is set, posted to Slack (a re-run updates the same post)."
     ),
-    metadata={"partition_expr": "window_start", "dagster/column_schema": DAILY_SCHEMA},
+    metadata=DAILY.asset_metadata(),
 )
 def daily_digest(
     context: dg.AssetExecutionContext,
@@ -407,15 +371,16 @@ def daily_digest(
             overall = frame.loc[frame["channel_id"] == OVERALL].iloc[0]
             markdown = str(overall["markdown"])
             last = key == context.partition_keys[-1]  # a backfill of many days posts the last
-            quoted = day.frame.loc[
-                day.frame["channel_id"].isin({c.channel_id for c in content.per_channel})
-            ]
+            shown = {c.channel_id for c in content.per_channel}
+            # The ignore: isin takes a set; pandas' annotation omits it.
+            quoted = day.frame.loc[day.frame["channel_id"].isin(shown)]  # pyright: ignore[reportArgumentType]
             truth = read_truth(warehouse, quoted["id"].tolist())
             meta = (
                 _metadata(frame, content)
                 | act_on_quality(content, quoted, truth)
                 | _deliver(context, outlets, "daily", key, content, markdown, post=last)
             )
-    frame = pd.concat(frames, ignore_index=True)[column_names(DAILY_SCHEMA)]
+    # pandas is untyped here: columns select a frame.
+    frame = cast(pd.DataFrame, pd.concat(frames, ignore_index=True)[column_names(DAILY_SCHEMA)])
     context.add_output_metadata(meta | _narrative_metadata(narrator) | {"days": len(frames)})
     return frame

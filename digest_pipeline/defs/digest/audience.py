@@ -22,7 +22,9 @@ def audience_filter(frame: pd.DataFrame, channels: pd.DataFrame) -> tuple[pd.Dat
     if channels.empty or frame.empty:
         return frame, sorted(opted_out_channels(channels)) if not channels.empty else []
     opted_out = opted_out_channels(channels)
-    return frame.loc[~frame["channel_id"].isin(opted_out)], sorted(opted_out)
+    # The ignore: isin takes a set; pandas' annotation omits it.
+    kept = frame.loc[~frame["channel_id"].isin(opted_out)]  # pyright: ignore[reportArgumentType]
+    return kept, sorted(opted_out)
 
 
 def hidden_channels(channels: pd.DataFrame, allow: Iterable[str] = ()) -> set[str]:

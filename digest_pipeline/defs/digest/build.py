@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from digest_pipeline import contract
 from digest_pipeline.defs.digest.audience import (
     NO_DIGEST_MARKER,
     audience_filter,
@@ -106,8 +107,9 @@ def _trend(
 ) -> list[tuple[str, int]]:
     """Medium+ messages per bucket over the whole window, zero buckets included."""
     buckets = pd.date_range(
-        pd.Timestamp(start).tz_convert("UTC").floor(freq),
-        pd.Timestamp(end).tz_convert("UTC"),
+        # The ignores: pandas types Timestamp(x) as maybe NaT; a datetime never is.
+        pd.Timestamp(start).tz_convert("UTC").floor(freq),  # pyright: ignore[reportCallIssue]
+        pd.Timestamp(end).tz_convert("UTC"),  # pyright: ignore[reportCallIssue]
         freq=freq,
         inclusive="left",
     )
@@ -192,8 +194,9 @@ def _dumps(items: Iterable[Any]) -> str:
 
 # Each JSON list of a digest row keeps at most this many threads, highest-ranked first (the
 # counts columns count them all): a runaway hour with thousands of risky threads would otherwise
-# write megabytes a row and hold them in memory to write and check them.
-ROW_LIST_LIMIT = 400
+# write megabytes a row and hold them in memory to write and check them. Declared with the
+# digest tables, whose column descriptions state it.
+ROW_LIST_LIMIT: int = contract.constant("row_list_limit")
 
 
 def _row(inputs: DigestInputs, channel: str, counted: pd.DataFrame, c: DigestContent) -> dict:
@@ -257,7 +260,10 @@ def build_digests(
     rows: list[dict[str, Any]] = []
     contents: dict[str, DigestContent] = {}
     lines: list[ChannelLine] = []
-    for (channel_id, channel), group in frame.groupby(["channel_id", "channel"], sort=True):
+    # The ignore: pandas types a group's key as Hashable; with two keys it is a pair.
+    for (channel_id, channel), group in frame.groupby(  # pyright: ignore[reportGeneralTypeIssues]
+        ["channel_id", "channel"], sort=True
+    ):
         prev = None if previous is None else previous.loc[previous["channel_id"] == channel_id]
         content = digest_content(
             inputs,
@@ -279,8 +285,12 @@ def build_digests(
         if channel_id not in hidden:
             lines.append(ChannelLine(channel_id, channel, len(group), content.threads_by_level))
     # The overall digest goes to a wide audience: it never quotes hidden (private) channels.
-    public = frame.loc[~frame["channel_id"].isin(hidden)]
-    public_prev = None if previous is None else previous.loc[~previous["channel_id"].isin(hidden)]
+    # The ignore: isin takes a set; pandas' annotation omits it.
+    public = frame.loc[~frame["channel_id"].isin(hidden)]  # pyright: ignore[reportArgumentType]
+    public_prev = None
+    if previous is not None:
+        # The ignore: isin takes a set; pandas' annotation omits it.
+        public_prev = previous.loc[~previous["channel_id"].isin(hidden)]  # pyright: ignore[reportArgumentType]
     lines.sort(key=lambda c: (-c.counts["critical"], -c.counts["high"], -c.counts["medium"]))
     overall = digest_content(
         inputs,

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import pandas as pd
@@ -41,7 +41,7 @@ from digest_pipeline.defs.digest.line_replies import (
     LineReply,
 )
 from digest_pipeline.defs.digest.render import SlackMessage
-from digest_pipeline.defs.storage.schema import table_schema
+from digest_pipeline.defs.storage.side_table import SideTable
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
@@ -51,24 +51,8 @@ _REPOST_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_wi
 # new lines and keeps the old ones, whose reactions still count).
 MAX_RECORDED_LINES = 2 * MAX_LINE_REPLIES
 
-POSTS_TABLE = "digest_posts"
-POSTS_SCHEMA = table_schema(
-    ("digest", "VARCHAR", "hourly_digest or daily_digest (key part)"),
-    ("partition_key", "VARCHAR", "The digest's partition (key part)"),
-    ("channel", "VARCHAR", "DIGEST_POST_CHANNEL as configured (key part)"),
-    ("channel_id", "VARCHAR", "The channel ID Slack answered with"),
-    ("ts", "VARCHAR", "ts of the top-level post"),
-    ("details_ts", "VARCHAR", "ts of the details reply in its thread"),
-    (
-        "line_replies",
-        "JSON",
-        "One reply per risk line: [{key, ts, level, thread_ids, message_ids}], for reactions",
-    ),
-    ("content_hash", "VARCHAR", "sha256 of what was last sent"),
-    ("posted_at", "TIMESTAMPTZ", "First posted (UTC)"),
-    ("updated_at", "TIMESTAMPTZ", "Last posted or updated (UTC)"),
-    ("updates", "BIGINT", "How many times the post was updated in place"),
-)
+POSTS = SideTable.declared("digest_posts")
+POSTS_TABLE = POSTS.name
 
 
 class DigestSlackResource(SlackResource):
@@ -158,14 +142,9 @@ def recorded_lines(value: object) -> list[dict[str, Any]]:
 def _previous_post(
     warehouse: Warehouse, digest: str, partition_key: str, channel: str
 ) -> dict[str, Any] | None:
-    if not warehouse.table_exists(POSTS_TABLE):
-        return None
-    rows = warehouse.query(
-        "SELECT * FROM {schema}." + POSTS_TABLE + " WHERE digest = ? AND partition_key = ?"
-        " AND channel = ?",
-        [digest, partition_key, channel],
+    return POSTS.get(
+        warehouse, {"digest": digest, "partition_key": partition_key, "channel": channel}
     )
-    return None if rows.empty else rows.iloc[0].to_dict()
 
 
 def _record(
@@ -195,12 +174,7 @@ def _record(
         "updated_at": datetime.now(UTC),
         "updates": updates,
     }
-    warehouse.replace_rows(
-        POSTS_TABLE,
-        pd.DataFrame([row]),
-        key=["digest", "partition_key", "channel"],
-        schema=POSTS_SCHEMA,
-    )
+    POSTS.upsert(warehouse, pd.DataFrame([row]))
 
 
 def _failure(what: str, channel: str, e: Exception) -> dg.Failure:
@@ -247,7 +221,8 @@ def deliver_digest(
             channel_id, ts = str(previous["channel_id"]), str(previous["ts"])
             details_ts = previous.get("details_ts") or None
             line_records = recorded_lines(previous.get("line_replies"))
-            posted_at = pd.Timestamp(previous["posted_at"]).to_pydatetime()
+            # pandas types Timestamp(x) as maybe NaT; a recorded post always has its time.
+            posted_at = cast(datetime, pd.Timestamp(previous["posted_at"]).to_pydatetime())
             updates = int(previous.get("updates") or 0)
             try:
                 calls += 1
@@ -372,7 +347,8 @@ def post_text(
     """One plain post (alerts); returns Slack's (channel ID, ts)."""
     try:
         response = client.chat_postMessage(
-            channel=channel, text=text, blocks=list(blocks) if blocks else None,
+            # Dicts: slack_sdk serialises blocks with json.dumps, which refuses other mappings.
+            channel=channel, text=text, blocks=[dict(b) for b in blocks] if blocks else None,
             unfurl_links=False, unfurl_media=False,
         )  # fmt: skip
     except (SlackApiError, SlackRequestError, OSError) as e:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import duckdb
@@ -28,20 +28,17 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from digest_pipeline.defs.digest.delivery import (
-    POSTS_TABLE,
+    POSTS,
     DigestDelivery,
     DigestSlackResource,
     recorded_lines,
 )
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, LEVELS
 from digest_pipeline.defs.risk.labels import (
-    FEEDBACK_KEY,
-    FEEDBACK_SCHEMA,
-    FEEDBACK_TABLE,
+    FEEDBACK,
     MORE_SERIOUS,
     RESOLVED,
 )
-from digest_pipeline.defs.storage.schema import column_names
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 NOT_A_RISK = "not_a_risk"
@@ -146,7 +143,7 @@ def feedback_rows(
         for user, verdict in sorted(votes)
         for message_id, thread_id in zip(target.message_ids, target.thread_ids, strict=True)
     ]
-    return pd.DataFrame(rows, columns=column_names(FEEDBACK_SCHEMA))
+    return FEEDBACK.frame(rows)
 
 
 # -- the sensor -----------------------------------------------------------------------------------
@@ -185,28 +182,14 @@ def _sync(
     warehouse: Warehouse, target: ReplyTarget, votes: set[tuple[str, str]]
 ) -> tuple[int, int]:
     """Make the reply's rows match ``votes``; returns (added, retracted)."""
-    held = set()
-    if warehouse.table_exists(FEEDBACK_TABLE):
-        rows = warehouse.query(
-            "SELECT DISTINCT user_id, verdict FROM {schema}." + FEEDBACK_TABLE
-            + " WHERE source = 'reaction' AND source_ref = ?",
-            [target.ref],
-        )  # fmt: skip
-        held = set(zip(rows["user_id"], rows["verdict"], strict=True))
+    mine = {"source": "reaction", "source_ref": target.ref}
+    rows = FEEDBACK.read(warehouse, mine, distinct=("user_id", "verdict"))
+    held = set(zip(rows["user_id"], rows["verdict"], strict=True))
     new, gone = votes - held, held - votes
     if new:
-        warehouse.replace_rows(
-            FEEDBACK_TABLE,
-            feedback_rows(target, new, datetime.now(UTC)),
-            key=list(FEEDBACK_KEY),
-            schema=FEEDBACK_SCHEMA,
-        )
+        FEEDBACK.upsert(warehouse, feedback_rows(target, new, datetime.now(UTC)))
     for user, verdict in sorted(gone):
-        warehouse.execute(
-            "DELETE FROM {schema}." + FEEDBACK_TABLE + " WHERE source = 'reaction'"
-            " AND source_ref = ? AND user_id = ? AND verdict = ?",
-            [target.ref, user, verdict],
-        )
+        FEEDBACK.delete(warehouse, {**mine, "user_id": user, "verdict": verdict})
     return len(new), len(gone)
 
 
@@ -281,15 +264,9 @@ def digest_feedback_sensor(
     if not delivery.posts_digests:
         return dg.SkipReason("digests are not posted (DIGEST_POST_CHANNEL and SLACK_BOT_TOKEN)")
     try:
-        if not warehouse.table_exists(POSTS_TABLE):
+        if not POSTS.exists(warehouse):
             return dg.SkipReason("no digest posted yet")
-        since = datetime.now(UTC) - timedelta(days=LOOKBACK_DAYS)
-        posts = warehouse.query(
-            "SELECT channel_id, line_replies FROM {schema}."
-            + POSTS_TABLE
-            + " WHERE posted_at >= ?",
-            [since],
-        )
+        posts = POSTS.window(warehouse, datetime.now(UTC) - timedelta(days=LOOKBACK_DAYS))
         targets = reply_targets(posts)
         if not targets:
             return dg.SkipReason(f"no risk-line replies posted in the last {LOOKBACK_DAYS} days")
@@ -314,18 +291,14 @@ FEEDBACK_COLUMN = "feedback_resolved"  # True: a person marked the thread resolv
 def read_feedback(warehouse: Warehouse) -> pd.DataFrame:
     """``risk_feedback`` as the digest needs it (empty when the table does not exist)."""
     columns = ["message_id", "verdict", "given_at", "risk_level", "thread_id"]
-    if not warehouse.table_exists(FEEDBACK_TABLE):
-        return pd.DataFrame(columns=columns)
-    frame = warehouse.query("SELECT * FROM {schema}." + FEEDBACK_TABLE)
-    for column in columns:
-        if column not in frame.columns:  # a table written by hand may lack the optional ones
-            frame[column] = None
-    return frame[columns]
+    # A table written by hand may lack the optional columns: they read as null.
+    return cast(pd.DataFrame, FEEDBACK.read(warehouse)[columns])  # pandas: columns select a frame
 
 
 def _thread_of(frame: pd.DataFrame) -> pd.Series:
     replies = frame["is_reply"].fillna(False).astype(bool) & frame["parent_id"].notna()
-    return frame["parent_id"].where(replies, frame["id"])
+    # pandas is untyped here: one column selects a Series.
+    return cast(pd.Series, frame["parent_id"].where(replies, frame["id"]))
 
 
 def apply_feedback(frame: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:

@@ -31,13 +31,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from digest_pipeline.defs.digest.build import quote
 from digest_pipeline.defs.digest.models import Citation, DigestContent, Person, SummarySentence
 from digest_pipeline.defs.digest.render import group_risks
-from digest_pipeline.defs.llm.cache import ResponseCache, cache_schema
+from digest_pipeline.defs.llm.cache import ResponseCache
 from digest_pipeline.defs.llm.calls import LLMUsage, StructuredCaller
 from digest_pipeline.defs.llm.text import prepare_text
 from digest_pipeline.defs.llm.tokens import TokenCounter
@@ -242,16 +243,8 @@ def accept(answer: DigestNarrative, request: NarrativeRequest) -> tuple[SummaryS
 # --------------------------------------------------------------------------------------------
 # The cache
 
-CACHE_TABLE = "digest_narrative_cache"
-NARRATIVE_CACHE = ResponseCache(
-    CACHE_TABLE,
-    cache_schema(
-        "sha256 of the digest data sent (key)",
-        "Narrative prompt version (key)",
-        ("sentences", "JSON", "The accepted sentences: text and cited message_id / permalink"),
-        ("created_at", "TIMESTAMPTZ", "When the model answered"),
-    ),
-)
+NARRATIVE_CACHE = ResponseCache.declared("digest_narrative_cache")
+CACHE_TABLE = NARRATIVE_CACHE.table
 
 
 def _to_json(sentences: Sequence[SummarySentence]) -> str:
@@ -262,7 +255,7 @@ def _to_json(sentences: Sequence[SummarySentence]) -> str:
 
 
 def _from_json(value: object) -> tuple[SummarySentence, ...]:
-    items = json.loads(value) if isinstance(value, str) else value
+    items: Any = json.loads(value) if isinstance(value, str) else value  # JSON-shaped
     return tuple(
         SummarySentence(
             str(s["text"]),
@@ -349,7 +342,7 @@ class LLMNarrator:
     def usage(self) -> LLMUsage:
         return self.caller.usage if self.caller is not None else LLMUsage()
 
-    def metadata(self) -> dict[str, object]:
+    def metadata(self) -> dict[str, Any]:
         done = ("llm", "cache", "nothing_to_narrate")
         fallbacks = {k: v for k, v in self.outcomes.items() if k not in done}
         return {

@@ -27,16 +27,11 @@ from digest_pipeline.defs.digest.build import thread_ids
 from digest_pipeline.defs.digest.models import DigestContent
 from digest_pipeline.defs.digest.render import focus
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
-from digest_pipeline.defs.storage.schema import table_schema
+from digest_pipeline.defs.storage.side_table import SideTable
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
-LABELS_TABLE = "digest_quality_labels"
-LABELS_SCHEMA = table_schema(
-    ("message_id", "VARCHAR", "messages.id (key)"),
-    ("risk_level", "VARCHAR", "The message's true level: low, medium, high or critical"),
-    ("resolves", "BOOLEAN", "The message closes its thread's problem (fixed, covered, cleared)"),
-    ("source", "VARCHAR", "Where the label comes from (demo ground truth, a team's labels)"),
-)
+LABELS = SideTable.declared("digest_quality_labels")
+LABELS_TABLE, LABELS_SCHEMA = LABELS.name, LABELS.schema
 RISKY = LEVEL_RANK["high"]
 
 
@@ -47,26 +42,18 @@ class Truth:
 
 
 def read_truth(warehouse: Warehouse, message_ids: list[str]) -> Truth:
-    """True levels of ``message_ids`` (empty when the table does not exist)."""
-    if not message_ids or not warehouse.table_exists(LABELS_TABLE):
-        return Truth({})
-    rows = warehouse.query(
-        f"SELECT * FROM {{schema}}.{LABELS_TABLE} WHERE message_id IN (SELECT unnest(?))",
-        [sorted(set(message_ids))],
-    )
+    """True levels of ``message_ids`` (none before the table's first labels; a table without
+    the ``resolves`` column resolves nothing)."""
+    rows = LABELS.read(warehouse, {"message_id": message_ids})
     levels = {
         str(m): str(level)
         for m, level in zip(rows["message_id"], rows["risk_level"], strict=True)
         if level in LEVEL_RANK
     }
-    resolving = (
-        frozenset(
-            str(m)
-            for m, r in zip(rows["message_id"], rows["resolves"], strict=True)
-            if r is True or r == 1
-        )
-        if "resolves" in rows
-        else frozenset()
+    resolving = frozenset(
+        str(m)
+        for m, r in zip(rows["message_id"], rows["resolves"], strict=True)
+        if r is True or r == 1
     )
     return Truth(levels, resolving)
 

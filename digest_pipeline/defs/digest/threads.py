@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -99,7 +99,8 @@ def normalize_inputs(frame: pd.DataFrame) -> pd.DataFrame:
 
 def thread_ids(frame: pd.DataFrame) -> pd.Series:
     replies = frame["is_reply"].fillna(False).astype(bool) & frame["parent_id"].notna()
-    return frame["parent_id"].where(replies, frame["id"])
+    # pandas is untyped here: one column selects a Series.
+    return cast(pd.Series, frame["parent_id"].where(replies, frame["id"]))
 
 
 def _mentions(value: object) -> list[str]:
@@ -284,6 +285,7 @@ def unanswered_questions(frame: pd.DataFrame) -> list[Question]:
         if isinstance(parent, str):
             repliers.setdefault(parent, []).append(str(user))
     out = []
+    row: Any  # itertuples yields named tuples; pandas types them as plain tuples
     for row in frame.sort_values("timestamp").itertuples(index=False):
         if _truthy(row.is_reply) or _truthy(row.is_bot) or not _QUESTION.search(str(row.content)):
             continue

@@ -140,7 +140,8 @@ def validate_messages(
         .add_batch_definition_whole_dataframe("partition")
     )
     suite = context.suites.add(gx.ExpectationSuite(name="messages"))
-    pairs = _expectations(gx, pd.Timestamp(start), pd.Timestamp(end))
+    # The ignore: pandas types Timestamp(x) as maybe NaT; a datetime never is.
+    pairs = _expectations(gx, pd.Timestamp(start), pd.Timestamp(end))  # pyright: ignore[reportArgumentType]
     for _, expectation in pairs:
         suite.add_expectation(expectation)
     validation = context.validation_definitions.add(

@@ -12,11 +12,12 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
 import pandas as pd
+from pandas.api.typing import NaTType
 
 from digest_pipeline.defs.enrichment.analyzer import ENTITY_KINDS, Analysis, default_analyzer
 from digest_pipeline.defs.enrichment.classify import category_of, priority_level, urgency_of
@@ -365,7 +366,9 @@ def enrich_messages(
     # From the row tuples in one step (pandas builds one object array in C): ~3x cheaper than
     # transposing them into column lists first.
     frame = pd.DataFrame.from_records(rows, columns=names)
-    frame.insert(COLUMNS.index("timestamp"), "timestamp", _timestamps(raw, kept_rows, frame["ts"]))
+    # pandas is untyped here: one column selects a Series.
+    tss = cast(pd.Series, frame["ts"])
+    frame.insert(COLUMNS.index("timestamp"), "timestamp", _timestamps(raw, kept_rows, tss))
     return EnrichResult(frame.astype(_DTYPES), dict(skipped))
 
 
@@ -384,7 +387,7 @@ def _timestamps(raw: pd.DataFrame, rows: list[int], tss: pd.Series) -> pd.Series
     return given
 
 
-def ts_to_datetime(ts: str) -> pd.Timestamp:
+def ts_to_datetime(ts: str) -> pd.Timestamp | NaTType:
     """A Slack ``ts`` ("1700000000.000100") as an exact UTC timestamp (NaT if unreadable)."""
     seconds, _, micros = str(ts).partition(".")
     try:

@@ -4,7 +4,8 @@ prompt version).
 The input hash covers exactly what the model is sent, so the same input to the same model and
 prompt is never asked twice: re-running a partition or a backfill costs no call for what did not
 change. Only answers that were accepted are stored; a failure is asked again on the next run.
-Each user declares its own table (its answer columns) with :func:`cache_schema`.
+Each user declares its own table (its answer columns) in the contract, keyed by
+:data:`CACHE_KEY`.
 """
 
 from __future__ import annotations
@@ -12,47 +13,38 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import dagster as dg
 import pandas as pd
 
-from digest_pipeline.defs.storage.schema import column_names, table_schema
+from digest_pipeline.defs.storage.side_table import SideTable
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 CACHE_KEY = ("input_hash", "model", "prompt_version")
 
 
-def cache_schema(
-    input_description: str, prompt_description: str, *answer: tuple[str, str, str]
-) -> dg.TableSchema:
-    """The key columns (what the input hash covers and whose prompt version it is), then the
-    ``answer`` columns as ``(name, sql_type, description)``."""
-    return table_schema(
-        ("input_hash", "VARCHAR", input_description),
-        ("model", "VARCHAR", "LLM model (key)"),
-        ("prompt_version", "VARCHAR", prompt_description),
-        *answer,
-    )
-
-
 @dataclass(frozen=True)
 class ResponseCache:
-    """One cache table: ``schema`` starts with the :data:`CACHE_KEY` columns."""
+    """One cache table of the contract (a side table whose key is :data:`CACHE_KEY`)."""
 
-    table: str
-    schema: dg.TableSchema
+    side: SideTable
+
+    def __post_init__(self) -> None:
+        if self.side.key != CACHE_KEY or self.side.columns[:3] != list(CACHE_KEY):
+            raise ValueError(f"{self.side.name}: a response cache starts with its key {CACHE_KEY}")
+
+    @classmethod
+    def declared(cls, name: str) -> ResponseCache:
+        return cls(SideTable.declared(name))
+
+    @property
+    def table(self) -> str:
+        return self.side.name
 
     def lookup(
         self, warehouse: Warehouse, hashes: Sequence[str], *, model: str, prompt_version: str
     ) -> pd.DataFrame:
         """The rows cached for ``hashes`` (none before the table's first answer)."""
-        wanted = sorted(set(hashes))
-        if not wanted or not warehouse.table_exists(self.table):
-            return pd.DataFrame(columns=column_names(self.schema))
-        return warehouse.query(
-            f"SELECT * FROM {{schema}}.{self.table}"
-            " WHERE model = ? AND prompt_version = ? AND input_hash IN (SELECT unnest(?))",
-            [model, prompt_version, wanted],
-        )
+        where = {"model": model, "prompt_version": prompt_version, "input_hash": set(hashes)}
+        return self.side.read(warehouse, where)
 
     def store(
         self,
@@ -66,11 +58,10 @@ class ResponseCache:
         written."""
         if not answers:
             return 0
-        frame = pd.DataFrame(
-            [{**row, "model": model, "prompt_version": prompt_version} for row in answers],
-            columns=column_names(self.schema),
+        frame = self.side.frame(
+            [{**row, "model": model, "prompt_version": prompt_version} for row in answers]
         )
-        for column in self.schema.columns:
+        for column in self.side.table.columns:
             if column.type == "TIMESTAMPTZ":
                 frame[column.name] = pd.to_datetime(frame[column.name], utc=True)
-        return warehouse.replace_rows(self.table, frame, key=list(CACHE_KEY), schema=self.schema)
+        return self.side.upsert(warehouse, frame)

@@ -416,7 +416,8 @@ class StructuredCaller:
             spent = self._reported(e.completion.usage)
             return Reply("length", reason="length"), "", None, spent
         except openai.ContentFilterFinishReasonError as e:
-            spent = self._reported(e.completion.usage)
+            # The SDK may raise it without the completion: then no usage was reported.
+            spent = self._reported(e.completion.usage if e.completion else None)
             return Reply("failed", reason="refusal"), "", None, spent
         except (ValidationError, ValueError, openai.APIResponseValidationError):
             usage.add(failed_calls=1)

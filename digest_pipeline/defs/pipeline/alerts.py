@@ -20,23 +20,11 @@ import pandas as pd
 from digest_pipeline.defs.digest.build import hidden_channels, opted_out_channels, quote
 from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackResource, post_text
 from digest_pipeline.defs.digest.escape import mrkdwn, mrkdwn_link
-from digest_pipeline.defs.storage.schema import table_schema
+from digest_pipeline.defs.storage.side_table import SideTable
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
-ALERTS_TABLE = "digest_alerts"
-ALERTS_SCHEMA = table_schema(
-    ("message_id", "VARCHAR", "messages.id of the critical message (key)"),
-    ("channel_id", "VARCHAR", "Where the message was posted"),
-    ("risk_level", "VARCHAR", "critical"),
-    ("description", "VARCHAR", "The assessment's one-line description"),
-    ("permalink", "VARCHAR", "Link to the message"),
-    ("text", "VARCHAR", "The alert as sent (or as it would have been)"),
-    ("status", "VARCHAR", "posted (to Slack) or outbox (no alert channel or no token)"),
-    ("alert_channel", "VARCHAR", "DIGEST_ALERT_CHANNEL, if posted"),
-    ("alert_ts", "VARCHAR", "ts of the alert post"),
-    ("assessed_at", "TIMESTAMPTZ", "created_at of the assessment"),
-    ("alerted_at", "TIMESTAMPTZ", "When the alert was made (UTC)"),
-)
+ALERTS = SideTable.declared("digest_alerts")
+ALERTS_TABLE = ALERTS.name
 ALERT_MAX_AGE = timedelta(hours=24)  # older messages (a backfill) never alert
 ALERTS_PER_TICK = 20
 ALERT_INTERVAL_SECONDS = 120
@@ -73,7 +61,9 @@ def alert_text(row: Mapping[str, Any], *, quotable: bool) -> str:
 
 def _channel_table(warehouse: Warehouse) -> pd.DataFrame:
     if not warehouse.table_exists("slack_channels"):
-        return pd.DataFrame(columns=["channel_id", "name", "is_private", "topic", "purpose"])
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        columns = ["channel_id", "name", "is_private", "topic", "purpose"]
+        return pd.DataFrame(columns=columns)  # pyright: ignore[reportArgumentType]
     return warehouse.query(
         "SELECT channel_id, name, is_private, topic, purpose FROM {schema}.slack_channels"
     )
@@ -93,16 +83,9 @@ def pending_alerts(
     rows = warehouse.query(sql, [since, now - ALERT_MAX_AGE])
     if rows.empty:
         return [], since
-    newest = pd.Timestamp(rows["created_at"].max()).to_pydatetime()
-    done: set[str] = set()
-    if warehouse.table_exists(ALERTS_TABLE):
-        done = set(
-            warehouse.query(
-                "SELECT message_id FROM {schema}." + ALERTS_TABLE
-                + " WHERE message_id IN (SELECT unnest(?))",
-                [sorted(set(rows["message_id"]))],
-            )["message_id"]
-        )  # fmt: skip
+    # The ignore: pandas types a column's max() as maybe a Series; it is one timestamp.
+    newest = pd.Timestamp(rows["created_at"].max()).to_pydatetime()  # pyright: ignore[reportArgumentType]
+    done = set(ALERTS.read(warehouse, {"message_id": set(rows["message_id"])})["message_id"])
     channels = _channel_table(warehouse)
     opted_out = opted_out_channels(channels)
     hidden = hidden_channels(channels, private_allow)
@@ -167,9 +150,7 @@ def critical_risk_alert_sensor(
             }
         )
         # One row per alert as soon as it is made: a failure later in the tick never re-sends it.
-        warehouse.replace_rows(
-            ALERTS_TABLE, pd.DataFrame([rows[-1]]), key=["message_id"], schema=ALERTS_SCHEMA
-        )
+        ALERTS.upsert(warehouse, pd.DataFrame([rows[-1]]))
     context.update_cursor(json.dumps({"created_at": newest.isoformat()}))
     posted = sum(1 for r in rows if r["status"] == "posted")
     return dg.SkipReason(

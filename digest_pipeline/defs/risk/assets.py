@@ -1,51 +1,24 @@
 """The ``risk_assessments`` asset: one business-risk judgement per message of the hour."""
 
 from datetime import UTC, datetime
+from typing import cast
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
+from digest_pipeline import contract
 from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.partitions import hourly_partitions
 from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.risk.rules import score_frame
 from digest_pipeline.defs.risk.scoring import RULES_SCORER, RULES_VERSION, Partition
 from digest_pipeline.defs.risk.store import RiskModelStore
-from digest_pipeline.defs.storage.schema import column_names, table_schema
+from digest_pipeline.defs.storage.schema import column_names
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
-RISK_SCHEMA = table_schema(
-    ("id", "VARCHAR", "'risk:' followed by the message ID (key)"),
-    ("message_id", "VARCHAR", "messages.id of the assessed message"),
-    ("channel_id", "VARCHAR", "Slack channel ID"),
-    ("message_timestamp", "TIMESTAMPTZ", "When the message was posted; the partition column"),
-    ("risk_level", "VARCHAR", "low, medium, high or critical"),
-    ("risk_category", "VARCHAR", "Hardware-GTM category or none"),
-    ("description", "VARCHAR", "One-line description of the risk"),
-    ("confidence_score", "DOUBLE", "Confidence in [0, 1]"),
-    ("mitigation_suggestions", "JSON", "Suggested actions from the category playbook"),
-    ("requires_attention", "BOOLEAN", "Someone should act on this"),
-    ("created_at", "TIMESTAMPTZ", "When this assessment was made"),
-    ("scorer", "VARCHAR", "model, llm or rules: which judgement won"),
-    ("model", "VARCHAR", "Risk model version, LLM model, or the rules version"),
-    ("prompt_version", "VARCHAR", "Prompt version (LLM) or rules version; null for the model"),
-    ("needs_rescore", "BOOLEAN", "Fell back from the LLM: re-scored on the next run"),
-    ("content_hash", "VARCHAR", "sha256 of the assessed text"),
-    ("rules_risk_level", "VARCHAR", "The rules scorer's level (always computed)"),
-    ("llm_risk_level", "VARCHAR", "The LLM's level, when it answered (else null)"),
-    ("model_version", "VARCHAR", "Risk model that scored the row (rm-…), or the rules version"),
-    ("model_risk_level", "VARCHAR", "The risk model's level (null under DIGEST_SCORER=rules)"),
-    ("risk_probability", "DOUBLE", "The risk model's calibrated P(level >= high)"),
-    (
-        "judgement",
-        "VARCHAR",
-        "Which judgement won: model (risk model), rules (DIGEST_SCORER=rules), triage (the model "
-        "is confident it is low: no LLM call), llm, model_floor (the model's confident critical "
-        "kept at high over a lower LLM answer), fallback (LLM failed: the model's row)",
-    ),
-    ("fallback_reason", "VARCHAR", "Why the LLM failed (timeout, refusal, budget, ...), else null"),
-)
+RISK = contract.table("risk_assessments", "asset")
+RISK_SCHEMA = RISK.schema
 
 
 def thread_contexts(messages: pd.DataFrame, warehouse: Warehouse | None) -> pd.Series:
@@ -61,13 +34,15 @@ def thread_contexts(messages: pd.DataFrame, warehouse: Warehouse | None) -> pd.S
             [missing],
         )
         known.update(zip(found["id"], found["content"], strict=True))
-    return parent_ids.map(lambda p: known.get(p) if isinstance(p, str) else None)
+    # pandas is untyped here: Series.map gives a Series.
+    return cast(pd.Series, parent_ids.map(lambda p: known.get(p) if isinstance(p, str) else None))
 
 
 def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame:
     """Rules assessments for ``messages``, in the contract's shape."""
     if messages.empty:
-        return pd.DataFrame(columns=column_names(RISK_SCHEMA))
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        return pd.DataFrame(columns=column_names(RISK_SCHEMA))  # pyright: ignore[reportArgumentType]
     scored = score_frame(
         pd.DataFrame(
             {
@@ -108,7 +83,8 @@ def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame
     )
     frame["message_timestamp"] = pd.to_datetime(frame["message_timestamp"], utc=True)
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-    return frame[column_names(RISK_SCHEMA)]
+    # pandas is untyped here: columns select a frame.
+    return cast(pd.DataFrame, frame[column_names(RISK_SCHEMA)])
 
 
 @dg.asset(
@@ -126,7 +102,7 @@ def assess_messages(messages: pd.DataFrame, contexts: pd.Series) -> pd.DataFrame
         "model_version says which model scored each row: a new model scores new hours only; "
         "re-scoring old hours is a backfill."
     ),
-    metadata={"partition_expr": "message_timestamp", "dagster/column_schema": RISK_SCHEMA},
+    metadata=RISK.asset_metadata(),
 )
 def risk_assessments(
     context: dg.AssetExecutionContext,
@@ -141,7 +117,8 @@ def risk_assessments(
     scored = risk_scorer.assess(
         Partition(context, messages, contexts, rules, warehouse, risk_model_store, llm)
     )
-    frame = scored.frame[column_names(RISK_SCHEMA)]
+    # pandas is untyped here: columns select a frame.
+    frame = cast(pd.DataFrame, scored.frame[column_names(RISK_SCHEMA)])
     levels = frame["risk_level"].value_counts().to_dict() if len(frame) else {}
     judgements = frame["judgement"].value_counts().to_dict() if len(frame) else {}
     context.add_output_metadata(

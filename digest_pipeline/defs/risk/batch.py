@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import openai
@@ -40,7 +40,7 @@ from digest_pipeline.defs.risk import cache
 from digest_pipeline.defs.risk.llm import Batch, LLMConfig, to_assessment
 from digest_pipeline.defs.risk.models import RiskAssessment
 from digest_pipeline.defs.risk.prompt import ScoredBatch, build_messages
-from digest_pipeline.defs.storage.schema import column_names, table_schema
+from digest_pipeline.defs.storage.side_table import SideTable
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 # A run tag: this run alone scores in ``sync`` or ``batch`` mode (a backfill through the Batch
@@ -58,25 +58,8 @@ MAX_OUTPUT_LINE_BYTES = 1024 * 1024
 OPEN_STATUSES = ("validating", "in_progress", "finalizing", "cancelling", "submitted")
 FINAL_STATUSES = ("completed", "failed", "expired", "cancelled")
 
-BATCHES_TABLE = "risk_llm_batches"
-BATCHES_SCHEMA = table_schema(
-    ("batch_id", "VARCHAR", "The OpenAI batch ID (key)"),
-    ("status", "VARCHAR", "submitted, in_progress, completed, failed, expired or cancelled"),
-    ("model", "VARCHAR", "LLM model"),
-    ("prompt_version", "VARCHAR", "Prompt version"),
-    ("partition_start", "VARCHAR", "First hourly partition of the run that submitted it"),
-    ("partition_end", "VARCHAR", "Last hourly partition of that run"),
-    ("input_file_id", "VARCHAR", "The uploaded request file"),
-    ("requests", "BIGINT", "Requests in the file"),
-    ("messages", "BIGINT", "Messages asked about"),
-    ("request_map", "JSON", "custom_id -> {prompt id: [input hash, message id]}"),
-    ("submitted_at", "TIMESTAMPTZ", "When the batch was created"),
-    ("deadline", "TIMESTAMPTZ", "When a batch still running is cancelled"),
-    ("collected_at", "TIMESTAMPTZ", "When its results were read (null while open)"),
-    ("answered", "BIGINT", "Messages judged by the batch"),
-    ("failed", "BIGINT", "Messages the batch did not judge (kept on the model, re-scored later)"),
-    ("failures", "JSON", "Why each message it did not judge failed: input hash -> reason"),
-)
+BATCHES = SideTable.declared("risk_llm_batches")
+BATCHES_TABLE = BATCHES.name
 
 RequestMap = dict[str, dict[str, list[str]]]
 
@@ -155,8 +138,7 @@ def parse_output(
         if not isinstance(record, dict):
             continue
         key = record.get("custom_id")
-        ids = requests.get(key) if isinstance(key, str) else None
-        if ids is None or key in answered:
+        if not isinstance(key, str) or (ids := requests.get(key)) is None or key in answered:
             usage.add(unexpected_ids=1)
             continue
         answered.add(key)
@@ -289,23 +271,19 @@ def submit(
 def _write(warehouse: Warehouse, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
-    frame = pd.DataFrame(list(rows), columns=column_names(BATCHES_SCHEMA))
+    frame = BATCHES.frame(rows)
     for name in ("submitted_at", "deadline", "collected_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True)
     frame = frame.astype(
         {"requests": "int64", "messages": "int64", "answered": "int64", "failed": "int64"}
     )
-    warehouse.replace_rows(BATCHES_TABLE, frame, key=["batch_id"], schema=BATCHES_SCHEMA)
+    BATCHES.upsert(warehouse, frame)
 
 
 def batches(warehouse: Warehouse, *, open_only: bool = False) -> pd.DataFrame:
     """Rows of ``risk_llm_batches`` (empty before the first batch)."""
-    if not warehouse.table_exists(BATCHES_TABLE):
-        return pd.DataFrame(columns=column_names(BATCHES_SCHEMA))
-    sql = f"SELECT * FROM {{schema}}.{BATCHES_TABLE}"
-    if open_only:
-        return warehouse.query(sql + " WHERE collected_at IS NULL ORDER BY submitted_at")
-    return warehouse.query(sql + " ORDER BY submitted_at")
+    where = {"collected_at": None} if open_only else {}
+    return BATCHES.read(warehouse, where, order_by=("submitted_at",))
 
 
 def _hashes(row: Mapping[str, Any]) -> set[str]:
@@ -317,7 +295,11 @@ def _hashes(row: Mapping[str, Any]) -> set[str]:
 def pending_hashes(warehouse: Warehouse, config: LLMConfig) -> set[str]:
     """Input hashes waiting in an open batch for this model and prompt."""
     rows = batches(warehouse, open_only=True)
-    rows = rows[(rows["model"] == config.model) & (rows["prompt_version"] == config.prompt_version)]
+    # pandas is untyped here: a boolean mask selects a frame.
+    rows = cast(
+        pd.DataFrame,
+        rows[(rows["model"] == config.model) & (rows["prompt_version"] == config.prompt_version)],
+    )
     return set().union(*(_hashes(r) for r in rows.to_dict("records"))) if len(rows) else set()
 
 

@@ -13,24 +13,11 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from digest_pipeline.defs.llm.cache import ResponseCache, cache_schema
+from digest_pipeline.defs.llm.cache import ResponseCache
 from digest_pipeline.defs.risk.models import RiskAssessment
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
-CACHE_TABLE = "risk_llm_cache"
-CACHE_SCHEMA = cache_schema(
-    "sha256 of the message text, channel and parent text sent (key)",
-    "Prompt version (key)",
-    ("message_id", "VARCHAR", "The message last scored with this input"),
-    ("risk_level", "VARCHAR", "The model's level"),
-    ("risk_category", "VARCHAR", "The model's category"),
-    ("description", "VARCHAR", "The model's one-line description"),
-    ("confidence_score", "DOUBLE", "The model's confidence"),
-    ("mitigation_suggestions", "JSON", "The model's actions"),
-    ("requires_attention", "BOOLEAN", "The model's attention flag"),
-    ("scored_at", "TIMESTAMPTZ", "When the model answered"),
-)
-RISK_CACHE = ResponseCache(CACHE_TABLE, CACHE_SCHEMA)
+RISK_CACHE = ResponseCache.declared("risk_llm_cache")
 
 
 def lookup(

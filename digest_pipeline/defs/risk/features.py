@@ -26,6 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain, pairwise, repeat
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -112,7 +113,9 @@ def tfidf_weighted(counts: sp.csr_matrix, vectorizer: TfidfVectorizer) -> sp.csr
     if vectorizer.use_idf:
         counts.data *= vectorizer.idf_[counts.indices]
     if vectorizer.norm is not None:
-        counts = normalize(counts, norm=vectorizer.norm, copy=False)
+        # scikit-learn is untyped: pyright infers normalize's (X, norms) branch too; a CSR
+        # matrix in, return_norm=False, gives a CSR matrix out.
+        counts = cast(sp.csr_matrix, normalize(counts, norm=vectorizer.norm, copy=False))
     return counts
 
 
@@ -223,7 +226,9 @@ class WordBoundedCharCounts:
             ),
             shape=(len(docs), len(words)),
         )
-        counts = doc_words @ word_grams  # sums repeated words and repeated n-grams alike
+        # Sums repeated words and repeated n-grams alike. CSR @ CSR is CSR; scipy's inferred
+        # __matmul__ also lists dense arrays.
+        counts = cast(sp.csr_matrix, doc_words @ word_grams)
         counts.sort_indices()
         return counts
 
@@ -243,18 +248,30 @@ class Featurizer:
 
     @classmethod
     def new(cls) -> Featurizer:
+        # The ignores: scikit-learn is untyped and pyright takes ``dtype``'s type from its
+        # default (np.float64), so any other dtype looks wrong to it.
         return cls(
             # min_df=2: a word or pair seen once teaches nothing that carries to new messages.
-            word=TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, dtype=np.float32),
+            word=TfidfVectorizer(
+                ngram_range=(1, 2),
+                min_df=2,
+                sublinear_tf=True,
+                dtype=np.float32,  # pyright: ignore[reportArgumentType]
+            ),
             char=TfidfVectorizer(
                 analyzer="char_wb",
                 ngram_range=(2, 5),
                 min_df=2,
                 sublinear_tf=True,
-                dtype=np.float32,
+                dtype=np.float32,  # pyright: ignore[reportArgumentType]
             ),
-            parent=TfidfVectorizer(sublinear_tf=True, dtype=np.float32),
-            signals=DictVectorizer(dtype=np.float32),
+            parent=TfidfVectorizer(
+                sublinear_tf=True,
+                dtype=np.float32,  # pyright: ignore[reportArgumentType]
+            ),
+            signals=DictVectorizer(
+                dtype=np.float32,  # pyright: ignore[reportArgumentType]
+            ),
         )
 
     def fit(self, texts: Sequence[str], parents: Sequence[str]) -> Featurizer:
@@ -265,7 +282,7 @@ class Featurizer:
         self.signals.fit([structural_signals(t, p) for t, p in zip(texts, parents, strict=True)])
         return self
 
-    def __getstate__(self) -> dict[str, object]:
+    def __getstate__(self) -> dict[str, Any]:
         return self.__dict__ | {"_char_counts": None}
 
     def char_counts(self) -> WordBoundedCharCounts:
@@ -297,7 +314,8 @@ class Featurizer:
                 [signals[t, bool(p)] for t, p in zip(texts, parents, strict=True)]
             ),
         ]
-        return sp.hstack(blocks, format="csr", dtype=np.float32)
+        # format="csr" makes it CSR; scipy's inferred return type lists every format.
+        return cast(sp.csr_matrix, sp.hstack(blocks, format="csr", dtype=np.float32))
 
     def known_word_share(self, texts: Sequence[str]) -> np.ndarray:
         """For each text, the share of its words (numbers aside) that the model has seen in
@@ -323,7 +341,7 @@ class Featurizer:
     # -- saving: vocabularies as one string each (a dict of 100k terms is slow to save and load)
 
     def to_state(self) -> dict[str, object]:
-        return {
+        state: dict[str, object] = {
             name: {
                 "params": json.dumps(
                     {
@@ -340,7 +358,8 @@ class Featurizer:
                 "idf": vec.idf_.astype(np.float64),
             }
             for name, vec in (("word", self.word), ("char", self.char), ("parent", self.parent))
-        } | {"signals": self.signals}
+        }
+        return state | {"signals": self.signals}
 
     @classmethod
     def from_state(cls, state: dict[str, object]) -> Featurizer:
@@ -348,8 +367,11 @@ class Featurizer:
             params = json.loads(str(part["params"]))
             params["ngram_range"] = tuple(params["ngram_range"])
             terms = str(part["terms"]).split("\x00")
+            # The ignore: see ``new``.
             vec = TfidfVectorizer(
-                **params, dtype=np.float32, vocabulary={t: i for i, t in enumerate(terms)}
+                **params,
+                dtype=np.float32,  # pyright: ignore[reportArgumentType]
+                vocabulary={t: i for i, t in enumerate(terms)},
             )
             vec.idf_ = np.asarray(part["idf"])
             return vec

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVEL_RANK, LEVELS
-from digest_pipeline.defs.storage.schema import table_schema
+from digest_pipeline.defs.storage.side_table import SideTable
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_TEXT_CHARS = 8_000
@@ -47,20 +47,10 @@ MORE_SERIOUS = "more_serious"
 RESOLVED = "resolved"
 REACTION_VERDICTS = ("not_a_risk", MORE_SERIOUS, RESOLVED)
 
-# ``risk_feedback``: one row per (message, person, verdict). Declared once here (the risk model
-# reads it) and written by the digest's feedback sensor (reactions) or by hand (files).
-FEEDBACK_TABLE = "risk_feedback"
-FEEDBACK_KEY = ("message_id", "user_id", "verdict")
-FEEDBACK_SCHEMA = table_schema(
-    ("message_id", "VARCHAR", "The risk's source message (messages.id) (key part)"),
-    ("user_id", "VARCHAR", "Who gave the verdict: a person's Slack user ID (key part)"),
-    ("verdict", "VARCHAR", "not_a_risk, more_serious, resolved, or a level (key part)"),
-    ("given_at", "TIMESTAMPTZ", "When the verdict was first seen (UTC)"),
-    ("source", "VARCHAR", "reaction (on a digest's reply in Slack) or file"),
-    ("risk_level", "VARCHAR", "The level the verdict implies (more_serious: one above the line's)"),
-    ("thread_id", "VARCHAR", "The message's thread (messages.id of its parent): resolved applies"),
-    ("source_ref", "VARCHAR", "Where it came from: the digest reply as channel ID:ts"),
-)
+# ``risk_feedback``: one row per (message, person, verdict). The risk model reads it; the digest's
+# feedback sensor (reactions) or a person (files) writes it.
+FEEDBACK = SideTable.declared("risk_feedback")
+FEEDBACK_TABLE = FEEDBACK.name
 
 
 class DatasetError(ValueError):

@@ -19,12 +19,12 @@ Figures:
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 from pydantic import Field
 
-from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
+from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, Category, Level
 from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.llm.text import input_hash, prepare_text
 from digest_pipeline.defs.risk import cache
@@ -172,9 +172,10 @@ def llm_eval(
     predictions = model.predict(texts, parents)
     skip = model.llm_skip(texts, predictions)
     model_verdicts = [
+        # The model's labels are plain strings; RiskAssessment validates them as it is built.
         RiskAssessment(
-            risk_level=level,
-            risk_category=category,
+            risk_level=cast(Level, level),
+            risk_category=cast(Category, category),
             description="risk model",
             confidence_score=float(confidence),
             mitigation_suggestions=[],

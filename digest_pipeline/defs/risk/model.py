@@ -184,7 +184,8 @@ class FittedParts:
     def categories(self, X: sp.csr_matrix) -> list[str]:
         """The best-scoring category (the first one when no category was labeled)."""
         if self.category is None:
-            return [RISK_CATEGORIES[0]] * X.shape[0]
+            # scipy is untyped: ``shape`` is inferred from a ``None`` default.
+            return [RISK_CATEGORIES[0]] * X.shape[0]  # pyright: ignore[reportOptionalSubscript]
         return [str(c) for c in self.category.predict(X)]
 
 

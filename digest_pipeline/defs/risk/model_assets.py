@@ -12,15 +12,16 @@ what).
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
+from digest_pipeline import contract
 from digest_pipeline.defs.enrichment.taxonomy import LEVELS
 from digest_pipeline.defs.risk.labels import (
     LabeledMessage,
@@ -38,37 +39,14 @@ from digest_pipeline.defs.risk.training import (
     cross_validation_table,
     train_risk_model,
 )
-from digest_pipeline.defs.storage.schema import column_names, table_schema
+from digest_pipeline.defs.storage.schema import column_names
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 MAX_LLM_LABELS = 20_000
 PROBLEMS_SHOWN = 20
 
-LABELS_SCHEMA = table_schema(
-    ("id", "VARCHAR", "The row's id in its source (message id for feedback and LLM rows)"),
-    ("source", "VARCHAR", "Corpus: a packaged file's name, team, feedback or llm"),
-    ("text", "VARCHAR", "The message"),
-    ("channel", "VARCHAR", "Channel name, if known"),
-    ("thread_context", "VARCHAR", "The thread parent's text for a reply"),
-    ("risk_level", "VARCHAR", "low, medium, high or critical"),
-    ("risk_category", "VARCHAR", "Category, if labeled"),
-    ("requires_attention", "BOOLEAN", "Someone should act, if labeled"),
-    ("weight", "DOUBLE", "Weight in training: 1 for people's labels, less for the LLM's"),
-)
-MODEL_SCHEMA = table_schema(
-    ("version", "VARCHAR", "'rm-' and a hash of training rows, feature code and parameters (key)"),
-    ("trained_at", "TIMESTAMPTZ", "When this version was trained"),
-    ("is_current", "BOOLEAN", "The version risk_assessments scores with"),
-    ("training_rows", "BIGINT", "Labeled rows trained on"),
-    ("rows_by_source", "JSON", "Training rows per source"),
-    ("cv_method", "VARCHAR", "How the figures were measured (leave one source out)"),
-    ("recall_high_critical", "DOUBLE", "Out-of-source recall on high+critical (pooled)"),
-    ("precision_high_critical", "DOUBLE", "Out-of-source precision on high+critical (pooled)"),
-    ("per_source", "JSON", "Out-of-source figures for each held-out source"),
-    ("thresholds", "JSON", "Probability cut-offs picked on out-of-source predictions"),
-    ("share_sent_to_llm", "DOUBLE", "Share of labeled messages the LLM cascade would send"),
-    ("path", "VARCHAR", "Model file (skops)"),
-)
+LABELS_SCHEMA = contract.table("risk_labels", "asset").schema
+MODEL_SCHEMA = contract.table("risk_model", "asset").schema
 
 _FEEDBACK_SQL = """
 SELECT f.*, m.content AS text,
@@ -151,7 +129,8 @@ def labels_frame(labels: LabelSet) -> pd.DataFrame:
             }
             for r in labels.rows
         ],
-        columns=column_names(LABELS_SCHEMA),
+        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+        columns=column_names(LABELS_SCHEMA),  # pyright: ignore[reportArgumentType]
     )
     return frame.astype({"weight": float})
 
@@ -201,7 +180,7 @@ def frame_rows(frame: pd.DataFrame) -> list[LabeledMessage]:
 )
 def risk_labels(
     context: dg.AssetExecutionContext, warehouse: Warehouse, risk_model_store: RiskModelStore
-) -> dg.Output[pd.DataFrame]:
+) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
     labels = gather_labels(
         risk_model_store.labels_path,
         warehouse_labels(warehouse),
@@ -257,11 +236,15 @@ def model_row(model: RiskModel, path: str, trained_at: datetime) -> dict[str, An
 
 def model_history(previous: pd.DataFrame, row: Mapping[str, Any]) -> pd.DataFrame:
     """Every version trained so far, the new one current (and first)."""
-    frame = pd.DataFrame([row], columns=column_names(MODEL_SCHEMA))
+    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+    frame = pd.DataFrame([row], columns=column_names(MODEL_SCHEMA))  # pyright: ignore[reportArgumentType]
     if not previous.empty:
-        older = previous[previous["version"] != row["version"]].copy()
+        # pandas is untyped here: a boolean mask or a column list selects a frame.
+        older = cast(pd.DataFrame, previous[previous["version"] != row["version"]]).copy()
         older["is_current"] = False
-        frame = pd.concat([frame, older[column_names(MODEL_SCHEMA)]], ignore_index=True)
+        frame = pd.concat(
+            [frame, cast(pd.DataFrame, older[column_names(MODEL_SCHEMA)])], ignore_index=True
+        )
     frame["trained_at"] = pd.to_datetime(frame["trained_at"], utc=True)
     return frame.astype({"is_current": bool, "training_rows": "int64"})
 
@@ -300,12 +283,15 @@ def risk_model(
         if warehouse.table_exists("risk_model")
         else pd.DataFrame()
     )
-    known = previous[previous["version"] == version] if not previous.empty else previous
-    trained_at = (
-        pd.Timestamp(known["trained_at"].iloc[0]).to_pydatetime()
-        if len(known)
-        else datetime.now(UTC)
+    # pandas is untyped here: a boolean mask selects a frame.
+    known = (
+        cast(pd.DataFrame, previous[previous["version"] == version])
+        if not previous.empty
+        else previous
     )
+    stored = pd.Timestamp(known["trained_at"].iloc[0]) if len(known) else pd.NaT
+    # A stored row always has trained_at (the model's first training); NaT only without one.
+    trained_at = stored.to_pydatetime() if isinstance(stored, pd.Timestamp) else datetime.now(UTC)
     cv = model.card["cross_validation"]
     return dg.Output(
         model_history(previous, model_row(model, str(path), trained_at)),

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -130,9 +130,14 @@ def out_of_source(
     if progress:
         progress(f"cross-validation: {method}, {len(folds)} folds on {jobs} process(es)")
     every = np.arange(len(rows))
-    results = Parallel(n_jobs=jobs)(
-        delayed(_score_fold)(featurizer, X_all, rows, np.setdiff1d(every, test), test, params)
-        for test in folds
+    # joblib is untyped: Parallel() returns the list of each call's result (no generator
+    # was asked for), which pyright cannot infer.
+    results = cast(
+        list[tuple[dict[str, np.ndarray], list[str]]],
+        Parallel(n_jobs=jobs)(
+            delayed(_score_fold)(featurizer, X_all, rows, np.setdiff1d(every, test), test, params)
+            for test in folds
+        ),
     )
     for test, (fold_scores, fold_categories) in zip(folds, results, strict=True):
         for head, values in fold_scores.items():

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from digest_pipeline import contract
 from digest_pipeline.defs.partitions import hourly_partitions
 from digest_pipeline.defs.slack.export import ExportApi
 from digest_pipeline.defs.slack.extract import (
@@ -24,85 +25,19 @@ from digest_pipeline.defs.slack.extract import (
 from digest_pipeline.defs.slack.models import SlackApi, SlackCallError
 from digest_pipeline.defs.slack.resources import SlackSource, slack_failure
 from digest_pipeline.defs.slack.validate import is_slack_id
-from digest_pipeline.defs.storage.schema import column_names, table_schema
+from digest_pipeline.defs.storage.schema import column_names
+from digest_pipeline.defs.storage.side_table import SideTable
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
-CHANNELS_SCHEMA = table_schema(
-    ("channel_id", "VARCHAR", "Slack channel ID (key)"),
-    ("name", "VARCHAR", "Channel name without #"),
-    ("is_private", "BOOLEAN", "Private channel"),
-    ("is_archived", "BOOLEAN", "Archived channel"),
-    ("is_member", "BOOLEAN", "The bot is a member"),
-    ("topic", "VARCHAR", "Channel topic"),
-    ("purpose", "VARCHAR", "Channel purpose"),
-    ("num_members", "BIGINT", "Member count when known"),
-    ("selected", "BOOLEAN", "Extracted by this deployment (configuration and membership)"),
-    (
-        "skip_reason",
-        "VARCHAR",
-        "Why no messages come from it: not_selected, excluded, archived, not_in_channel, or the "
-        "Slack error of its last read (missing_scope, channel_not_found, ...)",
-    ),
-    (
-        "read_status",
-        "VARCHAR",
-        "Last extraction of the channel: ok, a Slack error code, or NULL if never read",
-    ),
-    ("read_failed_method", "VARCHAR", "The method that failed on the last read"),
-    (
-        "join_outcome",
-        "VARCHAR",
-        "DIGEST_AUTO_JOIN's attempt in this listing: joined, or join_failed: and the Slack "
-        "error; NULL when it did not try",
-    ),
-    ("read_at", "TIMESTAMPTZ", "When the channel was last read (UTC)"),
-    ("workspace_url", "VARCHAR", "Workspace URL, for permalinks"),
-    ("listed_at", "TIMESTAMPTZ", "When the channel list was read (UTC)"),
-)
+CHANNELS_SCHEMA = contract.table("slack_channels", "asset").schema
 
-# How the last extraction of each channel went, written by raw_messages (one row per channel,
-# replaced on every run) and joined into slack_channels on its next materialization. A side
-# table rather than an asset: it is a by-product of reading messages, like a cache.
-CHANNEL_READS_TABLE = "slack_channel_reads"
-CHANNEL_READS_SCHEMA = table_schema(
-    ("channel_id", "VARCHAR", "Slack channel ID (key)"),
-    ("read_status", "VARCHAR", "ok or Slack's error code"),
-    ("failed_method", "VARCHAR", "The method that failed, if any"),
-    ("messages", "BIGINT", "Messages extracted from the channel in that run"),
-    ("window_start", "TIMESTAMPTZ", "The extracted window"),
-    ("window_end", "TIMESTAMPTZ", "The extracted window"),
-    ("read_at", "TIMESTAMPTZ", "When the channel was read (UTC)"),
-)
+# How the last extraction of each channel went (a side table: a by-product of reading messages).
+CHANNEL_READS = SideTable.declared("slack_channel_reads")
 
-USERS_SCHEMA = table_schema(
-    ("user_id", "VARCHAR", "Slack user ID (key)"),
-    ("name", "VARCHAR", "Handle"),
-    ("display_name", "VARCHAR", "Display name"),
-    ("real_name", "VARCHAR", "Real name"),
-    ("title", "VARCHAR", "Profile title (role)"),
-    ("is_bot", "BOOLEAN", "Bot user"),
-    ("deleted", "BOOLEAN", "Deactivated user"),
-    ("tz", "VARCHAR", "User's time zone"),
-)
+USERS_SCHEMA = contract.table("slack_users", "asset").schema
 
-RAW_MESSAGES_SCHEMA = table_schema(
-    ("channel_id", "VARCHAR", "Slack channel ID (key part)"),
-    ("ts", "VARCHAR", "Slack ts, the exact string (key part)"),
-    ("thread_ts", "VARCHAR", "Parent ts for thread parents and replies"),
-    ("timestamp", "TIMESTAMPTZ", "When the message was posted (UTC); the partition column"),
-    ("payload", "JSON", "The message object exactly as the source returned it"),
-    ("source", "VARCHAR", "demo, slack or export"),
-    ("user_id", "VARCHAR", "Author user ID or bot ID"),
-    ("subtype", "VARCHAR", "Slack subtype (channel_join, bot_message, ...)"),
-    ("is_reply", "BOOLEAN", "A thread reply"),
-    (
-        "is_own_post",
-        "BOOLEAN",
-        "Posted by this app (its digests, alerts) or a reply in one of its threads: kept here, "
-        "left out of messages",
-    ),
-    ("extracted_at", "TIMESTAMPTZ", "When this copy was extracted"),
-)
+RAW_MESSAGES = contract.table("raw_messages", "asset")
+RAW_MESSAGES_SCHEMA = RAW_MESSAGES.schema
 
 
 def _missing(value: object) -> bool:
@@ -167,7 +102,8 @@ def slack_channels(
         if failed:
             context.log.warning(f"could not join {len(failed)} channel(s): {failed}")
     frame = channel_rows(channels, slack, url, datetime.now(UTC), last_reads(warehouse))
-    frame["join_outcome"] = frame["channel_id"].map(joins)
+    # The ignore: Series.map takes a dict; pandas' annotation omits it.
+    frame["join_outcome"] = frame["channel_id"].map(joins)  # pyright: ignore[reportArgumentType]
     skipped = frame.loc[~frame["selected"], "skip_reason"].value_counts().to_dict()
     unreadable = frame.loc[frame["selected"] & frame["skip_reason"].notna(), "skip_reason"]
     context.add_output_metadata(
@@ -189,10 +125,7 @@ def slack_channels(
 
 def last_reads(warehouse: Warehouse) -> pd.DataFrame:
     """The last read of each channel (empty before the first ``raw_messages`` run)."""
-    columns = column_names(CHANNEL_READS_SCHEMA)
-    if not warehouse.table_exists(CHANNEL_READS_TABLE):
-        return pd.DataFrame(columns=columns)
-    return warehouse.query(f"SELECT * FROM {{schema}}.{CHANNEL_READS_TABLE}")[columns]
+    return CHANNEL_READS.read(warehouse)
 
 
 def channel_rows(
@@ -236,7 +169,8 @@ def channel_rows(
                 "listed_at": listed_at,
             }
         )
-    frame = pd.DataFrame(rows, columns=column_names(CHANNELS_SCHEMA))
+    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+    frame = pd.DataFrame(rows, columns=column_names(CHANNELS_SCHEMA))  # pyright: ignore[reportArgumentType]
     for column in ("read_at", "listed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
@@ -259,7 +193,9 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
     rows = []
     for m in members:
         # A field of the wrong type (a string profile, a list name) reads as empty, never fails.
-        profile = m.get("profile") if isinstance(m.get("profile"), dict) else {}
+        profile = m.get("profile")
+        if not isinstance(profile, dict):
+            profile = {}
         rows.append(
             {
                 "user_id": str(m["id"]),
@@ -272,7 +208,8 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
                 "tz": _plain(m.get("tz")),
             }
         )
-    frame = pd.DataFrame(rows, columns=column_names(USERS_SCHEMA))
+    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+    frame = pd.DataFrame(rows, columns=column_names(USERS_SCHEMA))  # pyright: ignore[reportArgumentType]
     context.add_output_metadata(
         {
             "users": int((~frame["is_bot"]).sum()),
@@ -296,7 +233,7 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
         "Every message and thread reply posted in the hour, keyed by (channel_id, ts), as the "
         "source returned it. Re-extracting an hour replaces it: edits and deletes reach the table."
     ),
-    metadata={"partition_expr": "timestamp", "dagster/column_schema": RAW_MESSAGES_SCHEMA},
+    metadata=RAW_MESSAGES.asset_metadata(),
     retry_policy=dg.RetryPolicy(
         max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
     ),
@@ -327,12 +264,7 @@ def raw_messages(
     seconds = time.perf_counter() - began
     frame = raw_frame(result.messages, slack.kind, extracted_at)
     result.messages.clear()  # the payloads now live in the frame only
-    warehouse.replace_rows(
-        CHANNEL_READS_TABLE,
-        read_rows(result, window, extracted_at),
-        key=["channel_id"],
-        schema=CHANNEL_READS_SCHEMA,
-    )
+    CHANNEL_READS.upsert(warehouse, read_rows(result, window, extracted_at))
     if result.skipped_channels:
         context.log.warning(
             "Skipped %d unreadable channel(s): %s",
@@ -387,7 +319,7 @@ def read_rows(result: ExtractResult, window: Window, read_at: datetime) -> pd.Da
             }
             for read in result.reads
         ],
-        columns=column_names(CHANNEL_READS_SCHEMA),
+        columns=pd.Index(CHANNEL_READS.columns),
     )
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -132,6 +133,7 @@ def reply_coverage(
     hours = sorted({_hour(h) for h in extracted_hours})
     index = {h: i for i, h in enumerate(hours)}
     report = CoverageReport(channels=defaultdict(ChannelCoverage))
+    row: Any  # itertuples yields named tuples; pandas types them as plain tuples
     for row in threads.itertuples(index=False):
         channel = report.channels[str(row.channel_id)]
         if _missing(row.reply_count):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 # Channel (C/G/D), user (U/W), bot (B), app (A) and team (T) IDs: upper-case letters and digits.
 SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
@@ -27,11 +27,11 @@ _OBJECT_FIELDS = ("edited", "bot_profile")
 _COUNT_FIELDS = ("reply_count", "reply_users_count")
 
 
-def is_slack_id(value: object) -> bool:
+def is_slack_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and SLACK_ID.fullmatch(value) is not None
 
 
-def is_message_ts(value: object) -> bool:
+def is_message_ts(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and MESSAGE_TS.fullmatch(value) is not None
 
 

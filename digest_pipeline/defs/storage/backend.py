@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from dagster._core.storage.db_io_manager import TablePartitionDimension
@@ -132,7 +132,8 @@ class Session(ABC):
             return
         self.lock_table(schema, table)
         target = self.qualified(schema, table)
-        with self.staged(schema, table, frame[list(columns)]) as rows:
+        # pandas is untyped here: a list of columns selects a frame.
+        with self.staged(schema, table, cast(pd.DataFrame, frame[list(columns)])) as rows:
             match = " AND ".join(f"t.{quote_ident(k)} = r.{quote_ident(k)}" for k in key)
             self.execute(f"DELETE FROM {target} AS t USING {rows} AS r WHERE {match}")
             names = ", ".join(quote_ident(c) for c in columns)

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 
 import dagster as dg
 import psycopg
+import psycopg.conninfo  # a submodule: imported by name, not reached through the package
 
 REDACTED = "***"
 

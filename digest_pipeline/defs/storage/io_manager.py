@@ -46,8 +46,9 @@ class WarehouseClient(DbClient[Session]):
     def delete_table_slice(
         context: dg.OutputContext, table_slice: TableSlice, connection: Session
     ) -> None:
+        # DbIOManager always passes a list (empty when unpartitioned); the field is optional.
         connection.delete_window(
-            table_slice.schema, table_slice.table, table_slice.partition_dimensions
+            table_slice.schema, table_slice.table, table_slice.partition_dimensions or ()
         )
 
     @staticmethod
@@ -83,7 +84,7 @@ class PandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
             table_slice.table,
             obj,
             declared_columns(context, obj),
-            [dim.partition_expr for dim in table_slice.partition_dimensions],
+            [dim.partition_expr for dim in table_slice.partition_dimensions or ()],
         )
         row_count = int(obj.shape[0])
         if context.has_asset_partitions:
@@ -99,7 +100,7 @@ class PandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
             table_slice.schema,
             table_slice.table,
             table_slice.columns,
-            table_slice.partition_dimensions,
+            table_slice.partition_dimensions or (),
         )
 
     @property
@@ -107,7 +108,9 @@ class PandasWarehouseHandler(DbTypeHandler[pd.DataFrame]):
         return [pd.DataFrame]
 
 
-def warehouse_io_manager(backend: Backend, *, database: str, schema: str, name: str) -> DbIOManager:
+def warehouse_io_manager(
+    backend: Backend, *, database: str, schema: str | None, name: str
+) -> DbIOManager:
     """The ``DbIOManager`` both I/O manager resources create: DataFrames by default."""
     return DbIOManager(
         db_client=WarehouseClient(backend),

@@ -40,7 +40,7 @@ from digest_pipeline.defs.storage.postgres_connection import (
     connect_postgres,
     transaction,
 )
-from digest_pipeline.defs.storage.postgres_copy import copy_frame, fetch_frame
+from digest_pipeline.defs.storage.postgres_copy import copy_frame, fetch_frame, trusted_sql
 from digest_pipeline.defs.storage.postgres_params import to_pyformat
 from digest_pipeline.defs.storage.schema import quote_ident, table_ddl
 
@@ -100,7 +100,7 @@ def ensure_schema(conn: psycopg.Connection, schema: str) -> None:
     exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone()
     if not exists:
         _lock(conn, _DDL_LOCK)
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+        conn.execute(trusted_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"))
 
 
 def ensure_table(
@@ -114,7 +114,7 @@ def ensure_table(
     _lock(conn, _DDL_LOCK)
     existing = table_columns(conn, schema, table)  # another writer may have won the race
     for statement in table_ddl(qualified(schema, table), wanted, existing):
-        conn.execute(statement)
+        conn.execute(trusted_sql(statement))
     return table_columns(conn, schema, table)
 
 
@@ -130,8 +130,10 @@ def ensure_index(conn: psycopg.Connection, schema: str, table: str, column: str)
     if not exists:
         _lock(conn, _DDL_LOCK)
         conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {quote_ident(name)}"
-            f" ON {qualified(schema, table)} ({quote_ident(column)})"
+            trusted_sql(
+                f"CREATE INDEX IF NOT EXISTS {quote_ident(name)}"
+                f" ON {qualified(schema, table)} ({quote_ident(column)})"
+            )
         )
 
 
@@ -173,8 +175,10 @@ class PostgresSession(Session):
     @contextmanager
     def staged(self, schema: str, table: str, frame: pd.DataFrame) -> Iterator[str]:
         self.connection.execute(
-            "CREATE TEMP TABLE _rows ON COMMIT DROP AS"
-            f" SELECT * FROM {qualified(schema, table)} WITH NO DATA"
+            trusted_sql(
+                "CREATE TEMP TABLE _rows ON COMMIT DROP AS"
+                f" SELECT * FROM {qualified(schema, table)} WITH NO DATA"
+            )
         )
         copy_frame(self.connection, "_rows", frame, self._column_types(schema, table))
         yield "_rows"
@@ -183,20 +187,21 @@ class PostgresSession(Session):
         return fetch_frame(self.connection, *to_pyformat(sql, params))
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.connection.execute(*to_pyformat(sql, params))
+        statement, values = to_pyformat(sql, params)
+        self.connection.execute(trusted_sql(statement), values)
 
     def create_view(self, schema: str, name: str, sql: str) -> None:
         target = qualified(schema, name)
         ensure_schema(self.connection, schema)
-        self.connection.execute(f"SET LOCAL search_path TO {quote_ident(schema)}")
+        self.connection.execute(trusted_sql(f"SET LOCAL search_path TO {quote_ident(schema)}"))
         try:
             with self.connection.transaction():  # a savepoint
-                self.connection.execute(f"CREATE OR REPLACE VIEW {target} AS {sql}")
+                self.connection.execute(trusted_sql(f"CREATE OR REPLACE VIEW {target} AS {sql}"))
         except psycopg.errors.InvalidTableDefinition:
             # Columns renamed or removed: PostgreSQL only replaces a view that keeps its
             # columns. Dropping a view drops no data (and fails if analysts built on it).
-            self.connection.execute(f"DROP VIEW {target}")
-            self.connection.execute(f"CREATE VIEW {target} AS {sql}")
+            self.connection.execute(trusted_sql(f"DROP VIEW {target}"))
+            self.connection.execute(trusted_sql(f"CREATE VIEW {target} AS {sql}"))
 
     def lock_table(self, schema: str, table: str) -> None:
         lock_table(self.connection, schema, table)
