@@ -106,8 +106,21 @@ def demo_day(scale: float):
     return enrich_messages(raw, users, chans).frame, users
 
 
+def bench_llm(base_url, concurrency):
+    """The LLM resource both runs call: the fake server, ``concurrency`` in flight, no budget
+    (the benchmark measures every call)."""
+    from digest_pipeline.defs.llm.resources import LLMResource
+
+    return LLMResource(
+        api_key="sk-bench",
+        base_url=base_url,
+        model="gpt-4.1-mini",
+        concurrency=concurrency,
+        max_tokens_per_run=0,
+    )
+
+
 def run_ours(base_url, messages, users, args, warehouse):
-    import openai
 
     from digest_pipeline.defs.risk import cache
     from digest_pipeline.defs.risk.assets import assess_messages, thread_contexts
@@ -127,15 +140,14 @@ def run_ours(base_url, messages, users, args, warehouse):
     confident_low = model.llm_skip(texts, predictions)
     skip = {m for m, s in zip(messages["id"], confident_low.tolist(), strict=True) if s}
     items, triaged, hashes = llm_items(messages, contexts, skip, pairs)
-    config = LLMConfig(
-        model="gpt-4.1-mini", batch_messages=args.batch, concurrency=args.concurrency
-    )
+    llm = bench_llm(base_url, args.concurrency)
+    config = LLMConfig(model=llm.model, batch_messages=args.batch)
     hit = cache.lookup(
         warehouse, list(hashes.values()), model=config.model, prompt_version=config.prompt_version
     )
     todo = [i for i in items if hashes[i.message_id] not in hit]
-    client = openai.OpenAI(api_key="sk-bench", base_url=base_url, max_retries=0)
-    scorer = LLMRiskScorer(client, config)
+    client = llm.open_client()
+    scorer = LLMRiskScorer(llm.caller(client, purpose="scoring"), config)
     llm_began, cpu_began = time.perf_counter(), time.process_time()
     outcome = scorer.score(todo)
     llm_wall = time.perf_counter() - llm_began
@@ -168,7 +180,6 @@ def run_ours(base_url, messages, users, args, warehouse):
 
 
 def run_naive(base_url, messages, args):
-    import openai
 
     from digest_pipeline.defs.llm.text import prepare_text
     from digest_pipeline.defs.risk.assets import thread_contexts
@@ -207,10 +218,11 @@ def run_naive(base_url, messages, args):
         )
         for i in items
     ]
-    config = LLMConfig(model="gpt-4.1-mini", batch_messages=1, concurrency=args.concurrency)
-    client = openai.OpenAI(api_key="sk-bench", base_url=base_url, max_retries=0)
+    llm = bench_llm(base_url, args.concurrency)
+    config = LLMConfig(model=llm.model, batch_messages=1)
+    client = llm.open_client()
     began = time.perf_counter()
-    outcome = LLMRiskScorer(client, config).score(items)
+    outcome = LLMRiskScorer(llm.caller(client, purpose="scoring"), config).score(items)
     wall = time.perf_counter() - began
     u = outcome.usage
     n = len(items)

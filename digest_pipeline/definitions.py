@@ -6,6 +6,7 @@ import dagster as dg
 from digest_pipeline.defs.analytics import definitions as analytics
 from digest_pipeline.defs.digest import definitions as digest
 from digest_pipeline.defs.enrichment import definitions as enrichment
+from digest_pipeline.defs.llm import definitions as llm
 from digest_pipeline.defs.pipeline import definitions as pipeline
 from digest_pipeline.defs.risk import definitions as risk
 from digest_pipeline.defs.slack import definitions as slack
@@ -17,7 +18,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         *(
             domain.build_defs(settings)
-            for domain in (slack, enrichment, risk, digest, analytics, storage, pipeline)
+            for domain in (slack, enrichment, llm, risk, digest, analytics, storage, pipeline)
         )
     )
 

@@ -17,6 +17,7 @@ from digest_pipeline.defs.digest.delivery import (
     write_digest_files,
 )
 from digest_pipeline.defs.digest.render import render_blocks
+from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.storage.warehouse import Warehouse
 from digest_pipeline_tests.fakes.slack_chat import FakeChatWorkspace
 from digest_pipeline_tests.fakes.slack_server import FakeSlackServer, Fault
@@ -161,7 +162,6 @@ def test_digest_files_are_written_per_partition(tmp_path):
 def _daily_run(warehouse, channels, day, *, server, output_dir, token: bool):
     from digest_pipeline.defs.digest.assets import daily_digest
     from digest_pipeline.defs.digest.delivery import DigestDelivery
-    from digest_pipeline.defs.risk.resources import ModelScorer
 
     context = dg.build_asset_context(partition_key=day)
     daily_digest(
@@ -175,7 +175,7 @@ def _daily_run(warehouse, channels, day, *, server, output_dir, token: bool):
         slack_chat=DigestSlackResource(
             token="xoxb-test" if token else "", base_url=server.base_url
         ),
-        risk_scorer=ModelScorer(),
+        llm=LLMResource(enabled=False),
     )
     return context.get_output_metadata("result")
 
@@ -217,7 +217,6 @@ def test_the_block_kit_file_is_what_slack_receives_with_or_without_a_token(
 def test_the_daily_digest_asset_posts_then_updates_its_post(slack, duckdb_path, tmp_path):
     from digest_pipeline.defs.digest.assets import daily_digest
     from digest_pipeline.defs.digest.delivery import DigestDelivery
-    from digest_pipeline.defs.risk.resources import ModelScorer
     from digest_pipeline_tests.pipeline.test_alerts import _seed, seeded_day
 
     server, workspace = slack
@@ -231,7 +230,7 @@ def test_the_daily_digest_asset_posts_then_updates_its_post(slack, duckdb_path, 
             post_channel="gtm-digest", can_post=True, output_dir=str(tmp_path / "digests")
         ),
         "slack_chat": DigestSlackResource(token="xoxb-test", base_url=server.base_url),
-        "risk_scorer": ModelScorer(),
+        "llm": LLMResource(enabled=False),
     }
     for _ in range(2):
         frame = daily_digest(

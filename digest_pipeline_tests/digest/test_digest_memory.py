@@ -95,6 +95,7 @@ RUN_HOURLY_DIGEST = textwrap.dedent(
     from digest_pipeline.defs.digest.delivery import DigestDelivery, DigestSlackResource
     from digest_pipeline.defs.enrichment.assets import messages
     from digest_pipeline.defs.risk.assets import risk_assessments
+    from digest_pipeline.defs.llm.resources import LLMResource
     from digest_pipeline.defs.risk.resources import ModelScorer
     from digest_pipeline.defs.risk.store import RiskModelStore
     from digest_pipeline.defs.slack.resources import SlackSource
@@ -121,6 +122,7 @@ RUN_HOURLY_DIGEST = textwrap.dedent(
             "delivery": DigestDelivery(output_dir=out),
             "slack_chat": DigestSlackResource(token=""),
             "risk_scorer": ModelScorer(),
+            "llm": LLMResource(enabled=False),
             # The upstream assets are only loaded; their resources are never used.
             "slack": SlackSource(kind="demo"),
             "risk_model_store": RiskModelStore(model_dir=out),

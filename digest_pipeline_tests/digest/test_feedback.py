@@ -21,10 +21,10 @@ from digest_pipeline.defs.digest.feedback import (
     reaction_votes,
 )
 from digest_pipeline.defs.enrichment.assets import MESSAGES_SCHEMA
+from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.risk.assets import RISK_SCHEMA
 from digest_pipeline.defs.risk.labels import FEEDBACK_TABLE
 from digest_pipeline.defs.risk.model_assets import warehouse_labels
-from digest_pipeline.defs.risk.resources import ModelScorer
 from digest_pipeline.defs.slack.assets import CHANNELS_SCHEMA, USERS_SCHEMA
 from digest_pipeline.defs.storage.schema import column_names
 from digest_pipeline.defs.storage.warehouse import Warehouse
@@ -201,7 +201,7 @@ def _digest(warehouse, channels, server, tmp_path) -> pd.DataFrame:
         dg.build_asset_context(partition_key=DAY),
         slack_channels=channels,
         slack_users=warehouse.query("SELECT * FROM {schema}.slack_users"),
-        risk_scorer=ModelScorer(),
+        llm=LLMResource(enabled=False),
         **_resources(warehouse, server, tmp_path),
     )
 

@@ -6,7 +6,6 @@ The calls go through the real ``openai`` client to the fake OpenAI-compatible se
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-import openai
 import pandas as pd
 import pytest
 
@@ -24,11 +23,11 @@ from digest_pipeline.defs.digest.narrative import (
     narrative_request,
 )
 from digest_pipeline.defs.digest.render import render_blocks, render_html, render_markdown
-from digest_pipeline.defs.llm.calls import CallPolicy, StructuredCaller, TokenBudget
+from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.storage.warehouse import Warehouse
 from digest_pipeline_tests.digest.test_build import CHANNELS, T0, _msg
 from digest_pipeline_tests.fakes.openai_server import FakeOpenAIServer, Fault
-from digest_pipeline_tests.risk.test_llm_asset import llm_scorer
+from digest_pipeline_tests.risk.test_llm_asset import llm_resources
 
 MODEL = "gpt-4.1-mini"
 KEY = "sk-test-not-a-real-key"
@@ -69,10 +68,8 @@ def _content(rows: list[dict] | None = None, narrator=None) -> tuple[pd.DataFram
 
 
 def _narrator(server: FakeOpenAIServer, warehouse: Warehouse, limit: int = 0) -> LLMNarrator:
-    client = openai.OpenAI(api_key=KEY, base_url=server.base_url, max_retries=0, timeout=5)
-    caller = StructuredCaller(
-        client, CallPolicy(MODEL), budget=TokenBudget(limit), sleep=lambda _s: None
-    )
+    llm = LLMResource(api_key=KEY, base_url=server.base_url, model=MODEL, timeout_seconds=5)
+    caller = llm.caller(llm.open_client(), purpose="narrative", budget=limit, sleep=lambda _s: None)
     return LLMNarrator(caller, warehouse, MODEL, names_to_ids=NAMES)
 
 
@@ -271,12 +268,11 @@ def test_the_daily_digest_asset_narrates_with_the_llm_scorer_and_cites_existing_
     noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(1)
     warehouse.execute('UPDATE {schema}.messages SET "timestamp" = ?', [noon])
     day = noon.strftime("%Y-%m-%d")
-    scorer = llm_scorer(server)
     resources = {
         "warehouse": warehouse,
         "delivery": DigestDelivery(output_dir=str(tmp_path / "digests")),
         "slack_chat": DigestSlackResource(token=""),
-        "risk_scorer": scorer,
+        "llm": llm_resources(server)["llm"],
     }
     channels = warehouse.query("SELECT * FROM {schema}.slack_channels")
 
@@ -288,7 +284,7 @@ def test_the_daily_digest_asset_narrates_with_the_llm_scorer_and_cites_existing_
     def users_stub() -> pd.DataFrame:
         return pd.DataFrame(columns=["user_id"])
 
-    # dagster-openai's client needs a real run (materialize), not a direct invocation.
+    # A real run (materialize): the second reads the first's cached narrative.
     for _ in range(2):
         result = dg.materialize(
             [channels_stub, users_stub, daily_digest],
@@ -361,7 +357,7 @@ def _hourly_run(server: FakeOpenAIServer, path: str, tmp_path, model_dir: str, *
     def users_stub() -> pd.DataFrame:
         return llm_case.USERS
 
-    scorer = llm_scorer(
+    llm = llm_resources(
         server, **{"batch_messages": 4, "concurrency": 2, "max_attempts": 2, **scorer}
     )
     result = dg.materialize(
@@ -377,7 +373,7 @@ def _hourly_run(server: FakeOpenAIServer, path: str, tmp_path, model_dir: str, *
             "io_manager": DuckDBWarehouseIOManager(database=path, schema="digest"),
             "mem": dg.InMemoryIOManager(),
             "warehouse": Warehouse(duckdb_path=path),
-            "risk_scorer": scorer,
+            **llm,
             "risk_model_store": RiskModelStore(model_dir=model_dir),
             "delivery": DigestDelivery(output_dir=str(tmp_path / "digests")),
             "slack_chat": DigestSlackResource(token=""),
@@ -412,7 +408,7 @@ def test_a_spent_run_budget_leaves_the_extractive_summary(
 def test_the_narrator_has_no_client_once_the_run_spent_its_budget(server, warehouse):
     from digest_pipeline.defs.digest.assets import llm_narrator
 
-    scorer = llm_scorer(server, max_tokens_per_run=1000)
+    llm = llm_resources(server, max_tokens_per_run=1000)["llm"]
 
     @dg.asset
     def scored(context: dg.AssetExecutionContext) -> None:
@@ -420,7 +416,7 @@ def test_the_narrator_has_no_client_once_the_run_spent_its_budget(server, wareho
 
     @dg.asset(deps=[scored])
     def narrated(context: dg.AssetExecutionContext) -> None:
-        with llm_narrator(context, scorer, warehouse, USERS) as narrator:
+        with llm_narrator(context, llm, warehouse, USERS) as narrator:
             assert narrator is not None
             _, content = _content(narrator=narrator)
         context.add_output_metadata(

@@ -4,13 +4,16 @@
 import dagster as dg
 import pytest
 
+from digest_pipeline.defs.llm.calls import CallPolicy
 from digest_pipeline.defs.llm.resources import LOCAL_SERVER_KEY, LLMResource, build_llm_resource
+from digest_pipeline.defs.risk.llm import LLMConfig
 from digest_pipeline.defs.risk.prompt import (
     PromptMessage,
     PromptThread,
     ScoredBatch,
     build_messages,
 )
+from digest_pipeline.settings import Settings
 from digest_pipeline_tests.fakes.openai_server import FakeOpenAIServer
 
 KEY = "sk-test-llm-resource-key"
@@ -60,9 +63,40 @@ def test_a_callers_budget_defaults_to_the_runs_and_stops_before_the_call(server)
 
 
 def test_the_key_is_only_ever_bound_as_an_env_var():
-    bound = build_llm_resource(model="gpt-4.1-mini", has_key=True, base_url=None)
+    bound = build_llm_resource(Settings(has_openai_key=True))
     assert isinstance(bound.api_key, dg.EnvVar) and bound.api_key.env_var_name == "OPENAI_API_KEY"
+    assert bound.enabled
     local = build_llm_resource(
-        model="llama3", has_key=False, base_url="http://127.0.0.1:11434/v1", concurrency=2
+        Settings(
+            scorer="llm",
+            llm_model="llama3",
+            openai_base_url="http://127.0.0.1:11434/v1",
+            llm_concurrency=2,
+        )
     )
-    assert local.api_key == LOCAL_SERVER_KEY and local.concurrency == 2
+    assert local.api_key == LOCAL_SERVER_KEY and local.concurrency == 2 and local.enabled
+    assert local.model == "llama3"
+    # With a key but another scorer chosen, nothing calls the LLM.
+    assert not build_llm_resource(Settings(has_openai_key=True, scorer="model")).enabled
+
+
+def test_each_limit_is_declared_once_on_the_resource_and_reaches_the_caller():
+    llm = LLMResource(
+        base_url="http://127.0.0.1:9/v1",
+        model="m",
+        concurrency=3,
+        max_tokens_per_run=77,
+        max_attempts=5,
+        backoff_seconds=0.25,
+        max_retry_wait_seconds=9.0,
+        max_rate_limited=2,
+    )
+    with llm.client() as client:
+        caller = llm.caller(client, purpose="scoring")
+    assert caller.policy == CallPolicy(
+        "m", max_attempts=5, backoff_seconds=0.25, max_retry_wait_seconds=9.0, max_rate_limited=2
+    )
+    assert caller.limiter.maximum == 3 and caller.budget.limit == 77
+    # The scorer's own settings say how to pack requests, not how hard to call.
+    limits = {"max_attempts", "timeout_seconds", "concurrency", "max_tokens_per_run"}
+    assert not limits & set(LLMConfig.__dataclass_fields__)

@@ -14,7 +14,7 @@ from digest_pipeline.defs.enrichment.enrich import enrich_messages
 from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.partitions import hourly_partitions
 from digest_pipeline.defs.risk.assets import risk_assessments
-from digest_pipeline.defs.risk.resources import LLMScorer, ModelScorer, RiskScorer
+from digest_pipeline.defs.risk.resources import LLMScorer, ModelScorer
 from digest_pipeline.defs.risk.store import RiskModelStore
 from digest_pipeline.defs.slack.assets import USERS_SCHEMA
 from digest_pipeline.defs.storage.duckdb import DuckDBWarehouseIOManager
@@ -107,16 +107,19 @@ def _messages_asset(payloads: dict[str, dict]) -> dg.AssetsDefinition:
 SCORER_FIELDS = frozenset({"mode", "batch_deadline_hours", "batch_messages"})
 
 
-def llm_scorer(server: FakeOpenAIServer, **settings: object) -> LLMScorer:
-    """The llm scorer calling ``server`` through an LLMResource; ``settings`` are fields of
-    either."""
+def llm_resources(server: FakeOpenAIServer, **settings: object) -> dict[str, object]:
+    """The resources ``llm`` (an LLMResource calling ``server``) and ``risk_scorer`` (the llm
+    scorer); ``settings`` are fields of either."""
+    # A resource takes unknown fields silently: a misspelt setting would test nothing.
+    assert set(settings) <= SCORER_FIELDS | set(LLMResource.model_fields), settings
     llm = LLMResource(
         api_key=KEY,
         base_url=server.base_url,
         model="gpt-4.1-mini",
         **{k: v for k, v in settings.items() if k not in SCORER_FIELDS},
     )
-    return LLMScorer(llm=llm, **{k: v for k, v in settings.items() if k in SCORER_FIELDS})
+    scorer = LLMScorer(**{k: v for k, v in settings.items() if k in SCORER_FIELDS})
+    return {"llm": llm, "risk_scorer": scorer}
 
 
 class Pipeline:
@@ -129,9 +132,10 @@ class Pipeline:
         self.payloads = _payloads()
         self.warehouse = Warehouse(duckdb_path=path)
         self.warehouse.replace_rows("slack_users", USERS, key=["user_id"], schema=USERS_SCHEMA)
-        self.scorer = llm_scorer(
+        self.llm_resources = llm_resources(
             server, **{"batch_messages": 4, "concurrency": 2, "max_attempts": 2, **scorer}
         )
+        self.llm = self.llm_resources["llm"]
 
     def run(self, tags: dict[str, str] | None = None) -> dict:
         result = dg.materialize(
@@ -140,7 +144,7 @@ class Pipeline:
             resources={
                 "io_manager": DuckDBWarehouseIOManager(database=self.path, schema="digest"),
                 "warehouse": self.warehouse,
-                "risk_scorer": self.scorer,
+                **self.llm_resources,
                 "risk_model_store": self.store,
             },
             run_config=QUIET,
@@ -313,29 +317,28 @@ def test_no_message_in_another_script_is_triaged_away(duckdb_path, server, risk_
     assert all(json.dumps(text)[1:-1] in sent or text in sent for text in OTHER_SCRIPTS.values())
 
 
-def test_the_scorer_follows_the_settings():
+def test_the_scorer_and_the_llm_follow_the_settings():
+    from digest_pipeline.definitions import build_defs
     from digest_pipeline.defs.llm.resources import LOCAL_SERVER_KEY
-    from digest_pipeline.defs.risk.definitions import build_defs
     from digest_pipeline.settings import Settings
 
-    def defs(**settings: object) -> dg.Definitions:
-        return build_defs(Settings(**settings))
+    def resources(**settings: object) -> dict:
+        return build_defs(Settings(**settings)).resources
 
-    def scorer(**settings: object) -> RiskScorer:
-        return defs(**settings).resources["risk_scorer"]
-
-    assert isinstance(scorer(), ModelScorer) and scorer().kind == "model" and not scorer().uses_llm
-    assert "llm" not in defs().resources
-    with_key = defs(has_openai_key=True, llm_model="gpt-4.1-nano", llm_concurrency=3).resources
-    assert with_key["risk_scorer"].kind == "llm" and with_key["risk_scorer"].uses_llm
-    # One LLMResource, bound once: the scorer holds the very resource bound as "llm".
-    assert with_key["risk_scorer"].llm is with_key["llm"]
+    off = resources()
+    assert isinstance(off["risk_scorer"], ModelScorer) and off["risk_scorer"].kind == "model"
+    # "llm" is always bound (the digests and risk_assessments take it), off without an LLM.
+    assert isinstance(off["llm"], LLMResource) and not off["llm"].enabled
+    with_key = resources(has_openai_key=True, llm_model="gpt-4.1-nano", llm_concurrency=3)
+    assert with_key["risk_scorer"].kind == "llm" and with_key["llm"].enabled
     assert with_key["llm"].model == "gpt-4.1-nano" and with_key["llm"].concurrency == 3
     assert isinstance(with_key["llm"].api_key, dg.EnvVar)  # the key itself is never in config
-    assert scorer(has_openai_key=True, scorer="rules").kind == "rules"
-    local = scorer(scorer="llm", openai_base_url="http://127.0.0.1:11434/v1")
-    assert local.kind == "llm" and local.llm.api_key == LOCAL_SERVER_KEY
-    assert local.llm.base_url == "http://127.0.0.1:11434/v1"
+    rules = resources(has_openai_key=True, scorer="rules")
+    assert rules["risk_scorer"].kind == "rules" and not rules["llm"].enabled
+    local = resources(scorer="llm", openai_base_url="http://127.0.0.1:11434/v1")
+    assert local["risk_scorer"].kind == "llm" and local["llm"].enabled
+    assert local["llm"].api_key == LOCAL_SERVER_KEY
+    assert local["llm"].base_url == "http://127.0.0.1:11434/v1"
 
 
 def test_llm_eval_is_on_demand_batched_and_free_to_repeat(duckdb_path, server, risk_model_dir):
@@ -348,7 +351,7 @@ def test_llm_eval_is_on_demand_batched_and_free_to_repeat(duckdb_path, server, r
             [llm_eval],
             resources={
                 "warehouse": pipeline.warehouse,
-                "risk_scorer": pipeline.scorer,
+                **pipeline.llm_resources,
                 "risk_model_store": pipeline.store,
             },
             run_config={**QUIET, "ops": {"llm_eval": {"config": {"rows": 60}}}},
@@ -378,6 +381,7 @@ def test_llm_eval_without_an_llm_fails_with_a_clear_message(duckdb_path, risk_mo
         resources={
             "warehouse": Warehouse(duckdb_path=duckdb_path),
             "risk_scorer": ModelScorer(),
+            "llm": LLMResource(enabled=False),
             "risk_model_store": RiskModelStore(model_dir=risk_model_dir),
         },
         run_config=QUIET,
@@ -386,3 +390,13 @@ def test_llm_eval_without_an_llm_fails_with_a_clear_message(duckdb_path, risk_mo
     assert not result.success
     failure = result.failure_data_for_node("llm_eval")
     assert "OPENAI_API_KEY" in failure.error.message
+
+
+def test_the_llm_scorer_refuses_an_llm_the_settings_turned_off():
+    from digest_pipeline.defs.risk.scoring import Partition
+
+    off = LLMResource(enabled=False)
+    empty = pd.DataFrame()
+    part = Partition(None, empty, pd.Series(dtype=object), empty, None, None, off)  # type: ignore[arg-type]
+    with pytest.raises(dg.Failure, match="OPENAI_API_KEY"):
+        LLMScorer().refine(part, empty, None, None)  # type: ignore[arg-type]

@@ -102,7 +102,7 @@ def server():
 
 def _sensor(pipeline: Pipeline) -> dg.SensorResult | dg.SkipReason:
     with dg.build_sensor_context(
-        resources={"llm": pipeline.scorer.llm, "warehouse": pipeline.warehouse}
+        resources={"llm": pipeline.llm, "warehouse": pipeline.warehouse}
     ) as context:
         return llm_batch_sensor(context)
 

@@ -8,6 +8,7 @@ re-scoring). None is ever lost or judged twice.
 import openai
 import pytest
 
+from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.risk.llm import LLMConfig, LLMItem, LLMOutcome, LLMRiskScorer
 from digest_pipeline.defs.risk.prompt import ScoredBatch
 from digest_pipeline_tests.fakes.openai_server import FakeOpenAIServer, Fault
@@ -57,12 +58,24 @@ def server():
         yield fake
 
 
-def make_scorer(server: FakeOpenAIServer, waits: list[float] | None = None, **config):
-    timeout = config.pop("timeout", 5.0)
-    client = openai.OpenAI(api_key=KEY, base_url=server.base_url, max_retries=0, timeout=timeout)
-    defaults = {"model": "gpt-4.1-mini", "batch_messages": 4, "concurrency": 2}
+CONFIG_FIELDS = frozenset(LLMConfig.__dataclass_fields__)
+
+
+def make_scorer(server: FakeOpenAIServer, waits: list[float] | None = None, **settings):
+    """The scorer through an LLMResource on ``server``; ``settings`` are fields of the resource
+    (its limits) or of LLMConfig (packing)."""
+    # A resource takes unknown fields silently: a misspelt limit would test nothing.
+    assert set(settings) <= CONFIG_FIELDS | set(LLMResource.model_fields), settings
+    limits = {"concurrency": 2, "timeout_seconds": 5.0, "max_tokens_per_run": 0}
+    limits |= {k: v for k, v in settings.items() if k not in CONFIG_FIELDS}
+    llm = LLMResource(api_key=KEY, base_url=server.base_url, model="gpt-4.1-mini", **limits)
+    config = LLMConfig(
+        model=llm.model,
+        **{"batch_messages": 4, **{k: v for k, v in settings.items() if k in CONFIG_FIELDS}},
+    )
     sleep = (lambda s: None) if waits is None else waits.append
-    return LLMRiskScorer(client, LLMConfig(**{**defaults, **config}), sleep=sleep)
+    caller = llm.caller(llm.open_client(), purpose="scoring", sleep=sleep)
+    return LLMRiskScorer(caller, config)
 
 
 def test_every_message_is_judged_once_with_batches_and_usage(server):
@@ -137,7 +150,7 @@ def test_persistent_server_errors_fall_back_after_max_attempts(server):
 
 def test_a_timeout_is_retried(server):
     server.inject(Fault.delay(2.0))
-    outcome = make_scorer(server, concurrency=1, timeout=0.4).score(_items())
+    outcome = make_scorer(server, concurrency=1, timeout_seconds=0.4).score(_items())
     assert_nothing_lost(outcome)
     assert not outcome.failures
     assert outcome.usage.failed_calls == 1
@@ -145,7 +158,9 @@ def test_a_timeout_is_retried(server):
 
 def test_timeouts_on_every_attempt_fall_back(server):
     server.inject(Fault.delay(2.0), Fault.delay(2.0))
-    outcome = make_scorer(server, concurrency=1, timeout=0.3, max_attempts=2).score(_items())
+    outcome = make_scorer(server, concurrency=1, timeout_seconds=0.3, max_attempts=2).score(
+        _items()
+    )
     assert_nothing_lost(outcome)
     assert list(outcome.failures.values()) == ["timeout"] * 4
 
@@ -215,8 +230,9 @@ def test_unknown_ids_are_ignored_and_counted(server):
 
 def test_a_rejected_key_stops_calls(server):
     client = openai.OpenAI(api_key="sk-wrong", base_url=server.base_url, max_retries=0)
-    config = LLMConfig(model="m", batch_messages=4, concurrency=1)
-    outcome = LLMRiskScorer(client, config, sleep=lambda s: None).score(_items())
+    llm = LLMResource(api_key="sk-wrong", base_url=server.base_url, model="m", concurrency=1)
+    caller = llm.caller(client, purpose="scoring", sleep=lambda s: None)
+    outcome = LLMRiskScorer(caller, LLMConfig(model="m", batch_messages=4)).score(_items())
     assert_nothing_lost(outcome)
     assert set(outcome.failures.values()) == {"auth"}
     assert outcome.stopped == "auth"
@@ -281,13 +297,11 @@ def test_a_key_without_quota_costs_one_call_at_any_concurrency(server):
 
 
 def test_the_stop_is_shared_by_every_caller_of_the_key_in_the_process(server):
-    from digest_pipeline.defs.llm.calls import CallPolicy, StructuredCaller
-
     server.inject(Fault.unauthorized())
     client = openai.OpenAI(api_key=KEY, base_url=server.base_url, max_retries=0, timeout=5)
     make_scorer(server).score(_items()[:1])
     # Another caller (the digest narrative, say) with its own client for the same key and server.
-    other = StructuredCaller(client, CallPolicy("gpt-4.1-mini"))
+    other = LLMResource(api_key=KEY, base_url=server.base_url).caller(client, purpose="narrative")
     reply = other.parse(
         [{"role": "user", "content": "x"}], ScoredBatch, input_tokens=10, max_output_tokens=10
     )

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from digest_pipeline.defs.enrichment.assets import MESSAGES_SCHEMA
+from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.partitions import hourly_partitions
 from digest_pipeline.defs.risk.assets import RISK_SCHEMA, risk_assessments
 from digest_pipeline.defs.risk.labels import LLM_WEIGHT
@@ -152,7 +153,11 @@ def test_every_scored_row_names_the_model_that_scored_it(setup):
     result = dg.materialize(
         [_messages_asset(), risk_assessments],
         partition_key=HOUR,
-        resources={**setup.resources(), "risk_scorer": ModelScorer()},
+        resources={
+            **setup.resources(),
+            "risk_scorer": ModelScorer(),
+            "llm": LLMResource(enabled=False),
+        },
         run_config=QUIET,
     )
     assert result.success

@@ -2,11 +2,13 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import dagster as dg
 import pandas as pd
+from dagster._core.storage.db_io_manager import TablePartitionDimension
 
 from digest_pipeline import contract
 from digest_pipeline.defs.digest.build import (
@@ -35,7 +37,7 @@ from digest_pipeline.defs.digest.render import (
     risk_counts_markdown,
 )
 from digest_pipeline.defs.digest.threads import ASSESSMENT_COLUMNS, MESSAGE_COLUMNS
-from digest_pipeline.defs.llm.calls import LLMUsage, StructuredCaller, TokenBudget
+from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.llm.text import names_to_ids
 from digest_pipeline.defs.partitions import (
     DIGEST_TIMEZONE,
@@ -43,8 +45,7 @@ from digest_pipeline.defs.partitions import (
     daily_upstream_mapping,
     hourly_partitions,
 )
-from digest_pipeline.defs.risk.resources import RiskScorer
-from digest_pipeline.defs.storage.schema import column_names
+from digest_pipeline.defs.storage.schema import column_names, partition_filter, quote_ident
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 HOURLY = contract.table("hourly_digest", "asset")
@@ -53,24 +54,17 @@ HOURLY_SCHEMA = HOURLY.schema
 DAILY_SCHEMA = DAILY.schema
 
 INPUT_COLUMNS = DIGEST_INPUT_COLUMNS + list(OPTIONAL_INPUT_COLUMNS)
-# What the digest reads of its inputs: the I/O manager selects only these columns (a
-# single-run day of 100k messages loaded every column of both tables, most never read).
+# What the digest reads of its inputs, from threads.MESSAGE_COLUMNS / ASSESSMENT_COLUMNS: the
+# I/O manager selects only these columns for the hourly digest's inputs, and read_window selects
+# the same for every window read from the warehouse (a single-run day of 100k messages loaded
+# every column of both tables, most never read).
 RISK_INPUT_COLUMNS = ["id", "channel_id", "message_id", *ASSESSMENT_COLUMNS]
 MESSAGE_INPUT_COLUMNS = [*MESSAGE_COLUMNS, *OPTIONAL_INPUT_COLUMNS]
-_JOIN_SQL = """
-SELECT m.id, m.channel_id, m.channel, m."user", m."timestamp", m.content, m.permalink,
-       m.is_reply, m.parent_id, r.risk_level, r.risk_category, r.description,
-       r.confidence_score, r.requires_attention,
-       m.user_id, CAST(m.mentions AS VARCHAR) AS mentions, m.urgency, m.reply_count, m.is_bot
-FROM {schema}.messages AS m
-JOIN {schema}.risk_assessments AS r ON r.message_id = m.id
-WHERE m."timestamp" >= ? AND m."timestamp" < ?
-ORDER BY m."timestamp"
-"""
 HOUR = timedelta(hours=1)
 
 
 def join_assessments(messages: pd.DataFrame, risks: pd.DataFrame) -> pd.DataFrame:
+    """The digest's input rows: each message with its assessment (``INPUT_COLUMNS``)."""
     if messages.empty:
         # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
         return pd.DataFrame(columns=INPUT_COLUMNS)  # pyright: ignore[reportArgumentType]
@@ -86,15 +80,30 @@ def join_assessments(messages: pd.DataFrame, risks: pd.DataFrame) -> pd.DataFram
 
 
 def read_window(warehouse: Warehouse, start: datetime, end: datetime) -> pd.DataFrame:
-    """Messages with their assessments posted in ``[start, end)``, from the warehouse."""
-    if not (warehouse.table_exists("messages") and warehouse.table_exists("risk_assessments")):
-        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
-        return pd.DataFrame(columns=INPUT_COLUMNS)  # pyright: ignore[reportArgumentType]
-    frame = warehouse.query(_JOIN_SQL, [start, end])
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    return cast(
-        pd.DataFrame, frame[INPUT_COLUMNS]
-    )  # pandas is untyped here: columns select a frame
+    """Messages with their assessments posted in ``[start, end)``, from the warehouse, read as
+    the hourly digest's asset inputs are: ``messages``' window through the I/O manager's
+    ``read_window`` and their ``risk_assessments`` rows, each with its input columns, joined by
+    :func:`join_assessments`. Assessments are found by message ID (as the join matches them),
+    not by their own ``message_timestamp``."""
+    schema = warehouse.schema_name
+    window = TablePartitionDimension("timestamp", dg.TimeWindow(start, end))
+    with warehouse.session() as session:
+        if not (
+            session.columns(schema, "messages") and session.columns(schema, "risk_assessments")
+        ):
+            # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
+            return pd.DataFrame(columns=INPUT_COLUMNS)  # pyright: ignore[reportArgumentType]
+        messages = session.read_window(schema, "messages", MESSAGE_INPUT_COLUMNS, [window])
+        in_window, params = partition_filter([window], placeholder="?")
+        risks = session.query(
+            f"SELECT {', '.join(quote_ident(c) for c in RISK_INPUT_COLUMNS)}"
+            f" FROM {session.qualified(schema, 'risk_assessments')} WHERE message_id IN"
+            f" (SELECT id FROM {session.qualified(schema, 'messages')} WHERE {in_window})",
+            params,
+        )
+    joined = join_assessments(messages, risks)
+    joined["timestamp"] = pd.to_datetime(joined["timestamp"], utc=True)
+    return joined.sort_values("timestamp", kind="stable", ignore_index=True)
 
 
 def tokens_spent_in_run(context: dg.AssetExecutionContext) -> int:
@@ -119,27 +128,24 @@ def tokens_spent_in_run(context: dg.AssetExecutionContext) -> int:
 @contextmanager
 def llm_narrator(
     context: dg.AssetExecutionContext,
-    risk_scorer: RiskScorer,
+    llm: LLMResource,
     warehouse: Warehouse,
     users: pd.DataFrame,
 ) -> Iterator[LLMNarrator | None]:
-    """The narrator when the LLM scorer is on (else None), its calls under what is left of the
-    run's token budget after ``risk_assessments``; ``users`` is ``slack_users``."""
-    if not risk_scorer.uses_llm:
+    """The narrator when the LLM is on (else None), its calls under what is left of the run's
+    token budget after ``risk_assessments``; ``users`` is ``slack_users``."""
+    if not llm.enabled:
         yield None
         return
-    config = risk_scorer.llm_config()
     names = names_to_ids(users)
-    limit = config.max_tokens_per_run  # 0: no budget, and nothing to subtract
+    limit = llm.max_tokens_per_run  # 0: no budget, and nothing to subtract
     left = limit - tokens_spent_in_run(context) if limit else 0
     if limit and left <= 0:
-        yield LLMNarrator(None, warehouse, config.model, unavailable="budget", names_to_ids=names)
+        yield LLMNarrator(None, warehouse, llm.model, unavailable="budget", names_to_ids=names)
         return
-    with risk_scorer.client(context) as client:
-        caller = StructuredCaller(
-            client, config.policy, budget=TokenBudget(left), usage=LLMUsage(purpose="narrative")
-        )
-        yield LLMNarrator(caller, warehouse, config.model, names_to_ids=names)
+    with llm.client() as client:
+        caller = llm.caller(client, purpose="narrative", budget=left)
+        yield LLMNarrator(caller, warehouse, llm.model, names_to_ids=names)
 
 
 def _narrative_metadata(narrator: LLMNarrator | None) -> dict[str, Any]:
@@ -174,22 +180,31 @@ def _metadata(
     }
 
 
+@dataclass(frozen=True)
+class _Outlets:
+    """Where a digest goes: its files and Slack, and the warehouse that remembers the post."""
+
+    delivery: DigestDelivery
+    slack_chat: DigestSlackResource
+    warehouse: Warehouse
+
+
 def _deliver(
     context: dg.AssetExecutionContext,
-    *,
-    digest: str,
+    outlets: _Outlets,
     kind: str,
     partition_key: str,
     content: DigestContent,
     markdown: str,
-    delivery: DigestDelivery,
-    slack_chat: DigestSlackResource,
-    warehouse: Warehouse,
+    *,
     post: bool,
 ) -> dict[str, dg.MetadataValue | int | str]:
-    """Write the digest's files and, when configured, post it (or update the earlier post).
+    """Write the ``kind`` (hourly, daily) digest's files and, when configured, post it (or
+    update the earlier post).
 
     The Block Kit file is written with or without a token: it is the post to preview."""
+    delivery, slack_chat, warehouse = outlets.delivery, outlets.slack_chat, outlets.warehouse
+    digest = f"{kind}_digest"
     message = render_blocks(content)
     lines = risk_line_replies(content, delivery.feedback_reactions)
     md_file, html_file, block_kit_file = write_digest_files(
@@ -250,7 +265,7 @@ def hourly_digest(
     warehouse: Warehouse,
     delivery: DigestDelivery,
     slack_chat: DigestSlackResource,
-    risk_scorer: RiskScorer,
+    llm: LLMResource,
 ) -> pd.DataFrame:
     start, end = context.partition_time_window
     # People's verdicts on earlier digests (risk_feedback) adjust what the digest reads.
@@ -263,7 +278,7 @@ def hourly_digest(
     content: DigestContent | None = None
     # A single-run backfill covers many hours: one digest per hour, as if run hour by hour.
     hour = start
-    with llm_narrator(context, risk_scorer, warehouse, slack_users) as narrator:
+    with llm_narrator(context, llm, warehouse, slack_users) as narrator:
         while hour < end:
             nxt = hour + HOUR
             part = joined.loc[(joined["timestamp"] >= hour) & (joined["timestamp"] < nxt)]
@@ -284,19 +299,11 @@ def hourly_digest(
     frame = cast(pd.DataFrame, pd.concat(frames, ignore_index=True)[column_names(HOURLY_SCHEMA)])
     last_key = context.partition_keys[-1]
     overall = frames[-1].loc[frames[-1]["channel_id"] == OVERALL].iloc[0]
-    delivered = _deliver(
-        context,
-        digest="hourly_digest",
-        kind="hourly",
-        partition_key=last_key,
-        content=content,
-        markdown=str(overall["markdown"]),
-        delivery=delivery,
-        slack_chat=slack_chat,
-        warehouse=warehouse,
-        # A backfill of many hours never floods the channel: only single-hour runs post.
-        post=delivery.post_hourly and len(context.partition_keys) == 1,
-    )
+    outlets = _Outlets(delivery, slack_chat, warehouse)
+    # A backfill of many hours never floods the channel: only single-hour runs post.
+    post = delivery.post_hourly and len(context.partition_keys) == 1
+    markdown = str(overall["markdown"])
+    delivered = _deliver(context, outlets, "hourly", last_key, content, markdown, post=post)
     context.add_output_metadata(
         _metadata(frames[-1], content)
         | delivered
@@ -330,13 +337,14 @@ def daily_digest(
     slack_users: pd.DataFrame,
     delivery: DigestDelivery,
     slack_chat: DigestSlackResource,
-    risk_scorer: RiskScorer,
+    llm: LLMResource,
 ) -> pd.DataFrame:
     frames = []
     meta: dict[str, dg.MetadataValue | int | str] = {}
+    outlets = _Outlets(delivery, slack_chat, warehouse)
     # People's verdicts on earlier digests (risk_feedback) adjust what the digest reads.
     feedback = read_feedback(warehouse)
-    with llm_narrator(context, risk_scorer, warehouse, slack_users) as narrator:
+    with llm_narrator(context, llm, warehouse, slack_users) as narrator:
         for key in context.partition_keys:
             start, end = daily_partitions.time_window_for_partition_key(key)
             day = DigestInputs(
@@ -361,6 +369,8 @@ def daily_digest(
             frame["timezone"] = DIGEST_TIMEZONE
             frames.append(frame)
             overall = frame.loc[frame["channel_id"] == OVERALL].iloc[0]
+            markdown = str(overall["markdown"])
+            last = key == context.partition_keys[-1]  # a backfill of many days posts the last
             shown = {c.channel_id for c in content.per_channel}
             # The ignore: isin takes a set; pandas' annotation omits it.
             quoted = day.frame.loc[day.frame["channel_id"].isin(shown)]  # pyright: ignore[reportArgumentType]
@@ -368,19 +378,7 @@ def daily_digest(
             meta = (
                 _metadata(frame, content)
                 | act_on_quality(content, quoted, truth)
-                | _deliver(
-                    context,
-                    digest="daily_digest",
-                    kind="daily",
-                    partition_key=key,
-                    content=content,
-                    markdown=str(overall["markdown"]),
-                    delivery=delivery,
-                    slack_chat=slack_chat,
-                    warehouse=warehouse,
-                    # A backfill of many days posts only the last one.
-                    post=key == context.partition_keys[-1],
-                )
+                | _deliver(context, outlets, "daily", key, content, markdown, post=last)
             )
     # pandas is untyped here: columns select a frame.
     frame = cast(pd.DataFrame, pd.concat(frames, ignore_index=True)[column_names(DAILY_SCHEMA)])

@@ -15,8 +15,8 @@ Trust rules:
   missing: a failed call (timeout, 429 past its retries, 5xx, quota, a rejected key), a
   refusal, a cut-off or malformed answer, or the token budget.
 - Calls go through :class:`~digest_pipeline.defs.llm.calls.StructuredCaller`, as the risk
-  scorer's do: the same ``LLMResource`` (key, server, model), retries, stop rules and
-  ``DIGEST_LLM_MAX_TOKENS_PER_RUN``.
+  scorer's do, from the digest assets' own resource ``llm``: the same ``LLMResource`` (key,
+  server, model), limits, stop rules and ``DIGEST_LLM_MAX_TOKENS_PER_RUN``.
 - Answers are cached in ``digest_narrative_cache`` by (input hash, model, prompt version): a
   digest re-materialized over the same items makes no call. Bump
   :data:`NARRATIVE_PROMPT_VERSION` with any change to the prompt or schema.

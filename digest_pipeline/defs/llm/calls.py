@@ -267,13 +267,16 @@ T = TypeVar("T", bound=BaseModel)
 @dataclass(frozen=True)
 class CallPolicy:
     """How hard to try: attempts per request on errors, retries on 429 (counted apart: a rate
-    limit says "slower", not "broken"), backoff, and the longest server-asked wait."""
+    limit says "slower", not "broken"), backoff, and the longest server-asked wait.
+
+    Built by :attr:`~digest_pipeline.defs.llm.resources.LLMResource.policy`, where each limit
+    is declared (with its default) once."""
 
     model: str
-    max_attempts: int = 4
-    backoff_seconds: float = 0.5
-    max_retry_wait_seconds: float = 60.0
-    max_rate_limited: int = 8
+    max_attempts: int
+    backoff_seconds: float
+    max_retry_wait_seconds: float
+    max_rate_limited: int
 
 
 @dataclass(frozen=True)

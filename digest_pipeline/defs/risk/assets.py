@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from digest_pipeline import contract
+from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.partitions import hourly_partitions
 from digest_pipeline.defs.risk.resources import RiskScorer
 from digest_pipeline.defs.risk.rules import score_frame
@@ -111,11 +112,12 @@ def risk_assessments(
     warehouse: Warehouse,
     risk_scorer: RiskScorer,
     risk_model_store: RiskModelStore,
+    llm: LLMResource,
 ) -> pd.DataFrame:
     contexts = thread_contexts(messages, warehouse)
     rules = assess_messages(messages, contexts)
     scored = risk_scorer.assess(
-        Partition(context, messages, contexts, rules, warehouse, risk_model_store)
+        Partition(context, messages, contexts, rules, warehouse, risk_model_store, llm)
     )
     # pandas is untyped here: columns select a frame.
     frame = cast(pd.DataFrame, scored.frame[column_names(RISK_SCHEMA)])

@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from digest_pipeline.defs.llm.resources import build_llm_resource
 from digest_pipeline.defs.risk import assets, batch, llm_eval, model_assets
 from digest_pipeline.defs.risk.checks import build_scorer_eval_check
 from digest_pipeline.defs.risk.resources import build_risk_scorer
@@ -13,19 +12,6 @@ from digest_pipeline.settings import Settings
 def build_defs(settings: Settings) -> dg.Definitions:
     # The LLM's on-demand evaluation exists only where there is an LLM to measure.
     with_llm = settings.effective_scorer == "llm"
-    # The one LLM resource, bound here once: the llm scorer, the digest narrative (through the
-    # scorer), llm_eval and the batch sensor all call through it.
-    llm = (
-        build_llm_resource(
-            model=settings.llm_model,
-            has_key=settings.has_openai_key,
-            base_url=settings.openai_base_url,
-            concurrency=settings.llm_concurrency,
-            max_tokens_per_run=settings.llm_max_tokens_per_run,
-        )
-        if with_llm
-        else None
-    )
     return dg.Definitions(
         assets=[
             *dg.load_assets_from_modules([assets, model_assets]),
@@ -39,10 +25,10 @@ def build_defs(settings: Settings) -> dg.Definitions:
         schedules=[llm_eval.llm_eval_weekly] if with_llm else [],
         sensors=[model_assets.risk_labels_sensor, *([batch.llm_batch_sensor] if with_llm else [])],
         resources={
-            **({"llm": llm} if llm is not None else {}),
+            # The llm scorer, llm_eval and the batch sensor call the resource "llm", bound once
+            # for every domain in defs/llm/definitions.py.
             "risk_scorer": build_risk_scorer(
                 settings.effective_scorer,
-                llm,
                 mode=settings.llm_mode,
                 batch_messages=settings.llm_batch_size,
             ),

@@ -28,25 +28,17 @@ import json
 import os
 import re
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import openai
 import pandas as pd
 from pydantic import ValidationError
 
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
-from digest_pipeline.defs.llm.calls import (
-    AdaptiveLimiter,
-    CallPolicy,
-    LLMUsage,
-    StructuredCaller,
-    TokenBudget,
-)
+from digest_pipeline.defs.llm.calls import LLMUsage, StructuredCaller
 from digest_pipeline.defs.llm.resources import LOCAL_SERVER_KEY, LLMResource
 from digest_pipeline.defs.llm.text import prepare_text
 from digest_pipeline.defs.llm.tokens import TokenCounter
@@ -71,30 +63,18 @@ from digest_pipeline.vocabulary import ACKNOWLEDGEMENT_WORDS
 
 @dataclass(frozen=True)
 class LLMConfig:
+    """How the scorer packs its requests and whose answers they are (``model`` and
+    ``prompt_version`` key the cache and the Batch API's custom IDs). How hard and how much to
+    call (attempts, timeouts, backoff, 429 retries, concurrency, budget) is the
+    :class:`~digest_pipeline.defs.llm.resources.LLMResource`'s, in its caller."""
+
     model: str
     prompt_version: str = PROMPT_VERSION
     batch_messages: int = 20
     batch_input_tokens: int = 6_000
     repair_batch_messages: int = 4
     output_tokens_per_message: int = 120
-    concurrency: int = 8
-    max_attempts: int = 4
-    timeout_seconds: float = 60.0
-    max_tokens_per_run: int = 0  # 0: no budget
-    max_retry_wait_seconds: float = 60.0
-    backoff_seconds: float = 0.5
-    max_rate_limited: int = 8  # 429 retries per request, apart from max_attempts
     batch_api: bool = False  # prices only: the Batch API costs half
-
-    @property
-    def policy(self) -> CallPolicy:
-        return CallPolicy(
-            self.model,
-            self.max_attempts,
-            self.backoff_seconds,
-            self.max_retry_wait_seconds,
-            self.max_rate_limited,
-        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,30 +233,22 @@ def pack_requests(
 
 
 class LLMRiskScorer:
-    """Scores :class:`LLMItem` batches through an ``openai.OpenAI`` client (``max_retries=0``:
-    retries are ours, so quota errors stop and every wait is counted)."""
+    """Scores :class:`LLMItem` batches through ``caller`` (from
+    :meth:`~digest_pipeline.defs.llm.resources.LLMResource.caller`: its client has
+    ``max_retries=0``, so quota errors stop and every wait is counted), on as many threads as
+    the caller's limiter allows."""
 
     def __init__(
         self,
-        client: openai.OpenAI,
+        caller: StructuredCaller,
         config: LLMConfig,
         *,
         counter: TokenCounter | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        purpose: str = "scoring",
     ) -> None:
         self.config = config
         self.counter = counter or TokenCounter()
         self.system_tokens = prompt_tokens(self.counter)
-        self.limiter = AdaptiveLimiter(config.concurrency, sleep=sleep)
-        self.caller = StructuredCaller(
-            client,
-            config.policy,
-            budget=TokenBudget(config.max_tokens_per_run),
-            usage=LLMUsage(purpose=purpose),
-            sleep=sleep,
-            limiter=self.limiter,
-        )
+        self.caller = caller
 
     # -- public
 
@@ -297,7 +269,7 @@ class LLMRiskScorer:
             if message_id not in outcome.results and message_id not in outcome.failures:
                 outcome.failures[message_id] = "not_scored"
         outcome.stopped = self.caller.stopped
-        outcome.usage.lowest_concurrency = self.limiter.lowest
+        outcome.usage.lowest_concurrency = self.caller.limiter.lowest
         return outcome
 
     # -- rounds and batches
@@ -320,7 +292,7 @@ class LLMRiskScorer:
                     else:
                         outcome.failures[message_id] = reason
 
-        workers = max(1, min(self.config.concurrency, len(batches)))
+        workers = max(1, min(self.caller.limiter.maximum, len(batches)))
         if workers == 1:
             for batch in batches:
                 run(batch)
@@ -508,14 +480,17 @@ def build_eval_scorer(env: Mapping[str, str] | None = None) -> Scorer:
     from digest_pipeline.settings import DEFAULT_LLM_MODEL
 
     env = os.environ if env is None else env
+    # One request at a time and no run budget: the harness scores message by message.
     llm = LLMResource(
         api_key=env.get("OPENAI_API_KEY") or LOCAL_SERVER_KEY,
         base_url=env.get("OPENAI_BASE_URL") or None,
         model=env.get("DIGEST_LLM_MODEL") or DEFAULT_LLM_MODEL,
+        concurrency=1,
+        max_tokens_per_run=0,
     )
     client = llm.open_client()
-    config = LLMConfig(model=llm.model, concurrency=1)
-    scorer = LLMRiskScorer(client, config)
+    config = LLMConfig(model=llm.model)
+    scorer = LLMRiskScorer(llm.caller(client, purpose="scoring"), config)
     usage = LLMUsage()
     fallbacks: Counter[str] = Counter()
 

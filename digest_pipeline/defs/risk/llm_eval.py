@@ -25,6 +25,7 @@ import dagster as dg
 from pydantic import Field
 
 from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, Category, Level
+from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.llm.text import input_hash, prepare_text
 from digest_pipeline.defs.risk import cache
 from digest_pipeline.defs.risk.eval import EvalReport, evaluate
@@ -118,8 +119,9 @@ def llm_eval(
     risk_scorer: RiskScorer,
     risk_model_store: RiskModelStore,
     warehouse: Warehouse,
+    llm: LLMResource,
 ) -> dg.MaterializeResult:
-    if not isinstance(risk_scorer, LLMScorer):
+    if not llm.enabled or not isinstance(risk_scorer, LLMScorer):
         raise dg.Failure(
             "llm_eval measures the LLM: set OPENAI_API_KEY (or DIGEST_SCORER=llm with "
             "OPENAI_BASE_URL for a local server)"
@@ -131,7 +133,7 @@ def llm_eval(
     )
     records = eval_sample(labels.rows, config.rows)
     items, hashes = eval_items(records)
-    llm_config = risk_scorer.llm_config()
+    llm_config = risk_scorer.llm_config(llm)
     cached = cache.lookup(
         warehouse, hashes, model=llm_config.model, prompt_version=llm_config.prompt_version
     )
@@ -144,8 +146,8 @@ def llm_eval(
     scorer: LLMRiskScorer | None = None
     results: dict[str, RiskAssessment] = {}
     if todo:
-        with risk_scorer.llm.client() as client:
-            scorer = LLMRiskScorer(client, llm_config, purpose="evaluation")
+        with llm.client() as client:
+            scorer = LLMRiskScorer(llm.caller(client, purpose="evaluation"), llm_config)
             outcome = scorer.score(todo)
         results = outcome.results
         by_message = {item.message_id: h for item, h in zip(items, hashes, strict=True)}

@@ -4,19 +4,18 @@
 * :class:`ModelScorer`: the learned risk model, the rules explaining its verdicts;
 * :class:`LLMScorer`: the model, then the LLM where the model is not confidently low, the model's
   verdict kept wherever the LLM fails. Its calls go through the code location's one
-  :class:`~digest_pipeline.defs.llm.resources.LLMResource`.
+  :class:`~digest_pipeline.defs.llm.resources.LLMResource` (the resource ``llm``, which
+  ``risk_assessments`` hands it in the :class:`~digest_pipeline.defs.risk.scoring.Partition`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import ClassVar
 
 import dagster as dg
 import pandas as pd
-from openai import OpenAI
 from pydantic import Field
 
 from digest_pipeline.defs.llm.resources import LLMResource
@@ -38,7 +37,6 @@ class RiskScorer(dg.ConfigurableResource, ABC):
     """Judges a partition's messages, given the rules' assessments of them."""
 
     kind: ClassVar[str]  # the ``scorer`` in the asset's metadata: rules, model or llm
-    uses_llm: ClassVar[bool] = False
 
     @abstractmethod
     def assess(self, part: Partition) -> Scored:
@@ -79,9 +77,7 @@ class LLMScorer(ModelScorer):
     """The risk model, then the LLM for what the model is not confidently low on."""
 
     kind: ClassVar[str] = "llm"
-    uses_llm: ClassVar[bool] = True
 
-    llm: LLMResource = Field(description="The OpenAI-compatible API (LLMResource)")
     mode: str = Field(
         default="sync",
         description="sync, or batch (OpenAI Batch API: half price, answers within 24 h)",
@@ -91,17 +87,9 @@ class LLMScorer(ModelScorer):
     )
     batch_messages: int = Field(default=DEFAULT_LLM_BATCH_SIZE, description="Messages a request")
 
-    def llm_config(self) -> LLMConfig:
-        llm = self.llm
-        return LLMConfig(
-            model=llm.model,
-            batch_messages=self.batch_messages,
-            concurrency=llm.concurrency,
-            max_attempts=llm.max_attempts,
-            timeout_seconds=llm.timeout_seconds,
-            max_tokens_per_run=llm.max_tokens_per_run,
-            max_retry_wait_seconds=llm.max_retry_wait_seconds,
-        )
+    def llm_config(self, llm: LLMResource) -> LLMConfig:
+        """How this scorer packs its requests to ``llm``'s model (the limits are ``llm``'s)."""
+        return LLMConfig(model=llm.model, batch_messages=self.batch_messages)
 
     def run_mode(self, tags: Mapping[str, str]) -> str:
         """``sync``, ``batch`` (submit to the Batch API) or ``collect`` (a run the batch sensor
@@ -114,19 +102,17 @@ class LLMScorer(ModelScorer):
             raise dg.Failure(f"LLM mode {mode!r} is not one of {LLM_MODES}")
         return mode
 
-    @contextmanager
-    def client(self, context: dg.AssetExecutionContext) -> Iterator[OpenAI]:
-        """An OpenAI client of :attr:`llm` without SDK retries (ours count waits and stop on
-        quota)."""
-        with self.llm.client() as client:
-            yield client
-
     def refine(
         self, part: Partition, frame: pd.DataFrame, predictions: Predictions, model: RiskModel
     ) -> Scored:
+        if not part.llm.enabled:
+            raise dg.Failure(
+                "the llm risk scorer needs an enabled LLMResource: set OPENAI_API_KEY (or "
+                "OPENAI_BASE_URL for a local server)"
+            )
         judge = LLMJudge(
-            self.llm,
-            self.llm_config(),
+            part.llm,
+            self.llm_config(part.llm),
             self.run_mode(part.context.run.tags),
             self.batch_deadline_hours,
         )
@@ -139,15 +125,11 @@ SCORERS: dict[str, type[RiskScorer]] = {
 }
 
 
-def build_risk_scorer(
-    kind: str, llm: LLMResource | None, *, mode: str = "sync", batch_messages: int
-) -> RiskScorer:
-    """The scorer ``DIGEST_SCORER`` names (resolved: model, llm or rules); ``llm`` the one
-    LLMResource, which the llm scorer calls."""
+def build_risk_scorer(kind: str, *, mode: str = "sync", batch_messages: int) -> RiskScorer:
+    """The scorer ``DIGEST_SCORER`` names (resolved: model, llm or rules); the llm scorer calls
+    the resource ``llm``."""
     if kind not in SCORERS:
         raise dg.Failure(f"risk scorer kind {kind!r} is not one of {tuple(SCORERS)}")
     if kind != "llm":
         return SCORERS[kind]()
-    if llm is None:
-        raise dg.Failure("the llm risk scorer needs an LLMResource")
-    return LLMScorer(llm=llm, mode=mode, batch_messages=batch_messages)
+    return LLMScorer(mode=mode, batch_messages=batch_messages)

@@ -54,8 +54,8 @@ RULES_VERSION = "rules-v1"
 @dataclass(frozen=True)
 class Partition:
     """What a scorer judges: the partition's ``messages``, their parents' texts (``contexts``),
-    the rules' rows for them (the contract's shape, one per message, same order), and where the
-    scorer reads its model and caches."""
+    the rules' rows for them (the contract's shape, one per message, same order), where the
+    scorer reads its model and caches, and the LLM it may call."""
 
     context: dg.AssetExecutionContext
     messages: pd.DataFrame
@@ -63,6 +63,7 @@ class Partition:
     rules: pd.DataFrame
     warehouse: Warehouse
     model_store: RiskModelStore
+    llm: LLMResource
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,7 @@ def score_with_llm(
     batch_meta: dict[str, Any] = {}
     if todo and mode == "sync":
         with judge.llm.client() as client:
-            outcome = LLMRiskScorer(client, config).score(todo)
+            outcome = LLMRiskScorer(judge.llm.caller(client, purpose="scoring"), config).score(todo)
     elif todo:
         outcome, batch_meta = _batch_mode(context, todo, hashes, judge, warehouse)
     seconds = time.perf_counter() - began
