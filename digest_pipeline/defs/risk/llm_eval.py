@@ -192,15 +192,15 @@ def llm_eval(
     cascade: list[RiskAssessment] = []
     answered: list[int] = []
     for i, (h, own) in enumerate(zip(hashes, model_verdicts, strict=True)):
-        llm = judged.get(h)
-        if llm is not None:
+        verdict = judged.get(h)
+        if verdict is not None:
             answered.append(i)
-        if skip[i] or llm is None:
+        if skip[i] or verdict is None:
             cascade.append(own)
-        elif predictions.critical_floor[i] and llm.level_rank < LEVEL_RANK["high"]:
+        elif predictions.critical_floor[i] and verdict.level_rank < LEVEL_RANK["high"]:
             cascade.append(own)
         else:
-            cascade.append(llm)
+            cascade.append(verdict)
     llm_report = _report([records[i] for i in answered], [judged[hashes[i]] for i in answered])
     cascade_report = _report(records, cascade)
     usage = scorer.caller.usage if scorer is not None else None
