@@ -115,10 +115,6 @@ def derived_categories(
     ]
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def informed_categories(
     rules: pd.DataFrame,
     texts: Sequence[object],
