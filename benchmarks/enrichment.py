@@ -119,7 +119,9 @@ def pipeline_chunk(
         )
     )
     ruled, ruled_cpu = time.perf_counter(), time.process_time()
-    risk, _ = model_assessments(risk, contents, contexts, model)
+    risk, _ = model_assessments(
+        risk, contents, contexts, model, channels=messages["channel"].tolist()
+    )
     done, done_cpu = time.perf_counter(), time.process_time()
     for name, seconds in (
         ("enrich_s", enriched - began),

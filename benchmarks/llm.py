@@ -135,7 +135,11 @@ def run_ours(base_url, messages, users, args, warehouse):
     contexts = thread_contexts(messages, None)
     texts = messages["content"].tolist()
     _, predictions = model_assessments(
-        assess_messages(messages, contexts), texts, contexts.tolist(), model
+        assess_messages(messages, contexts),
+        texts,
+        contexts.tolist(),
+        model,
+        channels=messages["channel"].tolist(),
     )
     confident_low = model.llm_skip(texts, predictions)
     skip = {m for m, s in zip(messages["id"], confident_low.tolist(), strict=True) if s}

@@ -180,3 +180,49 @@ def test_sentiment_knows_hardware_words(text: str, sign: int) -> None:
 def test_sentiment_of_empty_and_huge_text_is_bounded() -> None:
     assert sentiment_score("") == 0.0
     assert -1.0 <= sentiment_score("terrible awful failure! " * 5000) <= 1.0
+
+
+def test_without_a_prior_the_engine_is_unchanged() -> None:
+    parent = "Shipment stuck in customs at Long Beach, broker needs the HTS code"
+    for text, channel, context in [
+        ("same here, any update?", "ops", parent),
+        ("PO approved", "supply-chain", None),
+        ("lunch is here", "random", None),
+    ]:
+        assert thread_category(text, channel, context, {}) == thread_category(
+            text, channel, context
+        )
+
+
+def test_the_models_prior_decides_where_words_and_channel_name_no_topic() -> None:
+    prior = {"supply_chain": 0.1, "engineering_design": 0.6, "logistics": 0.3}
+    assert category("we are blocked, need an answer today", "general") == "none"
+    assert (
+        thread_category("we are blocked, need an answer today", "general", None, prior)
+        == "engineering_design"
+    )
+
+
+def test_strong_words_make_up_a_small_gap_in_the_prior() -> None:
+    text = "Shipment stuck in customs at Long Beach, broker needs the HTS code"
+    assert thread_category(text, "general", None, {"logistics": 0.2, "supply_chain": 0.3}) == (
+        "logistics"
+    )
+    # A wide gap is not made up: the model reads more than the topic words.
+    assert thread_category(text, "general", None, {"logistics": 0.0, "supply_chain": 2.0}) == (
+        "supply_chain"
+    )
+
+
+def test_a_topic_channel_wins_when_the_model_nearly_agrees() -> None:
+    near = {"supply_chain": 0.0, "financial": 0.5}
+    far = {"supply_chain": 0.0, "financial": 1.0}
+    assert thread_category("lunch is here", "supply-chain", None, near) == "supply_chain"
+    assert thread_category("lunch is here", "supply-chain", None, far) == "financial"
+
+
+def test_with_a_prior_the_parents_words_count_at_half_weight() -> None:
+    parent = "Shipment stuck in customs at Long Beach, broker needs the HTS code"
+    prior = {"logistics": 0.0, "supply_chain": 0.2}
+    assert thread_category("same here, any update?", "ops", parent, prior) == "logistics"
+    assert thread_category("same here, any update?", "ops", None, prior) == "supply_chain"

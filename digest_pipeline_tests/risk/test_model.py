@@ -176,3 +176,17 @@ def test_small_sources_are_pooled_into_random_folds():
 def test_training_needs_every_level():
     with pytest.raises(ValueError, match="every level"):
         train_risk_model([r for r in _corpus("x", 5) if r.risk_level != "critical"])
+
+
+def test_category_scores_rank_the_category_head_s_pick_first(rows, model):
+    texts = [r.text for r in rows[:10]]
+    # One labeled category: no head, no prior for the category engine.
+    assert model.predict(texts).category_scores == [{} for _ in texts]
+    risky = [r for r in rows if r.risk_level != "low"]
+    two = {r.id for r in risky[::2]}
+    relabeled = [replace(r, risk_category="logistics") if r.id in two else r for r in rows]
+    p = train_risk_model(relabeled).predict([r.text for r in risky])
+    for scores, level, pick in zip(p.category_scores, p.levels, p.categories, strict=True):
+        assert set(scores) == {"logistics", "supply_chain"}
+        if level != "low":
+            assert max(scores, key=scores.__getitem__) == pick

@@ -2,7 +2,8 @@
 
 This is the pipeline's one category engine: ``messages.category`` is :func:`category_of` the
 message's words and channel, and ``risk_assessments.risk_category`` derives from it
-(:func:`~digest_pipeline.defs.risk.signals.risk_category`).
+(:func:`~digest_pipeline.defs.risk.signals.risk_category`). Risk scoring may hand the engine the
+risk model's category scores as a ``prior``; enrichment never does (see :func:`category_of`).
 
 The wording lives in :mod:`digest_pipeline.defs.enrichment.lexicon`; the scan that finds it in
 :mod:`digest_pipeline.defs.enrichment.analyzer`. This module turns what the scan found into
@@ -19,7 +20,7 @@ asks for action outright ("need answer by EOD"): it may still carry risk, but as
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from digest_pipeline.defs.enrichment.analyzer import Analysis, default_analyzer
 from digest_pipeline.defs.enrichment.lexicon import ALARM_REACTIONS, CHANNEL_HINTS
@@ -32,6 +33,12 @@ _CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}
 # A channel named for a topic weighs as much as one strong word of it.
 CHANNEL_WEIGHT = 2
 _BASE_PRIORITY = {"low": 1, "medium": 3, "high": 4, "critical": 5}
+# With a prior (:func:`category_of`): one unit of model score weighs as much as four strong words,
+# a channel named for a topic as three, a thread parent's word half its own weight. Chosen on the
+# design label sets (demo, labeled, part-a, part-b), with and without topic-named channels.
+PRIOR_WEIGHT = 8.0
+PRIOR_CHANNEL_WEIGHT = 6.0
+PRIOR_PARENT_WEIGHT = 0.5
 
 
 def urgency_of(
@@ -73,9 +80,26 @@ def channel_category(channel: str | None) -> str | None:
     return None
 
 
-def category_of(analysis: Analysis, channel: str | None = None) -> str:
+def category_of(
+    analysis: Analysis,
+    channel: str | None = None,
+    *,
+    prior: Mapping[str, float] | None = None,
+    parent: Analysis | None = None,
+) -> str:
     """The most-weighted topic of a message posted in ``channel``; ties go to the channel's
     category, then to the earlier category in the taxonomy.
+
+    ``prior`` is optional evidence: the risk model's score for each category (risk scoring
+    passes it for risky messages; enrichment passes none). With a prior, the category is the
+    one of the prior's with the highest total of its word weight in the message, half its word
+    weight in the thread ``parent``, :data:`PRIOR_CHANNEL_WEIGHT` if the channel is named for it,
+    and :data:`PRIOR_WEIGHT` times its score minus the best score (0 for the model's own pick).
+    The model's pick stands unless the words or the channel name another topic clearly enough
+    to make up the gap; where channels name no topic the model, which reads the whole text,
+    carries what a few words would get wrong.
+
+    Without a prior:
 
     A channel named for a topic (:func:`channel_category`) counts as one strong word of it. When
     a cause category (supply, manufacturing, certification, logistics, engineering, financial)
@@ -84,8 +108,10 @@ def category_of(analysis: Analysis, channel: str | None = None) -> str:
     ``#npi-launch`` the slip is the launch team's). Weak wording alone ("the line", "a test")
     must add up to 2 to count.
     """
-    scores = analysis.category_scores
     hint = channel_category(channel)
+    if prior:
+        return _with_prior(analysis, hint, prior, parent)
+    scores = analysis.category_scores
     if hint is not None:
         scores = {**scores, hint: scores.get(hint, 0) + CHANNEL_WEIGHT}
     if not scores:
@@ -101,6 +127,25 @@ def category_of(analysis: Analysis, channel: str | None = None) -> str:
     return best if weight >= 2 else "none"
 
 
+def _with_prior(
+    analysis: Analysis, hint: str | None, prior: Mapping[str, float], parent: Analysis | None
+) -> str:
+    """:func:`category_of` with the model's category scores (see there)."""
+    best = max(prior.values())
+    own = analysis.category_scores
+    inherited = parent.category_scores if parent is not None else {}
+
+    def total(name: str) -> float:
+        return (
+            own.get(name, 0)
+            + PRIOR_PARENT_WEIGHT * inherited.get(name, 0)
+            + (PRIOR_CHANNEL_WEIGHT if name == hint else 0.0)
+            + PRIOR_WEIGHT * (prior[name] - best)
+        )
+
+    return max(prior, key=lambda name: (total(name), -_CATEGORY_ORDER.get(name, len(CATEGORIES))))
+
+
 def urgency(text: str, *, mentions: Sequence[str] = (), reactions: Iterable[str] = ()) -> str:
     """Urgency level of a cleaned message text."""
     return urgency_of(default_analyzer().analyze(text), mentions=mentions, reactions=reactions)
@@ -112,9 +157,19 @@ def category(text: str, channel: str | None = None) -> str:
     return category_of(default_analyzer().analyze(text), channel)
 
 
-def thread_category(text: str, channel: str | None, parent_text: str | None = None) -> str:
+def thread_category(
+    text: str,
+    channel: str | None,
+    parent_text: str | None = None,
+    prior: Mapping[str, float] | None = None,
+) -> str:
     """A message's category, or, when it names none, its thread parent's (read in the same
-    channel): "same here, 3 more units" is about what the parent was about."""
+    channel): "same here, 3 more units" is about what the parent was about. With a ``prior``
+    (:func:`category_of`) the parent's words are weighed with the message's."""
+    if prior:
+        analyzer = default_analyzer()
+        parent = analyzer.analyze(parent_text) if parent_text else None
+        return category_of(analyzer.analyze(text), channel, prior=prior, parent=parent)
     own = category(text, channel)
     if own == "none" and parent_text:
         return category(parent_text, channel)

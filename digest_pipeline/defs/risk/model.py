@@ -98,6 +98,9 @@ class Predictions:
 
     levels: list[str]
     categories: list[str]
+    # The category head's score for each category (empty when no head was fitted): the prior
+    # the category engine weighs (:func:`~digest_pipeline.defs.enrichment.classify.category_of`).
+    category_scores: list[dict[str, float]]
     attention: list[bool]
     confidence: np.ndarray
     p_ge_medium: np.ndarray
@@ -187,6 +190,17 @@ class FittedParts:
             # scipy is untyped: ``shape`` is inferred from a ``None`` default.
             return [RISK_CATEGORIES[0]] * X.shape[0]  # pyright: ignore[reportOptionalSubscript]
         return [str(c) for c in self.category.predict(X)]
+
+    def category_scores(self, X: sp.csr_matrix) -> list[dict[str, float]]:
+        """The category head's score for each category, one mapping per row (empty mappings
+        when no category was labeled)."""
+        if self.category is None:
+            return [{} for _ in range(X.shape[0])]  # pyright: ignore[reportOptionalSubscript]
+        names = [str(c) for c in self.category.classes_]
+        scores = np.asarray(self.category.decision_function(X))
+        if scores.ndim == 1:  # two categories: one score, positive for the second
+            scores = np.column_stack([-scores, scores])
+        return [dict(zip(names, map(float, row), strict=True)) for row in scores]
 
 
 def fit_featurizer(rows: Sequence[LabeledMessage]) -> tuple[Featurizer, sp.csr_matrix]:
@@ -306,6 +320,7 @@ class RiskModel:
         return Predictions(
             levels=[distinct.levels[i] for i in back],
             categories=[distinct.categories[i] for i in back],
+            category_scores=[distinct.category_scores[i] for i in back],
             attention=[distinct.attention[i] for i in back],
             confidence=distinct.confidence[back],
             p_ge_medium=distinct.p_ge_medium[back],
@@ -319,7 +334,7 @@ class RiskModel:
         if not clean:
             empty = np.zeros(0)
             return Predictions(
-                [], [], [], empty, empty, empty, empty, empty.astype(bool), empty.astype(bool)
+                [], [], [], [], empty, empty, empty, empty, empty.astype(bool), empty.astype(bool)
             )
         X = self.parts.featurizer.transform(clean, clean_parents)
         p = self.probabilities(X)
@@ -352,6 +367,7 @@ class RiskModel:
         return Predictions(
             levels=[LEVELS[r] for r in rank],
             categories=[c if r > 0 else "none" for c, r in zip(categories, rank, strict=True)],
+            category_scores=self.parts.category_scores(X),
             attention=[
                 bool(r >= 2 or (r == 1 and a >= 0.5))
                 for r, a in zip(rank, attention_p, strict=True)

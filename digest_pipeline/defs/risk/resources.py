@@ -62,7 +62,11 @@ class ModelScorer(RiskScorer):
             return Scored(part.rules, RULES_VERSION)
         model = part.model_store.current(part.context.log)
         frame, predictions = model_assessments(
-            part.rules, part.messages["content"].tolist(), part.contexts.tolist(), model
+            part.rules,
+            part.messages["content"].tolist(),
+            part.contexts.tolist(),
+            model,
+            channels=part.messages["channel"].tolist(),
         )
         return self.refine(part, frame, predictions, model)
 

@@ -3,8 +3,11 @@ LLM's where the model is not confidently low (:func:`score_with_llm`).
 
 The model decides level, attention and confidence. The category is the message's own
 (``messages.category``'s engine, read with the thread parent; see
-:func:`~digest_pipeline.defs.risk.signals.risk_category`): the model's or the LLM's category counts
-only for a risky message that names none. The rules scorer still reads every message, but only to
+:func:`~digest_pipeline.defs.risk.signals.risk_category`); for a message the model finds risky
+the engine also weighs the model's category scores as a prior
+(:func:`~digest_pipeline.defs.enrichment.classify.category_of`), so the category holds up in
+workspaces whose channel names name no topic. The LLM's category counts only for a risky message
+that names none. The rules scorer still reads every message, but only to
 *explain*: when it found a signal, its description (with the figures it extracted: "lead time
 12 → 52 weeks", "yield 81% vs 97% target") describes the row; when it found none, the description
 names the row's category and the message's subject.
@@ -23,6 +26,7 @@ import numpy as np
 import openai
 import pandas as pd
 
+from digest_pipeline.defs.enrichment.classify import thread_category
 from digest_pipeline.defs.enrichment.taxonomy import CATEGORY_LABELS
 from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.llm.text import input_hash, prepare_text, user_names
@@ -112,21 +116,52 @@ def derived_categories(
     ]
 
 
+def informed_categories(
+    rules: pd.DataFrame,
+    texts: Sequence[object],
+    channels: Sequence[object],
+    contexts: Sequence[object],
+    predictions: Predictions,
+) -> list[str]:
+    """Each row's risk category: for a message the model finds risky, the category engine with
+    the model's category scores as its prior (the message's words, its channel and its thread
+    parent's words weighed against the model's reading); otherwise
+    :func:`derived_categories`."""
+    derived = derived_categories(rules, predictions.levels, predictions.categories)
+    return [
+        thread_category(_text(text) or "", _text(channel), _text(context), prior)
+        if level != "low" and prior
+        else category
+        for category, level, prior, text, channel, context in zip(
+            derived,
+            predictions.levels,
+            predictions.category_scores,
+            texts,
+            channels,
+            contexts,
+            strict=True,
+        )
+    ]
+
+
 def model_assessments(
     rules: pd.DataFrame,
     texts: Sequence[object],
     contexts: Sequence[object],
     model: RiskModel,
+    *,
+    channels: Sequence[object],
 ) -> tuple[pd.DataFrame, Predictions]:
     """``rules`` (contract-shaped rows, one per message, same order as ``texts``) with the model's
-    verdict in place of the rules' one; ``rules_risk_level`` keeps the rules' level."""
+    verdict in place of the rules' one; ``rules_risk_level`` keeps the rules' level. ``channels``
+    are the messages' channel names (the category engine reads them)."""
     predictions = model.predict(texts, contexts)
     frame = rules.copy()
     if frame.empty:
         return frame, predictions
     rules_levels = frame["risk_level"].tolist()
     descriptions = frame["description"].tolist()
-    categories = derived_categories(frame, predictions.levels, predictions.categories)
+    categories = informed_categories(frame, texts, channels, contexts, predictions)
     frame["rules_risk_level"] = rules_levels
     frame["risk_level"] = predictions.levels
     frame["risk_category"] = categories
