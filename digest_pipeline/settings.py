@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest_pipeline.defs.digest.line_replies import DEFAULT_REACTIONS
-from digest_pipeline.defs.risk.labels import REACTION_VERDICTS
+from digest_pipeline.contract.enumerations import DEFAULT_REACTIONS, REACTION_VERDICTS
 from digest_pipeline.defs.slack.export import own_app_fields
 from digest_pipeline.defs.storage.errors import WarehouseConfigError, check_database_url
 

@@ -15,8 +15,8 @@ import dagster as dg
 import psycopg
 import pytest
 
+from digest_pipeline.contract.enumerations import CATEGORIES, LEVELS, MESSAGE_TYPES
 from digest_pipeline.definitions import build_defs
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS, MESSAGE_TYPES
 from digest_pipeline.defs.pipeline.schedules import range_tags
 from digest_pipeline_tests.analytics.queries import DOCUMENTED_QUERIES
 from digest_pipeline_tests.conftest import (

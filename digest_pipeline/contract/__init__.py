@@ -4,7 +4,7 @@ The data file beside this module is the one place a table's schema is written; d
 from here (``table("messages").schema``), so the columns the code writes, the DDL the I/O
 managers and side tables run, and the ``dagster/column_schema`` the UI shows all come from it.
 The file is read and checked once, on first use; a wrong entry is a ``ValueError`` naming the
-table. Enumerations stay in :mod:`digest_pipeline.defs.enrichment.taxonomy` (``Literal`` types
+table. Enumerations stay in :mod:`digest_pipeline.contract.enumerations` (``Literal`` types
 the models validate with); descriptions name them by placeholder, so their text follows.
 """
 
@@ -20,14 +20,23 @@ from typing import Any, Literal
 
 import dagster as dg
 
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS, MESSAGE_TYPES
-from digest_pipeline.defs.storage.schema import table_schema
+from digest_pipeline.contract.enumerations import CATEGORIES, LEVELS, MESSAGE_TYPES
 
 Kind = Literal["asset", "side"]
 KINDS: tuple[Kind, ...] = ("asset", "side")
 # The SQL types a column may have, in DuckDB's spelling (the PostgreSQL backend maps them).
 SQL_TYPES = frozenset({"VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "BOOLEAN", "TIMESTAMPTZ", "JSON"})
 CONTRACT_FILE = "tables.toml"
+
+
+def table_schema(*columns: tuple[str, str, str]) -> dg.TableSchema:
+    """Build a column schema from ``(name, sql_type, description)`` triples."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=name, type=sql_type, description=description)
+            for name, sql_type, description in columns
+        ]
+    )
 
 
 def _spoken(values: tuple[str, ...]) -> str:

@@ -19,7 +19,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
+from digest_pipeline.contract.enumerations import CATEGORIES, LEVELS
 
 # Signals and channel hints name their level and category in the table contract's words.
 CATEGORY_NAMES = frozenset(CATEGORIES) - {"none"}

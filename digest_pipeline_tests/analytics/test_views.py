@@ -7,10 +7,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from digest_pipeline.contract import table_schema
 from digest_pipeline.defs.analytics.assets import analyst_views
 from digest_pipeline.defs.analytics.views import RESOLUTION_WORDS, VIEWS
 from digest_pipeline.defs.digest import threads
-from digest_pipeline.defs.storage.schema import table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 from digest_pipeline_tests.analytics.queries import DOCUMENTED_QUERIES
 from digest_pipeline_tests.conftest import BACKENDS

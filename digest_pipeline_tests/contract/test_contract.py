@@ -6,9 +6,9 @@ import dagster as dg
 import pytest
 
 from digest_pipeline.contract import SQL_TYPES, contract, parse, table
+from digest_pipeline.contract.enumerations import LEVELS
 from digest_pipeline.definitions import defs
 from digest_pipeline.defs.digest.build import ROW_LIST_LIMIT
-from digest_pipeline.defs.enrichment.taxonomy import LEVELS
 
 TABLES = contract().tables
 UNFILLED = re.compile(r"\{[a-z_]+\}")  # a placeholder the loader left

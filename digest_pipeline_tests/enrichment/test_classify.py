@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from digest_pipeline.contract.enumerations import CATEGORIES, LEVELS
 from digest_pipeline.defs.enrichment.classify import (
     category,
     channel_category,
@@ -11,7 +12,6 @@ from digest_pipeline.defs.enrichment.classify import (
     urgency,
 )
 from digest_pipeline.defs.enrichment.sentiment import sentiment_score
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from digest_pipeline.contract.enumerations import CATEGORIES, LEVELS, MESSAGE_TYPES
 from digest_pipeline.defs.enrichment.enrich import (
     COLUMNS,
     CONTRACT_COLUMNS,
@@ -14,7 +15,6 @@ from digest_pipeline.defs.enrichment.enrich import (
     empty_messages_frame,
     enrich_messages,
 )
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS, MESSAGE_TYPES
 
 CHANNEL = "C01SUPPLY"
 WORKSPACE = "https://acme-hw.slack.com/"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES
+from digest_pipeline.contract.enumerations import CATEGORIES
 from digest_pipeline.defs.risk import eval as risk_eval
 from digest_pipeline.defs.risk.eval import (
     DatasetError,

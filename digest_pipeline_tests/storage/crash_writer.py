@@ -9,8 +9,8 @@ import sys
 import dagster as dg
 import pandas as pd
 
+from digest_pipeline.contract import table_schema
 from digest_pipeline.defs.storage.postgres import PostgresWarehouseIOManager
-from digest_pipeline.defs.storage.schema import table_schema
 
 PARTITION = "2026-01-01-00:00"
 hours = dg.HourlyPartitionsDefinition(start_date="2026-01-01-00:00")

@@ -10,9 +10,9 @@ import duckdb
 import pandas as pd
 import psycopg
 
+from digest_pipeline.contract import table_schema
 from digest_pipeline.defs.storage.duckdb import DuckDBWarehouseIOManager
 from digest_pipeline.defs.storage.postgres import PostgresWarehouseIOManager
-from digest_pipeline.defs.storage.schema import table_schema
 from digest_pipeline.defs.storage.warehouse import Warehouse
 
 HOURS = dg.HourlyPartitionsDefinition(start_date="2026-01-01-00:00")

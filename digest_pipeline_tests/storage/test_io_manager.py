@@ -4,8 +4,8 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from digest_pipeline.contract import table_schema
 from digest_pipeline.defs.storage.duckdb import DuckDBWarehouseIOManager
-from digest_pipeline.defs.storage.schema import table_schema
 from digest_pipeline_tests.storage.stores import (
     EVENTS,
     LA_DAYS,

@@ -8,9 +8,9 @@ import pandas as pd
 import psycopg
 import pytest
 
+from digest_pipeline.contract import table_schema
 from digest_pipeline.defs.storage.errors import WarehouseUnavailable
 from digest_pipeline.defs.storage.postgres_connection import ConnectPolicy, connect_postgres
-from digest_pipeline.defs.storage.schema import table_schema
 from digest_pipeline_tests.storage.stores import HOURS, events_asset, hour_of, postgres_store, rows
 
 pytestmark = pytest.mark.integration

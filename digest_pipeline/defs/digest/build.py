@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from digest_pipeline import contract
+from digest_pipeline.contract.enumerations import LEVEL_RANK
 from digest_pipeline.defs.digest.audience import (
     NO_DIGEST_MARKER,
     audience_filter,
@@ -49,7 +50,6 @@ from digest_pipeline.defs.digest.threads import (
     thread_risks,
     unanswered_questions,
 )
-from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
 from digest_pipeline.defs.slack.people import PeopleDirectory, Person
 
 # The digest's public names; the assets, sensors, quality checks and the narrative import them

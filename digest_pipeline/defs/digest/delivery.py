@@ -35,11 +35,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from digest_pipeline.defs.digest.line_replies import (
-    DEFAULT_REACTIONS,
-    MAX_LINE_REPLIES,
-    LineReply,
-)
+from digest_pipeline.contract.enumerations import DEFAULT_REACTIONS
+from digest_pipeline.defs.digest.line_replies import MAX_LINE_REPLIES, LineReply
 from digest_pipeline.defs.digest.render import SlackMessage
 from digest_pipeline.defs.storage.side_table import SideTable
 from digest_pipeline.defs.storage.warehouse import Warehouse

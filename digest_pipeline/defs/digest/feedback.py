@@ -27,13 +27,13 @@ import pandas as pd
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
+from digest_pipeline.contract.enumerations import LEVEL_RANK, LEVELS
 from digest_pipeline.defs.digest.delivery import (
     POSTS,
     DigestDelivery,
     DigestSlackResource,
     recorded_lines,
 )
-from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, LEVELS
 from digest_pipeline.defs.risk.labels import (
     FEEDBACK,
     MORE_SERIOUS,

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from digest_pipeline.contract.enumerations import DEFAULT_REACTIONS
 from digest_pipeline.defs.digest.escape import mrkdwn
 from digest_pipeline.defs.digest.models import DigestContent
 from digest_pipeline.defs.digest.render import ICON, SHOWN_GROUPS, focus, quote_line
@@ -25,11 +26,6 @@ VERDICT_WORDS = {
     "not_a_risk": "not a risk",
     "more_serious": "more serious",
     "resolved": "resolved",
-}
-DEFAULT_REACTIONS: dict[str, str] = {
-    "x": "not_a_risk",
-    "arrow_up": "more_serious",
-    "white_check_mark": "resolved",
 }
 
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from digest_pipeline.defs.enrichment.taxonomy import LEVELS
+from digest_pipeline.contract.enumerations import LEVELS
 
 LEVEL_POINTS = {"low": 0.0, "medium": 2.5, "high": 5.0, "critical": 10.0}
 MAX_IMPACT_POINTS = 1.9  # with the attention half point, below the 2.5 between levels

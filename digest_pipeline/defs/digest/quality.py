@@ -23,10 +23,10 @@ from typing import Any
 
 import pandas as pd
 
+from digest_pipeline.contract.enumerations import LEVEL_RANK
 from digest_pipeline.defs.digest.build import thread_ids
 from digest_pipeline.defs.digest.models import DigestContent
 from digest_pipeline.defs.digest.render import focus
-from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
 from digest_pipeline.defs.storage.side_table import SideTable
 from digest_pipeline.defs.storage.warehouse import Warehouse
 

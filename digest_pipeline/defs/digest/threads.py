@@ -16,9 +16,9 @@ from typing import Any, cast
 
 import pandas as pd
 
+from digest_pipeline.contract.enumerations import LEVEL_RANK, LEVELS
 from digest_pipeline.defs.digest.impact import thread_impact
 from digest_pipeline.defs.digest.models import Question, ThreadRisk
-from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, LEVELS
 from digest_pipeline.defs.risk.rules import INHERITED_PREFIXES
 from digest_pipeline.defs.slack.people import Person
 

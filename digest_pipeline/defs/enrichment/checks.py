@@ -34,7 +34,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS, MESSAGE_TYPES
+from digest_pipeline.contract.enumerations import CATEGORIES, LEVELS, MESSAGE_TYPES
 from digest_pipeline.defs.partitions import hourly_partitions
 
 ASSET = dg.AssetKey("messages")
@@ -51,7 +51,7 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     "ids_unique": "No two rows of the partition share an id (<channel_id>:<ts>).",
     "keys_not_null": f"No null {', '.join(KEY_COLUMNS)}.",
     "enumerations_valid": (
-        "urgency, category and message_type are in their vocabularies (enrichment/taxonomy.py); "
+        "urgency, category and message_type are in their vocabularies (contract/enumerations.py); "
         "priority_level is 1-5."
     ),
     "sentiment_in_range": "sentiment_score is present and in [-1, 1].",

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from digest_pipeline.contract.enumerations import CATEGORIES, LEVELS
 from digest_pipeline.defs.enrichment.analyzer import Analysis, default_analyzer
 from digest_pipeline.defs.enrichment.lexicon import ALARM_REACTIONS, CHANNEL_HINTS
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
 from digest_pipeline.vocabulary import BROADCAST_MENTIONS
 
 # Schedule and customer wording usually describes a consequence; see :func:`category_of`.

@@ -23,7 +23,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from digest_pipeline.defs.enrichment.taxonomy import LEVELS
+from digest_pipeline.contract.enumerations import LEVELS
 from digest_pipeline.defs.risk.labels import (
     DatasetError,
     LabeledMessage,

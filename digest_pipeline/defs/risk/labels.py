@@ -22,7 +22,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVEL_RANK, LEVELS
+from digest_pipeline.contract.enumerations import CATEGORIES, LEVEL_RANK, LEVELS
 from digest_pipeline.defs.storage.side_table import SideTable
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -45,7 +45,6 @@ MORE_SERIOUS = "more_serious"
 # A person saying the thread's problem is over: it moves the thread to the digest's Resolved
 # section but says nothing of the message's level, so it is no training label.
 RESOLVED = "resolved"
-REACTION_VERDICTS = ("not_a_risk", MORE_SERIOUS, RESOLVED)
 
 # ``risk_feedback``: one row per (message, person, verdict). The risk model reads it; the digest's
 # feedback sensor (reactions) or a person (files) writes it.

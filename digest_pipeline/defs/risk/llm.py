@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 from pydantic import ValidationError
 
-from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK
+from digest_pipeline.contract.enumerations import LEVEL_RANK
 from digest_pipeline.defs.llm.calls import LLMUsage, StructuredCaller
 from digest_pipeline.defs.llm.resources import LOCAL_SERVER_KEY, LLMResource
 from digest_pipeline.defs.llm.text import prepare_text

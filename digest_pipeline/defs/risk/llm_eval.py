@@ -24,7 +24,7 @@ from typing import Any, cast
 import dagster as dg
 from pydantic import Field
 
-from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, Category, Level
+from digest_pipeline.contract.enumerations import LEVEL_RANK, Category, Level
 from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.llm.text import input_hash, prepare_text
 from digest_pipeline.defs.risk import cache

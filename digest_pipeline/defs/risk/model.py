@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.naive_bayes import ComplementNB
 
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORIES, LEVELS
+from digest_pipeline.contract.enumerations import CATEGORIES, LEVELS
 from digest_pipeline.defs.risk import features
 from digest_pipeline.defs.risk.features import Featurizer, has_non_ascii_letter, model_text
 from digest_pipeline.defs.risk.labels import LabeledMessage

@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 
 from digest_pipeline import contract
-from digest_pipeline.defs.enrichment.taxonomy import LEVELS
+from digest_pipeline.contract.enumerations import LEVELS
 from digest_pipeline.defs.risk.labels import (
     LabeledMessage,
     LabelSet,

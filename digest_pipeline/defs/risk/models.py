@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from digest_pipeline.defs.enrichment.taxonomy import LEVEL_RANK, Category, Level
+from digest_pipeline.contract.enumerations import LEVEL_RANK, Category, Level
 
 MAX_DESCRIPTION_CHARS = 200
 MAX_MITIGATIONS = 5

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from digest_pipeline.defs.enrichment.taxonomy import Category, Level
+from digest_pipeline.contract.enumerations import Category, Level
 
 PROMPT_VERSION = "risk-llm-v1"
 

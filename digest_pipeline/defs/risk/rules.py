@@ -33,9 +33,9 @@ from functools import lru_cache
 
 import pandas as pd
 
+from digest_pipeline.contract.enumerations import LEVELS
 from digest_pipeline.defs.enrichment.classify import category as message_category
 from digest_pipeline.defs.enrichment.classify import thread_category
-from digest_pipeline.defs.enrichment.taxonomy import LEVELS
 from digest_pipeline.defs.risk.grading import HIGH, LOW, MEDIUM, NONE, SC
 from digest_pipeline.defs.risk.models import RiskAssessment, one_line
 from digest_pipeline.defs.risk.playbook import mitigations

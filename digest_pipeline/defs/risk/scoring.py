@@ -26,8 +26,8 @@ import numpy as np
 import openai
 import pandas as pd
 
+from digest_pipeline.contract.enumerations import CATEGORY_LABELS
 from digest_pipeline.defs.enrichment.classify import thread_category
-from digest_pipeline.defs.enrichment.taxonomy import CATEGORY_LABELS
 from digest_pipeline.defs.llm.resources import LLMResource
 from digest_pipeline.defs.llm.text import input_hash, prepare_text, user_names
 from digest_pipeline.defs.risk import batch, cache

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.model_selection import KFold
 
-from digest_pipeline.defs.enrichment.taxonomy import LEVELS
+from digest_pipeline.contract.enumerations import LEVELS
 from digest_pipeline.defs.risk.features import Featurizer
 from digest_pipeline.defs.risk.labels import LabeledMessage
 from digest_pipeline.defs.risk.model import (

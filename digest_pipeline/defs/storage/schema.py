@@ -35,16 +35,6 @@ def quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
-def table_schema(*columns: tuple[str, str, str]) -> dg.TableSchema:
-    """Build a column schema from ``(name, sql_type, description)`` triples."""
-    return dg.TableSchema(
-        columns=[
-            dg.TableColumn(name=name, type=sql_type, description=description)
-            for name, sql_type, description in columns
-        ]
-    )
-
-
 def column_names(schema: dg.TableSchema) -> list[str]:
     return [column.name for column in schema.columns]
 

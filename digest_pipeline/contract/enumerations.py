@@ -41,3 +41,14 @@ CATEGORY_LABELS: dict[str, str] = {
 # message_type values in the ``messages`` table.
 MessageType = Literal["message", "reply", "broadcast", "bot"]
 MESSAGE_TYPES: tuple[str, ...] = get_args(MessageType)
+
+# Verdicts a reaction to a digest line gives (``risk_feedback.verdict``, besides a level): not a
+# risk, more serious than shown, resolved.
+ReactionVerdict = Literal["not_a_risk", "more_serious", "resolved"]
+REACTION_VERDICTS: tuple[str, ...] = get_args(ReactionVerdict)
+# The reactions a digest line offers by default (``DIGEST_FEEDBACK_REACTIONS`` overrides them).
+DEFAULT_REACTIONS: dict[str, str] = {
+    "x": "not_a_risk",
+    "arrow_up": "more_serious",
+    "white_check_mark": "resolved",
+}
