@@ -6,6 +6,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from digest_pipeline.contract.enumerations import CATEGORIES, LEVELS
 from digest_pipeline.defs.enrichment.classify import (
     category,
+    category_of,
     channel_category,
     priority_level,
     thread_category,
@@ -226,3 +227,18 @@ def test_with_a_prior_the_parents_words_count_at_half_weight() -> None:
     prior = {"logistics": 0.0, "supply_chain": 0.2}
     assert thread_category("same here, any update?", "ops", parent, prior) == "logistics"
     assert thread_category("same here, any update?", "ops", None, prior) == "supply_chain"
+
+
+def test_enrichment_and_risk_share_one_bounded_scan_per_text() -> None:
+    from digest_pipeline.defs.enrichment.analyzer import (
+        ANALYSIS_CACHE_SIZE,
+        analysis_of,
+        default_analyzer,
+    )
+
+    text = "PMIC on allocation, 52 wk lead time: DVT slips unless we qualify the alternate"
+    first = analysis_of(text)
+    assert analysis_of(text) is first  # the second reader gets the first scan
+    assert first == default_analyzer().analyze(text)  # and it is the analyzer's own answer
+    assert analysis_of.cache_info().maxsize == ANALYSIS_CACHE_SIZE
+    assert category(text, "general") == category_of(default_analyzer().analyze(text), "general")

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, N_SCALAR, SentimentIntensityAnalyzer
@@ -419,6 +419,17 @@ def _name_before(raw_orig: list[str], i: int, *, links: frozenset[str] | None) -
 def default_analyzer() -> TextAnalyzer:
     """The process-wide analyzer (building the vocabulary takes ~0.1 s)."""
     return TextAnalyzer()
+
+
+# How many recent texts' analyses are kept (an Analysis is about 1 KB). Enrichment reads a text,
+# then risk scoring reads its category and its thread parent's in the same run: they share one scan.
+ANALYSIS_CACHE_SIZE = 16_384
+
+
+@lru_cache(maxsize=ANALYSIS_CACHE_SIZE)
+def analysis_of(text: str) -> Analysis:
+    """The default analyzer's scan of ``text``, remembered for recent texts; read-only."""
+    return default_analyzer().analyze(text)
 
 
 def compound(valence: float, text: str, hits: bool) -> float:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from digest_pipeline.contract.enumerations import CATEGORIES, LEVELS
-from digest_pipeline.defs.enrichment.analyzer import Analysis, default_analyzer
+from digest_pipeline.defs.enrichment.analyzer import Analysis, analysis_of
 from digest_pipeline.defs.enrichment.lexicon import ALARM_REACTIONS, CHANNEL_HINTS
 from digest_pipeline.vocabulary import BROADCAST_MENTIONS
 
@@ -148,13 +148,13 @@ def _with_prior(
 
 def urgency(text: str, *, mentions: Sequence[str] = (), reactions: Iterable[str] = ()) -> str:
     """Urgency level of a cleaned message text."""
-    return urgency_of(default_analyzer().analyze(text), mentions=mentions, reactions=reactions)
+    return urgency_of(analysis_of(text), mentions=mentions, reactions=reactions)
 
 
 def category(text: str, channel: str | None = None) -> str:
     """Category of a cleaned message text posted in ``channel`` (one of :data:`CATEGORIES`):
     the value of ``messages.category``."""
-    return category_of(default_analyzer().analyze(text), channel)
+    return category_of(analysis_of(text), channel)
 
 
 def thread_category(
@@ -167,9 +167,8 @@ def thread_category(
     channel): "same here, 3 more units" is about what the parent was about. With a ``prior``
     (:func:`category_of`) the parent's words are weighed with the message's."""
     if prior:
-        analyzer = default_analyzer()
-        parent = analyzer.analyze(parent_text) if parent_text else None
-        return category_of(analyzer.analyze(text), channel, prior=prior, parent=parent)
+        parent = analysis_of(parent_text) if parent_text else None
+        return category_of(analysis_of(text), channel, prior=prior, parent=parent)
     own = category(text, channel)
     if own == "none" and parent_text:
         return category(parent_text, channel)

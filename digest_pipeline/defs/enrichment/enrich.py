@@ -19,7 +19,11 @@ import orjson
 import pandas as pd
 from pandas.api.typing import NaTType
 
-from digest_pipeline.defs.enrichment.analyzer import ENTITY_KINDS, Analysis, default_analyzer
+from digest_pipeline.defs.enrichment.analyzer import (
+    ENTITY_KINDS,
+    Analysis,
+    analysis_of,
+)
 from digest_pipeline.defs.enrichment.classify import category_of, priority_level, urgency_of
 from digest_pipeline.defs.enrichment.mrkdwn import MrkdwnCleaner, message_mrkdwn
 from digest_pipeline.defs.enrichment.sentiment import sentiment_of
@@ -193,7 +197,6 @@ def enrich_messages(
     user_names, bot_users = people.names, people.bots
     channel_names = channel_directory(channels)
     cleaner = MrkdwnCleaner(user_names, channel_names)
-    analyzer = default_analyzer()
     skipped: Counter[str] = Counter()
 
     n = len(raw)
@@ -298,7 +301,7 @@ def enrich_messages(
 
         features = text_cache.get(text)
         if features is None:
-            features = text_cache[text] = _text_features(analyzer.analyze(text), text)
+            features = text_cache[text] = _text_features(analysis_of(text), text)
         analysis, sentiment, entities_json, content_hash = features
         channel_name = channel_names.get(channel_id, channel_id)
         topic = category_of(analysis, channel_name)
