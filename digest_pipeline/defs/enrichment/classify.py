@@ -21,6 +21,7 @@ asks for action outright ("need answer by EOD"): it may still carry risk, but as
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 from digest_pipeline.contract.enumerations import CATEGORIES, LEVELS
 from digest_pipeline.defs.enrichment.analyzer import Analysis, analysis_of
@@ -69,6 +70,7 @@ def urgency_of(
     return LEVELS[score]
 
 
+@lru_cache(maxsize=4096)
 def channel_category(channel: str | None) -> str | None:
     """The category a channel's name leans to (``#supply-chain``, ``#npi-launch``), if any."""
     if not channel:

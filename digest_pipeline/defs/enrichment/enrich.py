@@ -218,6 +218,8 @@ def enrich_messages(
     # Chatter repeats ("ok", "+1", bot alerts): clean and analyze each distinct text once.
     clean_cache: dict[str, tuple[str, list[str], str]] = {}
     text_cache: dict[str, _Features] = {}
+    # (text, channel) → (category, category of the words alone): a text repeats within a channel.
+    topics: dict[tuple[str, str], tuple[str, str]] = {}
     for i, (channel_id, ts, row_thread_ts, payload, own_post) in enumerate(
         zip(channel_ids, tss, thread_tss, payloads, own_posts, strict=True)
     ):
@@ -304,7 +306,11 @@ def enrich_messages(
             features = text_cache[text] = _text_features(analysis_of(text), text)
         analysis, sentiment, entities_json, content_hash = features
         channel_name = channel_names.get(channel_id, channel_id)
-        topic = category_of(analysis, channel_name)
+        topic_key = (text, channel_name)
+        found = topics.get(topic_key)
+        if found is None:
+            found = topics[topic_key] = (category_of(analysis, channel_name), category_of(analysis))
+        topic, worded = found
         level = urgency_of(analysis, mentions=mentions, reactions=reaction_names)
 
         rows.append(
@@ -326,7 +332,7 @@ def enrich_messages(
                 priority_level(
                     level,
                     # Whether the words name a topic: chatter in #supply-chain stays chatter.
-                    category_of(analysis),
+                    worded,
                     mentions=mentions,
                     reaction_count=reaction_total,
                     reply_count=reply_count,
