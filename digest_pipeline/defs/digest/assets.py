@@ -66,8 +66,7 @@ HOUR = timedelta(hours=1)
 def join_assessments(messages: pd.DataFrame, risks: pd.DataFrame) -> pd.DataFrame:
     """The digest's input rows: each message with its assessment (``INPUT_COLUMNS``)."""
     if messages.empty:
-        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
-        return pd.DataFrame(columns=INPUT_COLUMNS)  # pyright: ignore[reportArgumentType]
+        return pd.DataFrame(columns=pd.Index(INPUT_COLUMNS))
     merged = messages.merge(
         risks.drop(columns=["id", "channel_id"]), left_on="id", right_on="message_id", how="inner"
     )
@@ -91,8 +90,7 @@ def read_window(warehouse: Warehouse, start: datetime, end: datetime) -> pd.Data
         if not (
             session.columns(schema, "messages") and session.columns(schema, "risk_assessments")
         ):
-            # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
-            return pd.DataFrame(columns=INPUT_COLUMNS)  # pyright: ignore[reportArgumentType]
+            return pd.DataFrame(columns=pd.Index(INPUT_COLUMNS))
         messages = session.read_window(schema, "messages", MESSAGE_INPUT_COLUMNS, [window])
         in_window, params = partition_filter([window], placeholder="?")
         risks = session.query(

@@ -61,9 +61,8 @@ def alert_text(row: Mapping[str, Any], *, quotable: bool) -> str:
 
 def _channel_table(warehouse: Warehouse) -> pd.DataFrame:
     if not warehouse.table_exists("slack_channels"):
-        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
         columns = ["channel_id", "name", "is_private", "topic", "purpose"]
-        return pd.DataFrame(columns=columns)  # pyright: ignore[reportArgumentType]
+        return pd.DataFrame(columns=pd.Index(columns))
     return warehouse.query(
         "SELECT channel_id, name, is_private, topic, purpose FROM {schema}.slack_channels"
     )

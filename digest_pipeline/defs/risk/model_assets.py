@@ -129,8 +129,7 @@ def labels_frame(labels: LabelSet) -> pd.DataFrame:
             }
             for r in labels.rows
         ],
-        # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
-        columns=column_names(LABELS_SCHEMA),  # pyright: ignore[reportArgumentType]
+        columns=pd.Index(column_names(LABELS_SCHEMA)),
     )
     return frame.astype({"weight": float})
 
@@ -236,8 +235,7 @@ def model_row(model: RiskModel, path: str, trained_at: datetime) -> dict[str, An
 
 def model_history(previous: pd.DataFrame, row: Mapping[str, Any]) -> pd.DataFrame:
     """Every version trained so far, the new one current (and first)."""
-    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
-    frame = pd.DataFrame([row], columns=column_names(MODEL_SCHEMA))  # pyright: ignore[reportArgumentType]
+    frame = pd.DataFrame([row], columns=pd.Index(column_names(MODEL_SCHEMA)))
     if not previous.empty:
         # pandas is untyped here: a boolean mask or a column list selects a frame.
         older = cast(pd.DataFrame, previous[previous["version"] != row["version"]]).copy()

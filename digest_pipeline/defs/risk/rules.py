@@ -312,8 +312,7 @@ def score_frame(messages: pd.DataFrame) -> pd.DataFrame:
             row = (level, category, description, confidence, json.dumps(actions), attention, topic)
             memo[key] = row
         rows.append(row)
-    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
-    frame = pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS[1:]))  # pyright: ignore[reportArgumentType]
+    frame = pd.DataFrame(rows, columns=pd.Index(list(OUTPUT_COLUMNS[1:])))
     frame.insert(0, "message_id", messages["id"].astype(str).to_numpy())
     frame["confidence_score"] = frame["confidence_score"].astype(float)
     frame["requires_attention"] = frame["requires_attention"].astype(bool)

@@ -169,8 +169,7 @@ def channel_rows(
                 "listed_at": listed_at,
             }
         )
-    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
-    frame = pd.DataFrame(rows, columns=column_names(CHANNELS_SCHEMA))  # pyright: ignore[reportArgumentType]
+    frame = pd.DataFrame(rows, columns=pd.Index(column_names(CHANNELS_SCHEMA)))
     for column in ("read_at", "listed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
@@ -208,8 +207,7 @@ def slack_users(context: dg.AssetExecutionContext, slack: SlackSource) -> pd.Dat
                 "tz": _plain(m.get("tz")),
             }
         )
-    # The ignore: pandas' own Axes annotation rejects list[str], which pandas takes.
-    frame = pd.DataFrame(rows, columns=column_names(USERS_SCHEMA))  # pyright: ignore[reportArgumentType]
+    frame = pd.DataFrame(rows, columns=pd.Index(column_names(USERS_SCHEMA)))
     context.add_output_metadata(
         {
             "users": int((~frame["is_bot"]).sum()),
